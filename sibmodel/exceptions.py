@@ -1,0 +1,82 @@
+"""Exceptions raised by sibmodel.
+
+Every error a user can cause with their input is a :class:`ScenarioError` (a
+``ValueError``), carrying one :class:`Issue` per problem so that all problems
+are reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in a scenario.
+
+    Parameters
+    ----------
+    file : str or None
+        The scenario file the problem was found in (``None`` for in-memory input).
+    path : str
+        Dotted path of the field, e.g. ``boroughs.Bexley.starts.per_quarter``;
+        empty for the whole document.
+    message : str
+        What is wrong and what is allowed.
+    given : object, optional
+        The value that was given, when there was one.
+    """
+
+    file: str | None
+    path: str
+    message: str
+    given: object = None
+    has_given: bool = False
+
+    def __str__(self) -> str:
+        where = self.file or "<scenario>"
+        if self.path:
+            where += f": {self.path}"
+        text = f"{where}: {self.message}"
+        if self.has_given:
+            text += f" (given: {_short(self.given)})"
+        return text
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class SibmodelError(Exception):
+    """Base class of every sibmodel error."""
+
+
+class ScenarioError(SibmodelError, ValueError):
+    """The scenario (file, overrides or in-memory data) is not valid.
+
+    Parameters
+    ----------
+    issues : list of Issue
+        Every problem found, in document order.
+    """
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = list(issues)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        n = len(self.issues)
+        head = f"{n} problem{'s' if n != 1 else ''} in the scenario:"
+        return "\n".join([head] + [f"  - {issue}" for issue in self.issues])
+
+    @classmethod
+    def one(cls, message: str, *, file: str | None = None, path: str = "", **given) -> ScenarioError:
+        """Build an error holding a single issue."""
+        if "given" in given:
+            return cls([Issue(file, path, message, given["given"], True)])
+        return cls([Issue(file, path, message)])
+
+
+class CorrelationError(ScenarioError):
+    """A rank-correlation matrix is not symmetric, unit-diagonal or positive semi-definite."""

@@ -1,0 +1,421 @@
+"""Loading scenarios: safe YAML, ``extends:`` inheritance, ``--set`` overrides, errors.
+
+This is the only module that reads YAML.  Every problem found is collected and
+raised as one :class:`~sibmodel.exceptions.ScenarioError`, each issue naming
+the file, the dotted path, what was given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import os
+import types
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .exceptions import Issue, ScenarioError
+from .schema import Scenario, cross_check
+
+__all__ = [
+    "load_scenario",
+    "load_yaml",
+    "resolve",
+    "apply_overrides",
+    "validate_data",
+    "scenario_hash",
+    "scenario_to_data",
+]
+
+
+# --------------------------------------------------------------------------- safe YAML
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError as exc:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
+            ) from exc
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r} (first given above; a duplicate would silently overwrite it)",
+                key_node.start_mark,
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _parse_yaml(text: str, file: str | None) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown place"
+        problem = exc.problem or str(exc)
+        if "could not determine a constructor for the tag" in problem:
+            problem += " (only plain YAML is allowed: tags such as !!python/... are refused)"
+        raise ScenarioError([Issue(file, "", f"YAML error at {where}: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Issue(file, "", f"YAML error: {exc}")]) from None
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    """Read one YAML file safely; the top level must be a mapping.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+
+    Returns
+    -------
+    dict
+        The parsed document.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Issue(str(p), "", "file not found")]) from None
+    except IsADirectoryError:
+        raise ScenarioError([Issue(str(p), "", "is a directory, not a scenario file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Issue(str(p), "", f"cannot read the file: {exc}")]) from None
+    data = _unshare(_parse_yaml(text, str(p)))
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [Issue(str(p), "", f"the top level must be a mapping of blocks (metadata:, timeline:, ...), not {type(data).__name__}", data, True)]
+        )
+    return data
+
+
+def _unshare(obj: Any) -> Any:
+    """Rebuild containers so that YAML aliases (``*anchor``) become independent copies.
+
+    Without this, ``--set boroughs.Bexley.x=1`` would also change every borough
+    that reuses Bexley's anchor.
+    """
+    if isinstance(obj, dict):
+        return {k: _unshare(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unshare(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------- extends and merge
+def deep_merge(base: dict, override: dict) -> dict:
+    """Merge ``override`` onto ``base``: mappings merge key by key, anything else replaces.
+
+    A key set to ``null`` in the override replaces the value with ``None``.
+    """
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
+    """Read a scenario file and everything it ``extends:``, merged into one document.
+
+    ``extends:`` is resolved relative to the file that names it; chains are
+    allowed and cycles are rejected.
+    """
+    p = Path(path).resolve()
+    if p in _chain:
+        cycle = " -> ".join(str(c) for c in (*_chain, p))
+        raise ScenarioError([Issue(str(path), "extends", f"extends cycle: {cycle}")])
+    data = load_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise ScenarioError([Issue(str(path), "extends", "must be the path of another scenario file", parent, True)])
+    parent_path = p.parent / parent
+    return deep_merge(resolve(parent_path, (*_chain, p)), data)
+
+
+def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = None) -> dict:
+    """Apply ``dotted.path=value`` overrides; each value is parsed as YAML (safely).
+
+    Parameters
+    ----------
+    data : dict
+        The resolved scenario document.
+    overrides : iterable of str
+        ``PATH=VALUE`` strings, e.g. ``contract.payment_lag_quarters=5``.
+    file : str, optional
+        Name used in error messages.
+    """
+    out = copy.deepcopy(data)
+    issues: list[Issue] = []
+    for item in overrides:
+        if "=" not in item:
+            issues.append(Issue("--set", "", "expected PATH=VALUE, e.g. contract.payment_lag_quarters=5", item, True))
+            continue
+        path, _, raw = item.partition("=")
+        path = path.strip()
+        keys = path.split(".")
+        if not path or any(not k for k in keys):
+            issues.append(Issue("--set", path, "empty part in the dotted path", item, True))
+            continue
+        try:
+            value = _parse_yaml(raw, "--set") if raw.strip() else None
+        except ScenarioError as exc:
+            issues.extend(Issue("--set", path, i.message) for i in exc.issues)
+            continue
+        node: Any = out
+        ok = True
+        for depth, key in enumerate(keys[:-1]):
+            if isinstance(node, list):
+                try:
+                    node = node[int(key)]
+                    continue
+                except (ValueError, IndexError):
+                    issues.append(Issue("--set", ".".join(keys[: depth + 1]), f"not a valid index of a list of {len(node)}", key, True))
+                    ok = False
+                    break
+            if not isinstance(node, dict):
+                issues.append(Issue("--set", ".".join(keys[:depth]), "is not a mapping, cannot set a key inside it"))
+                ok = False
+                break
+            if key not in node or node[key] is None:
+                node[key] = {}
+            node = node[key]
+        if not ok:
+            continue
+        last = keys[-1]
+        if isinstance(node, list):
+            try:
+                node[int(last)] = value
+            except (ValueError, IndexError):
+                issues.append(Issue("--set", path, f"not a valid index of a list of {len(node)}", last, True))
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            issues.append(Issue("--set", ".".join(keys[:-1]), "is not a mapping, cannot set a key inside it"))
+    if issues:
+        raise ScenarioError(issues)
+    return out
+
+
+# --------------------------------------------------------------------------- validation
+def _strip_loc(data: Any, loc: tuple) -> tuple[list[str], Any, bool]:
+    """Align a pydantic error location with the input document.
+
+    Union tags (``beta``, ``weekly_out_of_care``, ``function-after[...]``) that
+    pydantic inserts are dropped.  Returns the clean path, the value found there
+    and whether a value was found.
+    """
+    path: list[str] = []
+    node = data
+    found = True
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(str(part))
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(str(part))
+        elif i == len(loc) - 1 and isinstance(part, str) and not part.startswith(("function-", "tagged-union")) and isinstance(node, dict):
+            path.append(part)  # a missing or forbidden key: name it
+            found = False
+        else:
+            continue  # a union tag or validator name
+    return path, node, found
+
+
+def _field_type_at(path: list[str], data: Any):
+    """The pydantic model class that holds the last key of ``path``, if it can be found."""
+    cls: Any = Scenario
+    node = data
+    for key in path[:-1]:
+        cls = _unwrap(cls, node)
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list):
+            try:
+                node = node[int(key)]
+            except (ValueError, IndexError):
+                return None
+        if isinstance(cls, type) and issubclass(cls, BaseModel):
+            field = _model_field(cls, key)
+            if field is None:
+                return None
+            cls = field.annotation
+        else:
+            origin = typing.get_origin(cls)
+            args = typing.get_args(cls)
+            if origin is dict:
+                cls = args[1]
+            elif origin in (list, tuple):
+                cls = args[0]
+            else:
+                return None
+    cls = _unwrap(cls, node)
+    return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+
+
+def _model_field(cls: type[BaseModel], key: str):
+    for name, field in cls.model_fields.items():
+        if key in (name, field.alias):
+            return field
+    return None
+
+
+def _unwrap(tp: Any, node: Any) -> Any:
+    """Strip Annotated/Optional and pick the member of a tagged union the data names."""
+    for _ in range(10):
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            chosen = None
+            for m in members:
+                m2 = _unwrap(m, node)
+                if isinstance(m2, type) and issubclass(m2, BaseModel) and isinstance(node, dict):
+                    for tag in ("dist", "metric"):
+                        f = m2.model_fields.get(tag)
+                        if f is not None and node.get(tag) in typing.get_args(f.annotation):
+                            chosen = m2
+                if chosen is not None:
+                    break
+            if chosen is None:
+                dict_like = [m for m in members if typing.get_origin(m) in (dict, list) or (isinstance(m, type) and issubclass(m, BaseModel))]
+                chosen = dict_like[0] if len(dict_like) == 1 else (members[0] if len(members) == 1 else None)
+            if chosen is None:
+                return None
+            tp = chosen
+        else:
+            return tp
+    return tp
+
+
+def _allowed_text(err: dict) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return f"{msg} (allowed range)"
+    if kind == "literal_error":
+        return f"{msg}"
+    return msg
+
+
+def _pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list[Issue]:
+    issues = []
+    seen = set()
+    for err in exc.errors(include_url=False):
+        path, given, found = _strip_loc(data, tuple(err["loc"]))
+        dotted = ".".join(path)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            owner = _field_type_at(path, data)
+            allowed = sorted({f.alias or n for n, f in owner.model_fields.items() if not (f.exclude)}) if owner else []
+            close = difflib.get_close_matches(path[-1], allowed, n=1, cutoff=0.6) if path else []
+            msg = "unknown key"
+            if close:
+                msg += f"; did you mean {close[0]!r}?"
+            if allowed:
+                msg += f" (allowed here: {', '.join(allowed)})"
+            issue = Issue(file, dotted, msg)
+        elif kind == "missing":
+            issue = Issue(file, dotted, "required field is missing")
+        else:
+            issue = Issue(file, dotted, _allowed_text(err), given, found)
+        key = (issue.path, issue.message)
+        if key not in seen:
+            seen.add(key)
+            issues.append(issue)
+    return issues
+
+
+def validate_data(data: Any, file: str | None = None) -> Scenario:
+    """Validate a scenario document (already merged and overridden).
+
+    Parameters
+    ----------
+    data : dict
+        The document.
+    file : str, optional
+        Name of the file it came from, for error messages.
+
+    Returns
+    -------
+    Scenario
+        The validated, frozen scenario.
+
+    Raises
+    ------
+    ScenarioError
+        With every problem found.
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError([Issue(file, "", f"the top level must be a mapping, not {type(data).__name__}", data, True)])
+    if "extends" in data:
+        raise ScenarioError([Issue(file, "extends", "extends is only allowed in a file; resolve it first (load_scenario does)")])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_pydantic_issues(exc, data, file)) from None
+    except (TypeError, ValueError, ArithmeticError) as exc:  # defensive: never leak another exception type
+        raise ScenarioError([Issue(file, "", f"invalid scenario: {exc}")]) from None
+    issues = cross_check(scenario, file)
+    if issues:
+        raise ScenarioError(issues)
+    return scenario
+
+
+def load_scenario(path: str | os.PathLike, overrides: Iterable[str] = ()) -> Scenario:
+    """Load, merge, override and validate a scenario file.
+
+    Parameters
+    ----------
+    path : path-like
+        The YAML file.
+    overrides : iterable of str
+        ``dotted.path=value`` strings, applied after ``extends:`` is resolved.
+
+    Returns
+    -------
+    Scenario
+    """
+    data = resolve(path)
+    data = apply_overrides(data, overrides, str(path))
+    return validate_data(data, str(path))
+
+
+def scenario_to_data(scenario: Scenario) -> dict:
+    """A JSON-ready dict of the resolved scenario (dates as ISO strings)."""
+    return scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario's canonical JSON: the same inputs give the same hash."""
+    text = json.dumps(scenario_to_data(scenario), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
