@@ -316,7 +316,6 @@ def _unwrap(tp: Any, node: Any) -> Any:
 
 def _allowed_text(err: dict) -> str:
     kind = err["type"]
-    ctx = err.get("ctx") or {}
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
