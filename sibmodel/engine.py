@@ -1,0 +1,273 @@
+"""``simulate(scenario, draws, seed)``: the wiring from inputs to per-draw results.
+
+No file I/O here.  Draws are processed in fixed-size chunks; chunk ``k`` draws
+every random number from streams keyed by ``(k, purpose)`` under the run's root
+entropy (:func:`sibmodel.distributions.stream`), so the output does not depend
+on how many workers run the chunks or in what order.  Each chunk is reduced to
+per-draw figures before the next, so memory stays bounded as draws grow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import finance
+from .contract import compute_payments, person_tracking, split_by_quarter
+from .distributions import sample_inputs, stream
+from .hazards import (
+    FIRST_PLACEMENT,
+    effect_profile,
+    hazard_scale,
+    horizon_weight,
+    shape_profile,
+    shift_logit,
+)
+from .pathways import HazardTables, simulate_arms
+from .referrals import QUARTER_WEEKS, Calendar, borough_active_weeks, draw_starts, team_groups
+from .schema import Scenario, iter_quantities
+
+DEFAULT_CHUNK_SIZE = 500
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """Per-draw outputs of one chunk.
+
+    Parameters
+    ----------
+    index : int
+        Chunk index.
+    columns : dict of str -> ndarray (D,)
+        One value per draw per column (see :mod:`sibmodel.results`).
+    series : dict of str -> ndarray (D, Qc)
+        Quarterly series per draw (cash quarters).
+    """
+
+    index: int
+    columns: dict
+    series: dict
+
+
+def _shape_steps(s: Scenario):
+    shape = s.care.entry.shape
+    return None if shape is None else [(st.from_week, st.relative_hazard) for st in shape]
+
+
+def year_offset(s: Scenario) -> float:
+    """Years from the start of the price year to the programme start [years]."""
+    start = s.timeline.programme_start
+    return (start - dt.date(s.metadata.price_year, 1, 1)).days / 365.25
+
+
+def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResult:
+    """Simulate one chunk of draws end to end (inputs, people, pathways, money)."""
+    cal = Calendar.of(s)
+    specs = dict(iter_quantities(s))
+    corr = [(c.inputs[0], c.inputs[1], c.rank_corr) for c in s.correlations]
+    params = sample_inputs(specs, corr, n_draws, entropy, chunk_index, s.sampling.method)
+
+    people = draw_starts(s, params, stream(entropy, chunk_index, "referrals"), stream(entropy, chunk_index, "start_weeks"))
+    bnames, inames, pnames = list(s.boroughs), list(s.interventions), list(s.care.placements)
+    n_b, n_i, n_k = len(bnames), len(inames), len(pnames)
+    n_cohorts = n_b * n_i * cal.n_referral_quarters
+    d, b, i_ = people.draw, people.borough, people.intervention
+
+    # cohort spread: one normal per draw x cohort for entry/re-entry, one for breakdowns
+    rng_spread = stream(entropy, chunk_index, "cohort_spread")
+    z = rng_spread.standard_normal((2, n_draws, n_cohorts))
+    spread = s.care.cohort_spread
+    odds = np.stack([params[f"boroughs.{n}.entry_odds_ratio"] for n in bnames], axis=1)  # (D, B)
+    shift = np.log(odds[d, b]) + spread.entry_logit_sd * z[0, d, people.cohort]
+    p_entry = shift_logit(params["care.entry.prob"][d], shift)
+    p_reentry = shift_logit(np.clip(params["care.reentry.prob"][d], 1e-12, 1 - 1e-12), shift)
+    entry_scale = hazard_scale(p_entry, horizon_weight(_shape_steps(s), s.care.entry.horizon_weeks))
+    reentry_scale = hazard_scale(np.minimum(p_reentry, 1 - 1e-12), float(s.care.reentry.horizon_weeks))
+
+    mean_dur = np.stack([params[f"care.placements.{k}.mean_duration_weeks"] for k in pnames], axis=1)  # (D, K)
+    end_prob = (1.0 / mean_dur)[d]
+    brk = np.stack([params[f"care.placements.{k}.breakdown_share"] for k in pnames], axis=1)
+    brk = np.clip(brk, 1e-12, 1 - 1e-12)
+    breakdown = shift_logit(brk[d], (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None])
+    breakdown = np.where(brk[d] <= 1e-12, 0.0, np.where(brk[d] >= 1 - 1e-12, 1.0, breakdown))
+
+    escalation = np.eye(n_k)
+    for r, k in enumerate(pnames):
+        if k in s.care.escalation:
+            escalation[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
+    entry_mix = np.array([s.care.entry.placement_mix.get(k, 0.0) for k in pnames])
+    rmix = s.care.reentry.placement_mix or s.care.entry.placement_mix
+    reentry_mix = np.array([rmix.get(k, 0.0) for k in pnames])
+
+    therapy_weeks = np.array([iv.therapy_weeks for iv in s.interventions.values()])
+    ws, we = person_tracking(s, people, therapy_weeks, cal.contract_end_week)
+    horizon = int(max(1, we.max(initial=1)))
+    shape = shape_profile(_shape_steps(s), horizon)
+    hr = np.stack([params[f"interventions.{n}.effect.hazard_ratio"] for n in inames], axis=1)  # (D, I)
+    eff = np.empty((n_draws, n_i, horizon))
+    for ii, iv in enumerate(s.interventions.values()):
+        eff[:, ii, :] = effect_profile(hr[:, ii], iv.therapy_weeks, iv.effect.fade_weeks, horizon)
+    eff = eff.reshape(n_draws * n_i, horizon)
+    entry_prof = np.vstack([eff * shape, shape[None, :]])
+    reentry_prof = np.vstack([eff, np.ones((1, horizon))])
+    tables = HazardTables.from_profiles(entry_prof, reentry_prof)
+    rows_t = d * n_i + i_
+    rows_c = np.full(people.n, n_draws * n_i)
+    treated, cf = simulate_arms(
+        tables, [rows_t, rows_c], entry_scale, reentry_scale, end_prob, breakdown, escalation,
+        entry_mix, reentry_mix, ws, we, stream(entropy, chunk_index, "pathways"),
+    )
+
+    # ---- outcomes per draw
+    tracked = (we - ws).astype(float)
+    col: dict[str, np.ndarray] = {}
+
+    def per_draw(x):
+        return np.bincount(d, weights=x, minlength=n_draws)
+
+    col["starts"] = per_draw(np.ones(people.n))
+    col["tracked_weeks"] = per_draw(tracked)
+    for arm, out in (("treated", treated), ("counterfactual", cf)):
+        col[f"weeks_home_{arm}"] = per_draw(out.weeks_home.astype(float))
+        col[f"time_at_home_share_{arm}"] = np.divide(col[f"weeks_home_{arm}"], col["tracked_weeks"], out=np.full(n_draws, np.nan), where=col["tracked_weeks"] > 0)
+        col[f"entered_care_share_{arm}"] = np.divide(per_draw(out.entered_care.astype(float)), col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+        col[f"placements_{arm}"] = per_draw(out.n_placements.astype(float))
+        col[f"breakdowns_{arm}"] = per_draw(out.n_breakdowns.astype(float))
+    col["weeks_out_of_care"] = col["weeks_home_treated"]
+
+    # ---- care costs per draw x borough x quarter, both arms (calendar quarters)
+    n_q = cal.n_quarters
+    weekly_cost = np.empty((n_draws, n_b, n_k))
+    for bi, bn in enumerate(bnames):
+        for ki, kn in enumerate(pnames):
+            key = f"boroughs.{bn}.weekly_care_cost_gbp.{kn}"
+            weekly_cost[:, bi, ki] = params[key] if key in params else params[f"care.placements.{kn}.weekly_cost_gbp"]
+    ref = people.referral_week.astype(np.int64)
+    key_db = d * n_b + b
+    care_cost = {}
+    for arm, out in (("treated", treated), ("counterfactual", cf)):
+        sp = out.spells
+        m = sp.state >= FIRST_PLACEMENT
+        p = sp.person[m]
+        k = sp.state[m].astype(np.int64) - FIRST_PLACEMENT
+        care_cost[arm] = split_by_quarter(
+            key_db[p], sp.start[m] + ref[p], sp.end[m] + ref[p], weekly_cost[d[p], b[p], k], n_draws * n_b, n_q
+        ).reshape(n_draws, n_b, n_q)
+
+    # ---- outcome payments
+    ref_cost = (weekly_cost * entry_mix[None, None, :]).sum(axis=2)
+    pay = compute_payments(s, people, treated, ws, we, params, ref_cost, n_draws, n_q)
+    n_qc = pay.paid.shape[2]
+
+    # ---- delivery costs and fees (cash quarters)
+    costs = np.zeros((n_draws, n_qc))
+    active = borough_active_weeks(s)
+    for ii, members, _cap, tname in team_groups(s):
+        iv = s.interventions[inames[ii]]
+        path = f"interventions.{inames[ii]}.delivery.teams.{tname}.cost_per_quarter_gbp"
+        cost_q = params[path] if path in params else params[f"interventions.{inames[ii]}.delivery.team_cost_per_quarter_gbp"]
+        first = int(active[members, 0].min()) // QUARTER_WEEKS
+        last = min(n_q - 1, (int(active[members, 1].max()) + iv.therapy_weeks - 1) // QUARTER_WEEKS)
+        costs[:, first : last + 1] += cost_q[:, None]
+    var_cost = np.stack([params[f"interventions.{n}.delivery.variable_cost_per_family_gbp"] for n in inames], axis=1)  # (D, I)
+    costs += np.bincount(d * n_qc + people.quarter, weights=var_cost[d, i_], minlength=n_draws * n_qc).reshape(n_draws, n_qc)
+    fees = s.investment.fees
+    costs[:, :n_q] += params["investment.fees.management_fee_per_quarter_gbp"][:, None]
+    costs[:, 0] += params["investment.fees.setup_cost_gbp"]
+    costs[:, n_q - 1] += params["investment.fees.evaluation_fee_gbp"]
+    del fees
+
+    # ---- investor
+    income = pay.paid.sum(axis=1)
+    commitment = params["investment.commitment_gbp"]
+    dist = s.investment.distribution
+    inv = finance.investor_waterfall(
+        income, costs, commitment, dist.policy, dist.return_cap_multiple, dist.surplus_share_to_investor
+    )
+
+    # ---- discounting and commissioners
+    disc_rate = s.discounting
+    schedule = None if disc_rate.declining_schedule is None else [(st.from_year, st.real_rate_annual) for st in disc_rate.declining_schedule]
+    df = finance.discount_factors(n_qc, disc_rate.real_rate_annual, schedule, year_offset(s))
+    df_q = df[:n_q]
+    borough_paid = pay.borough_paid
+    col["outcome_payments_gbp"] = pay.paid.sum(axis=(1, 2))
+    col["uncapped_payments_gbp"] = pay.uncapped_total
+    col["topup_paid_gbp"] = pay.topup_paid.sum(axis=(1, 2))
+    col["borough_paid_gbp"] = borough_paid.sum(axis=(1, 2))
+    col["delivery_costs_gbp"] = costs.sum(axis=1)
+    col["care_cost_treated_gbp"] = care_cost["treated"].sum(axis=(1, 2))
+    col["care_cost_counterfactual_gbp"] = care_cost["counterfactual"].sum(axis=(1, 2))
+    col["government_value_gbp"] = col["care_cost_counterfactual_gbp"] - col["care_cost_treated_gbp"]
+    paid_disc = (borough_paid * df).sum(axis=2)  # (D, B)
+    avoided_disc = ((care_cost["counterfactual"] - care_cost["treated"]) * df_q).sum(axis=2)
+    for bi, bn in enumerate(bnames):
+        pre = f"borough.{bn}."
+        col[pre + "starts"] = np.bincount(d[b == bi], minlength=n_draws).astype(float)
+        col[pre + "outcome_payments_gbp"] = paid_disc[:, bi]
+        col[pre + "care_costs_avoided_gbp"] = avoided_disc[:, bi]
+        col[pre + "net_savings_gbp"] = avoided_disc[:, bi] - paid_disc[:, bi]
+    col["commissioner_outcome_payments_gbp"] = paid_disc.sum(axis=1)
+    col["commissioner_care_costs_avoided_gbp"] = avoided_disc.sum(axis=1)
+    col["commissioner_net_savings_gbp"] = col["commissioner_care_costs_avoided_gbp"] - col["commissioner_outcome_payments_gbp"]
+    col["government_value_discounted_gbp"] = avoided_disc.sum(axis=1)
+    col["cost_per_family_gbp"] = np.divide(col["outcome_payments_gbp"], col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+    for name, value in inv.columns().items():
+        col["investor_" + name] = value
+    for path, values in params.items():
+        if not specs[path].is_fixed:
+            col["input:" + path] = values
+    series = {
+        "outcome_payments_gbp": income,
+        "delivery_costs_gbp": costs,
+        "investor_net_cashflow_gbp": inv.net_cashflow,
+        "capital_outstanding_gbp": inv.capital_outstanding,
+    }
+    return ChunkResult(chunk_index, col, series)
+
+
+def chunk_sizes(draws: int, chunk_size: int) -> list[int]:
+    """Sizes of the fixed chunks draws are split into (the last may be smaller)."""
+    if draws < 1:
+        raise ValueError("draws must be at least 1")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    full, rest = divmod(draws, chunk_size)
+    return [chunk_size] * full + ([rest] if rest else [])
+
+
+def simulate(s: Scenario, draws: int = 2000, seed: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int = 1, progress=None):
+    """Simulate a scenario.
+
+    Parameters
+    ----------
+    s : Scenario
+        A validated scenario (never a path: I/O happens at the edges).
+    draws : int
+        Monte Carlo draws.
+    seed : int, optional
+        Root seed; ``None`` draws fresh entropy, recorded in the results.
+    chunk_size : int
+        Draws per chunk.  Results depend on it (it fixes which stream each draw uses) but not on ``workers``.
+    workers : int
+        Local processes; output is identical for any number.
+    progress : callable, optional
+        Called with the number of draws finished after each chunk.
+
+    Returns
+    -------
+    Results
+    """
+    from .parallel import run_chunks
+    from .results import Results
+
+    root = np.random.SeedSequence(seed)
+    entropy = root.entropy
+    sizes = chunk_sizes(draws, chunk_size)
+    t0 = time.perf_counter()
+    chunks = run_chunks(s, entropy, sizes, workers, progress)
+    elapsed = time.perf_counter() - t0
+    return Results.from_chunks(s, chunks, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=elapsed, workers=workers)

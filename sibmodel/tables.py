@@ -1,0 +1,96 @@
+"""Plain-text tables of a run's headline figures, for the terminal and the README."""
+
+from __future__ import annotations
+
+
+def _money(x: float | None) -> str:
+    if x is None or x != x:
+        return "n/a"
+    return f"£{x / 1e6:,.2f}m" if abs(x) >= 1e5 else f"£{x:,.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x:.1%}"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
+
+
+FORMATS = {"gbp": _money, "share": _pct, "count": _num, "ratio": _num}
+
+
+def _row(label: str, block: dict, kind: str) -> str:
+    f = FORMATS[kind]
+    return f"  {label:<44} {f(block['p50']):>12} {f(block['p5']):>12} {f(block['p95']):>12}"
+
+
+def headline_table(summary: dict) -> str:
+    """Median and 5-95% range of the figures each user looks at first."""
+    o, c, inv, com, g = summary["outcomes"], summary["contract"], summary["investor"], summary["commissioner"], summary["government"]
+    head = f"  {'':<44} {'median':>12} {'p5':>12} {'p95':>12}"
+    lines = [
+        f"{summary['meta'].get('draws', '?')} draws, seed entropy {summary['meta'].get('seed_entropy', '?')}",
+        "",
+        "Outcomes (policy)",
+        head,
+        _row("starts", o["starts"], "count"),
+        _row("weeks out of care (treated)", o["weeks_out_of_care"], "count"),
+        _row("time at home, with therapy", o["time_at_home_share"]["treated"], "share"),
+        _row("time at home, without therapy", o["time_at_home_share"]["counterfactual"], "share"),
+        "",
+        "Contract",
+        head,
+        _row("outcome payments", c["outcome_payments_gbp"], "gbp"),
+        _row("  paid by boroughs", c["borough_paid_gbp"], "gbp"),
+        _row("  paid by the top-up", c["topup_paid_gbp"], "gbp"),
+        "",
+        "Investor",
+        head,
+        _row("IRR (annual)", inv["irr"], "share"),
+        _row("money multiple", inv["moic"], "ratio"),
+        _row("peak capital drawn", inv["capital_drawn_peak_gbp"], "gbp"),
+        f"  P(loss) {_pct(inv['p_loss'])}   P(commitment of {_money(inv['commitment_gbp'])} exceeded) {_pct(inv['p_commitment_exceeded'])}",
+        "",
+        f"Commissioners (discounted at {com['discount_rate_real_annual']:.1%} to {com['price_year']})",
+        head,
+        _row("outcome payments (net of top-up)", com["total"]["outcome_payments_gbp"], "gbp"),
+        _row("care costs avoided", com["total"]["care_costs_avoided_gbp"], "gbp"),
+        _row("net savings", com["total"]["net_savings_gbp"], "gbp"),
+        f"  P(net savings > 0) {_pct(com['total']['p_net_positive'])}",
+    ]
+    for name, blk in com["boroughs"].items():
+        lines.append(f"    {name:<28} net savings median {_money(blk['net_savings_gbp']['p50']):>10}  P(ahead) {_pct(blk['p_net_positive'])}")
+    lines += ["", "Government", head, _row("value (gross care costs avoided)", g["value_gbp"], "gbp")]
+    if summary.get("validation"):
+        lines += ["", validation_table(summary["validation"])]
+    return "\n".join(lines)
+
+
+def validation_table(rows: list[dict], markdown: bool = False) -> str:
+    """Observed figures against the model's 5/50/95% and the observed value's percentile."""
+    def fmt(fig: str, x: float) -> str:
+        if "share" in fig:
+            return _pct(x)
+        if fig.endswith("_gbp"):
+            return _money(x)
+        return _num(x)
+
+    if markdown:
+        out = ["| figure | observed | model p5 | model p50 | model p95 | percentile of observed | inside 5-95% | role |", "|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            role = "calibration target" if r["calibration_target"] else "check"
+            out.append(
+                f"| {r['figure']} | {fmt(r['figure'], r['observed'])} | {fmt(r['figure'], r['p5'])} | {fmt(r['figure'], r['p50'])} | "
+                f"{fmt(r['figure'], r['p95'])} | {r['percentile_of_observed']:.0f} | {'yes' if r['inside_p5_p95'] else 'NO'} | {role} |"
+            )
+        return "\n".join(out)
+    out = ["Validation against published results", f"  {'figure':<44} {'observed':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'pctile':>7}"]
+    for r in rows:
+        mark = "" if r["inside_p5_p95"] else "  <- outside 5-95%"
+        tgt = " (target)" if r["calibration_target"] else ""
+        out.append(
+            f"  {r['figure'] + tgt:<44} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
+            f"{fmt(r['figure'], r['p95']):>10} {r['percentile_of_observed']:>6.0f}%{mark}"
+        )
+    return "\n".join(out)
