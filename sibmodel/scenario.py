@@ -126,11 +126,15 @@ def _unshare(obj: Any) -> Any:
 def deep_merge(base: dict, override: dict) -> dict:
     """Merge ``override`` onto ``base``: mappings merge key by key, anything else replaces.
 
-    A key set to ``null`` in the override replaces the value with ``None``.
+    A key set to ``null`` in the override removes the key, so the field takes
+    its default (``None`` for optional fields); this is how a child scenario
+    drops a borough, e.g. ``boroughs: {Haringey: null}``.
     """
     out = copy.deepcopy(base)
     for k, v in override.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = deep_merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
