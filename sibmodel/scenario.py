@@ -226,24 +226,34 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
 
 
 # --------------------------------------------------------------------------- validation
-def _strip_loc(data: Any, loc: tuple) -> tuple[list[str], Any, bool]:
+def _strip_loc(data: Any, loc: tuple, kind: str = "") -> tuple[list[str], Any, bool]:
     """Align a pydantic error location with the input document.
 
     Union tags (``beta``, ``weekly_out_of_care``, ``function-after[...]``) that
-    pydantic inserts are dropped.  Returns the clean path, the value found there
-    and whether a value was found.
+    pydantic inserts are dropped, even when a tag is also a key of the data
+    (a beta spec has a ``beta:`` key).  Returns the clean path, the value found
+    there and whether a value was found.
     """
     path: list[str] = []
     node = data
     found = True
+    tagged: set[int] = set()  # nodes whose union tag has been skipped
     for i, part in enumerate(loc):
+        if (
+            isinstance(node, dict)
+            and id(node) not in tagged
+            and isinstance(part, str)
+            and any(node.get(tag) == part for tag in ("dist", "metric"))
+        ):
+            tagged.add(id(node))  # the tag pydantic puts before a tagged-union member's fields
+            continue
         if isinstance(node, dict) and part in node:
             node = node[part]
             path.append(str(part))
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             path.append(str(part))
-        elif i == len(loc) - 1 and isinstance(part, str) and not part.startswith(("function-", "tagged-union")) and isinstance(node, dict):
+        elif i == len(loc) - 1 and kind in ("missing", "extra_forbidden") and isinstance(part, str) and isinstance(node, dict):
             path.append(part)  # a missing or forbidden key: name it
             found = False
         else:
@@ -334,7 +344,7 @@ def _pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list
     issues = []
     seen = set()
     for err in exc.errors(include_url=False):
-        path, given, found = _strip_loc(data, tuple(err["loc"]))
+        path, given, found = _strip_loc(data, tuple(err["loc"]), err["type"])
         dotted = ".".join(path)
         kind = err["type"]
         if kind == "extra_forbidden":

@@ -38,7 +38,9 @@ SHARE_TOLERANCE = 1e-6
 class Model(BaseModel):
     """Base of every scenario block: unknown keys are errors; objects are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]

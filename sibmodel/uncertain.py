@@ -40,7 +40,8 @@ MAX_TRUNCATED_MASS = 0.01
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: an infinite or NaN parameter is never a valid assumption
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     source: str | None = Field(None, description="Where the figure comes from, or how it was estimated.")
     #: Truncation range for distributions with unbounded support; set by the field, not by the user.
@@ -284,13 +285,26 @@ _Dist = Annotated[
 def _coerce(value: Any) -> Any:
     """Plain numbers and ``{value: x, source: s}`` become ``fixed`` specs."""
     if isinstance(value, bool):
-        return value  # let pydantic reject it with a type error
+        raise ValueError("expected a number, {value: ..., source: ...} or a distribution {dist: ..., ...}, not true/false")
     if isinstance(value, (int, float)):
         return {"dist": "fixed", "value": value}
     if isinstance(value, dict) and "dist" not in value and "value" in value:
         return {"dist": "fixed", **value}
     if isinstance(value, dict) and "dist" in value and value["dist"] not in DIST_NAMES:
         raise ValueError(f"unknown distribution {value['dist']!r}; allowed: {', '.join(DIST_NAMES)}")
+    if isinstance(value, dict) and "dist" not in value:
+        raise ValueError(f"a distribution needs dist: (one of {', '.join(DIST_NAMES)}); a known value needs value:")
+    if not isinstance(value, (dict, BaseModel)):
+        hint = ""
+        if isinstance(value, str):
+            try:
+                float(value)
+                hint = " (YAML reads 4.5e6 as text: write 4500000 or 4.5e+6)"
+            except ValueError:
+                pass
+        raise ValueError(
+            f"expected a number, {{value: ..., source: ...}} or a distribution {{dist: ..., ...}}, not {type(value).__name__}{hint}"
+        )
     return value
 
 
