@@ -292,6 +292,8 @@ def _coerce(value: Any) -> Any:
         return {"dist": "fixed", **value}
     if isinstance(value, dict) and "dist" in value and value["dist"] not in DIST_NAMES:
         raise ValueError(f"unknown distribution {value['dist']!r}; allowed: {', '.join(DIST_NAMES)}")
+    if isinstance(value, dict) and "bounds" in value:
+        raise ValueError("bounds is not a scenario key: the truncation range comes from the field's allowed range")
     if isinstance(value, dict) and "dist" not in value:
         raise ValueError(f"a distribution needs dist: (one of {', '.join(DIST_NAMES)}); a known value needs value:")
     if not isinstance(value, (dict, BaseModel)):
