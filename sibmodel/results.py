@@ -24,8 +24,8 @@ import pandas as pd
 from . import __version__
 from .finance import risk_metrics, stats_block
 from .referrals import QUARTER_WEEKS
-from .schema import Scenario
 from .scenario import scenario_hash, scenario_to_data
+from .schema import Scenario
 
 BANDS = (5, 50, 95)
 

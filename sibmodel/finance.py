@@ -1,0 +1,304 @@
+"""Money over time: discounting, IRR, the investor waterfall and risk metrics.
+
+Pure, vectorised numpy over draws.  Cashflows are by model quarter
+``q = 0 .. Q-1`` (13 weeks each) and occur at the *end* of the quarter; arrays
+are shaped ``(draws, quarters)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Bracket of the quarterly IRR search [1/quarter].
+IRR_LOW, IRR_HIGH = -0.99, 10.0
+
+
+def discount_factors(n_quarters: int, real_rate_annual: float, declining_schedule=None, start_year_offset: float = 0.0) -> np.ndarray:
+    """Discount factors to the start of the price year for end-of-quarter flows.
+
+    Parameters
+    ----------
+    n_quarters : int
+        Number of quarters.
+    real_rate_annual : float
+        Real discount rate [1/year] (Green Book: 0.035).
+    declining_schedule : list of (from_year, rate), optional
+        Piecewise rates by years after the price-year start (Green Book: 3.5% for
+        years 0-30, 3.0% from 31); overrides ``real_rate_annual``.
+    start_year_offset : float
+        Years from the start of the price year to the start of quarter 0 [years].
+
+    Returns
+    -------
+    ndarray, shape (n_quarters,)
+        ``1 / prod (1 + r_y)^dt`` over the years up to each flow [ratio].
+    """
+    t = start_year_offset + (np.arange(n_quarters) + 1) / 4.0  # years from price-year start
+    steps = list(declining_schedule) if declining_schedule else [(0, real_rate_annual)]
+    log_df = np.zeros(n_quarters)
+    for i, (from_year, rate) in enumerate(steps):
+        to_year = steps[i + 1][0] if i + 1 < len(steps) else np.inf
+        years_in = np.clip(t, from_year, to_year) - from_year
+        log_df -= years_in * np.log1p(rate)
+    return np.exp(log_df)
+
+
+def npv(rate: np.ndarray, flows: np.ndarray) -> np.ndarray:
+    """Net present value at per-draw quarterly rates of (D, Q) flows (first flow undiscounted)."""
+    q = np.arange(flows.shape[1])
+    return (flows * (1.0 + rate[:, None]) ** (-q[None, :])).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class IRR:
+    """IRR of each draw.
+
+    Parameters
+    ----------
+    quarterly : ndarray (D,)
+        Quarterly IRR [1/quarter]; NaN where flows have no sign change.
+    annual : ndarray (D,)
+        ``(1 + quarterly)^4 - 1`` [1/year].
+    total_loss : ndarray of bool (D,)
+        Money went in and nothing ever came back.
+    """
+
+    quarterly: np.ndarray
+    annual: np.ndarray
+    total_loss: np.ndarray
+
+
+def annualise(r_quarterly: np.ndarray) -> np.ndarray:
+    """``(1 + r)^4 - 1``: a quarterly rate as an annual one."""
+    return (1.0 + np.asarray(r_quarterly)) ** 4 - 1.0
+
+
+def irr(flows: np.ndarray, tol: float = 1e-12, max_iter: int = 200) -> IRR:
+    """Internal rate of return of each row of quarterly flows, by vectorised bisection.
+
+    The root is searched in ``(-0.99, 10)`` per quarter.  Rows with no sign
+    change have no IRR (NaN); rows where money went in and nothing came back
+    are also flagged ``total_loss`` (their IRR is -100%, reported as NaN plus the
+    flag).  With several sign changes NPV(r) may have several roots; the root
+    chosen is the one found by bisection between the bracket's end points after
+    moving the lower end up to the largest grid point where NPV has the sign of
+    NPV(-0.99): for the usual investor profile (outflows then inflows) this is
+    the unique root, and for others it is the largest root below the first
+    sign change seen from above, which matches ``numpy_financial.irr`` where
+    that returns a root in the bracket (it picks the root nearest zero among
+    the real roots of the polynomial; see the tests for the comparison).
+
+    Parameters
+    ----------
+    flows : ndarray, shape (D, Q)
+        Investor flows [GBP]; negative = paid in.
+    """
+    flows = np.atleast_2d(np.asarray(flows, dtype=float))
+    n = flows.shape[0]
+    has_neg = (flows < 0).any(axis=1)
+    has_pos = (flows > 0).any(axis=1)
+    valid = has_neg & has_pos
+    total_loss = has_neg & ~has_pos
+    out = np.full(n, np.nan)
+    if valid.any():
+        f = flows[valid]
+        # scan a grid for the first sign change of NPV from the lower end
+        grid = np.concatenate([np.linspace(IRR_LOW, 0.0, 100, endpoint=False), np.geomspace(1e-6, IRR_HIGH, 200)])
+        q = np.arange(f.shape[1])
+        vals = np.stack([(f * (1.0 + r) ** (-q)).sum(axis=1) for r in grid], axis=1)  # (m, G)
+        s = np.sign(vals)
+        change = (s[:, :-1] * s[:, 1:]) <= 0
+        has = change.any(axis=1)
+        # choose the change nearest r = 0 (matches numpy_financial's choice of the root closest to zero)
+        idx_change = np.where(change, np.arange(grid.size - 1)[None, :], -10**6)
+        zero_pos = np.searchsorted(grid, 0.0)
+        dist = np.where(change, np.abs(np.arange(grid.size - 1)[None, :] - zero_pos), 10**9)
+        k = np.argmin(dist, axis=1)
+        del idx_change
+        lo = grid[k]
+        hi = grid[np.minimum(k + 1, grid.size - 1)]
+        f_lo = vals[np.arange(len(k)), k]
+        for _ in range(max_iter):
+            mid = 0.5 * (lo + hi)
+            f_mid = npv(mid, f)
+            left = np.sign(f_mid) == np.sign(f_lo)
+            lo = np.where(left, mid, lo)
+            f_lo = np.where(left, f_mid, f_lo)
+            hi = np.where(left, hi, mid)
+            if np.all(hi - lo < tol):
+                break
+        root = 0.5 * (lo + hi)
+        root = np.where(has, root, np.nan)
+        out[valid] = root
+    return IRR(out, annualise(out), total_loss)
+
+
+@dataclass(frozen=True)
+class Waterfall:
+    """The investor's position in every draw.
+
+    Parameters
+    ----------
+    drawn : ndarray (D, Q)
+        Capital drawn from the investor each quarter [GBP].
+    distributions : ndarray (D, Q)
+        Paid to the investor each quarter [GBP].
+    net_cashflow : ndarray (D, Q)
+        ``distributions - drawn`` [GBP].
+    capital_outstanding : ndarray (D, Q)
+        Cumulative drawn minus cumulative distributions, floored at 0 [GBP].
+    surplus_returned : ndarray (D,)
+        Surplus above the return cap not paid to the investor [GBP].
+    commitment : ndarray (D,)
+        Capital committed [GBP].
+    """
+
+    drawn: np.ndarray
+    distributions: np.ndarray
+    net_cashflow: np.ndarray
+    capital_outstanding: np.ndarray
+    surplus_returned: np.ndarray
+    commitment: np.ndarray
+
+    def columns(self) -> dict:
+        """Per-draw figures (see :mod:`sibmodel.results`)."""
+        total_drawn = self.drawn.sum(axis=1)
+        cum_drawn = np.cumsum(self.drawn, axis=1)
+        total_dist = self.distributions.sum(axis=1)
+        exceeded = cum_drawn > self.commitment[:, None] + 1e-6
+        any_exc = exceeded.any(axis=1)
+        first = np.where(any_exc, np.argmax(exceeded, axis=1), -1)
+        cum_dist = np.cumsum(self.distributions, axis=1)
+        repaid = (cum_dist >= cum_drawn - 1e-6) & (cum_drawn > 0) & (np.arange(self.drawn.shape[1])[None, :] >= _last_draw(self.drawn)[:, None])
+        payback = np.where(repaid.any(axis=1), np.argmax(repaid, axis=1), -1)
+        r = irr(self.net_cashflow)
+        moic = np.divide(total_dist, total_drawn, out=np.full(total_drawn.shape, np.nan), where=total_drawn > 0)
+        return {
+            "capital_drawn_total_gbp": total_drawn,
+            "capital_drawn_peak_gbp": self.capital_outstanding.max(axis=1),
+            "commitment_exceeded": any_exc,
+            "excess_over_commitment_gbp": np.maximum(cum_drawn[:, -1] - self.commitment, 0.0),
+            "first_exceeded_quarter": first,
+            "distributions_total_gbp": total_dist,
+            "surplus_returned_gbp": self.surplus_returned,
+            "moic": moic,
+            "irr_annual": r.annual,
+            "total_loss": r.total_loss,
+            "payback_quarter": payback.astype(float),
+        }
+
+
+def _last_draw(drawn: np.ndarray) -> np.ndarray:
+    any_d = drawn > 0
+    return np.where(any_d.any(axis=1), drawn.shape[1] - 1 - np.argmax(any_d[:, ::-1], axis=1), 0)
+
+
+def investor_waterfall(
+    income: np.ndarray,
+    costs: np.ndarray,
+    commitment,
+    policy: str = "at_end",
+    return_cap_multiple: float | None = None,
+    surplus_share_to_investor: float = 1.0,
+) -> Waterfall:
+    """Run the special purpose vehicle's cash, quarter by quarter, for every draw.
+
+    Each quarter the SPV's cash is ``cash + income - costs``.  A deficit is
+    covered by drawing capital from the investor (bringing cash to zero).
+    Drawing beyond the commitment is recorded (see :meth:`Waterfall.columns`)
+    and still funded, so that the shortfall is visible, never absorbed.  Surplus
+    cash is distributed each quarter under ``"quarterly_after_repayment"`` or
+    held to the last quarter under ``"at_end"``.  With a return cap, the
+    investor receives at most ``return_cap_multiple x capital drawn``, plus
+    ``surplus_share_to_investor`` of anything above it; the rest is returned
+    to the commissioners.
+
+    Parameters
+    ----------
+    income : ndarray (D, Q)
+        Outcome payments received [GBP].
+    costs : ndarray (D, Q)
+        Delivery costs and fees paid [GBP].
+    commitment : float or ndarray (D,)
+        Capital committed [GBP].
+    policy : {"at_end", "quarterly_after_repayment"}
+    return_cap_multiple : float, optional
+    surplus_share_to_investor : float
+    """
+    income = np.asarray(income, float)
+    costs = np.asarray(costs, float)
+    n_d, n_q = income.shape
+    commitment = np.broadcast_to(np.asarray(commitment, float), (n_d,)).copy()
+    cash = np.zeros(n_d)
+    drawn = np.zeros((n_d, n_q))
+    dist = np.zeros((n_d, n_q))
+    cum_drawn = np.zeros(n_d)
+    cum_to_investor = np.zeros(n_d)
+    surplus_returned = np.zeros(n_d)
+    for q in range(n_q):  # a recursion over ~20-60 quarters, vectorised over draws
+        cash = cash + income[:, q] - costs[:, q]
+        need = np.maximum(-cash, 0.0)
+        drawn[:, q] = need
+        cum_drawn += need
+        cash = cash + need
+        if policy == "quarterly_after_repayment" or q == n_q - 1:
+            avail = cash
+            if return_cap_multiple is not None:
+                room = np.maximum(return_cap_multiple * cum_drawn - cum_to_investor, 0.0)
+                within = np.minimum(avail, room)
+                above = avail - within
+                to_inv = within + surplus_share_to_investor * above
+                surplus_returned += (1.0 - surplus_share_to_investor) * above
+            else:
+                to_inv = avail
+            dist[:, q] = to_inv
+            cum_to_investor += to_inv
+            cash = np.zeros(n_d)
+    net = dist - drawn
+    outstanding = np.maximum(np.cumsum(drawn, axis=1) - np.cumsum(dist, axis=1), 0.0)
+    return Waterfall(drawn, dist, net, outstanding, surplus_returned, commitment)
+
+
+def stats_block(x: np.ndarray) -> dict:
+    """``{mean, sd, p5, p50, p95}`` of the finite values of ``x``.
+
+    Percentiles are exact over all draws (numpy's default linear interpolation);
+    NaNs (e.g. an IRR that does not exist) are left out, and all-NaN gives NaNs.
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return {"mean": float("nan"), "sd": float("nan"), "p5": float("nan"), "p50": float("nan"), "p95": float("nan")}
+    p5, p50, p95 = np.percentile(x, [5, 50, 95])
+    return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0, "p5": float(p5), "p50": float(p50), "p95": float(p95)}
+
+
+def risk_metrics(moic: np.ndarray, irr_annual: np.ndarray | None = None) -> dict:
+    """Probability of loss, expected loss, 5% VaR and expected shortfall of the money multiple.
+
+    Draws where nothing was drawn (multiple NaN) are left out.
+
+    Returns
+    -------
+    dict
+        ``p_loss`` = P(multiple < 1); ``expected_loss_share`` = E[max(0, 1 - multiple)]
+        [share of capital]; ``moic_var5`` = 5th percentile of the multiple;
+        ``moic_es5`` = mean multiple at or below it; ``p_irr_negative``.
+    """
+    m = np.asarray(moic, float)
+    m = m[np.isfinite(m)]
+    if m.size == 0:
+        return {"p_loss": float("nan"), "expected_loss_share": float("nan"), "moic_var5": float("nan"), "moic_es5": float("nan")}
+    var5 = float(np.percentile(m, 5))
+    out = {
+        "p_loss": float(np.mean(m < 1.0)),
+        "expected_loss_share": float(np.mean(np.maximum(0.0, 1.0 - m))),
+        "moic_var5": var5,
+        "moic_es5": float(m[m <= var5].mean()),
+    }
+    if irr_annual is not None:
+        r = np.asarray(irr_annual, float)
+        out["p_irr_negative"] = float(np.mean(~(r >= 0)))  # NaN (no IRR / total loss) counts as negative only when moic<1
+    return out
