@@ -118,7 +118,7 @@ class Payments:
     topup_paid : ndarray, shape (D, B, Qc)
         Top-up part by cash quarter [GBP].
     uncapped_total : ndarray, shape (D,)
-        What would have been paid without any cap [GBP].
+        What would have been paid without any cap (per person, borough or total) [GBP].
     """
 
     achieved: np.ndarray
@@ -224,12 +224,12 @@ def compute_payments(
                 weeks_saved = np.maximum(weeks_saved, 0.0)
             saved += weeks_saved * (cost.reshape(-1) * paid_share.repeat(n_b))[:, None]
     caps = s.contract.caps
+    uncapped = np.bincount(d, weights=per_person.sum(axis=1), minlength=n_draws) + saved.reshape(n_draws, n_b, n_quarters).sum(axis=(1, 2))
     per_person = cap_in_time_order(per_person, caps.per_young_person_gbp)
     achieved = np.zeros((n_draws * n_b, n_quarters))
     for q in range(n_quarters):  # Q ~ 20-40 bincounts; people are never looped over
         achieved[:, q] = np.bincount(key_db, weights=per_person[:, q], minlength=n_draws * n_b)
     achieved += saved
-    uncapped = achieved.reshape(n_draws, n_b, n_quarters).sum(axis=(1, 2))
     achieved = cap_in_time_order(achieved, caps.per_borough_gbp).reshape(n_draws, n_b, n_quarters)
     achieved = share_capped_total(achieved, caps.total_gbp)
     tu = s.contract.topup

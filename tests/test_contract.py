@@ -1,0 +1,151 @@
+"""Contract payments: a hand-worked case, and the quarter-splitting helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sibmodel.contract import cap_in_time_order, compute_payments, split_by_quarter
+from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
+from sibmodel.pathways import ArmOutcomes, Spells
+from sibmodel.referrals import People
+from sibmodel.scenario import apply_overrides, resolve, validate_data
+
+PFP = "scenarios/pfp.yaml"
+
+
+def _scenario(*sets):
+    return validate_data(apply_overrides(resolve(PFP), list(sets)), PFP)
+
+
+def _two_people():
+    """Two young people with known paths (weeks since referral).
+
+    A (borough 0, referred in week 0): home 0-19, foster 20-29, home 30-103.
+    B (borough 1, referred in week 10): home for the whole window 0-103.
+    """
+    people = People(
+        draw=np.array([0, 0]), borough=np.array([0, 1]), intervention=np.array([0, 0]),
+        quarter=np.array([0, 0]), cohort=np.array([0, 1]), referral_week=np.array([0, 10]),
+        counts=np.zeros((1, 2, 1, 1), dtype=int),
+    )
+    spells = Spells(
+        person=np.array([0, 0, 0, 1]),
+        state=np.array([HOME_NEVER, FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER], dtype=np.int8),
+        start=np.array([0, 20, 30, 0], dtype=np.int32),
+        end=np.array([20, 30, 104, 104], dtype=np.int32),
+    )
+    arm = ArmOutcomes(
+        weeks_home=np.array([94, 104]), weeks_in_placement=np.array([[10, 0, 0], [0, 0, 0]]),
+        entered_care=np.array([True, False]), n_placements=np.array([1, 0]), n_breakdowns=np.array([0, 0]),
+        spells=spells,
+    )
+    return people, arm
+
+
+def test_hand_worked_contract():
+    """Weekly tariff GBP 100, per-person cap GBP 5,000, total cap GBP 9,000, top-up 15% up to GBP 1,000, lag 2.
+
+    Worked by hand (13-week quarters, calendar week = referral week + week since referral):
+
+    A's 94 home weeks by quarter: q0 13, q1 7 (weeks 13-19), q2 9 (30-38), q3..q7 13 each.
+    At GBP 100/week: 1300, 700, 900, 1300, 1300 ... ; the per-person cap of 5,000 is
+    reached in q4 (1300+700+900+1300 = 4200, so q4 pays 800, later quarters 0).
+    B is at home in calendar weeks 10-113: q0 3 weeks (300), then 1300 a quarter;
+    300 + 3 x 1300 = 4200 by q3, q4 pays 800; B is also capped at 5,000.
+    Totals by quarter: q0 1600, q1 2000, q2 2200, q3 2600 (cumulative 8400), q4 1600.
+    The total cap of 9,000 leaves 600 in q4, shared 300/300 (A and B each had 800).
+    Top-up 15%: q0 240, q1 300, q2 330 (cumulative 870); q3 would be 390 but only 130
+    is left of the 1,000, shared 65/65; nothing after.  Paid two quarters later.
+    """
+    s = _scenario(
+        "contract.tariffs=[{metric: weekly_out_of_care, payment_per_week_gbp: 100}]",
+        "contract.caps={per_young_person_gbp: 5000, total_gbp: 9000}",
+        "contract.topup={share: 0.15, max_gbp: 1000}",
+        "contract.payment_lag_quarters=2",
+    )
+    people, arm = _two_people()
+    pay = compute_payments(
+        s, people, arm, np.array([0, 0]), np.array([104, 104]),
+        {"contract.tariffs.0.payment_per_week_gbp": np.array([100.0])}, np.zeros((1, 10)), 1, 10,
+    )
+    a = [1300, 700, 900, 1300, 300, 0, 0, 0, 0, 0]
+    b = [300, 1300, 1300, 1300, 300, 0, 0, 0, 0, 0]
+    np.testing.assert_allclose(pay.achieved[0, 0], a)
+    np.testing.assert_allclose(pay.achieved[0, 1], b)
+    np.testing.assert_allclose(pay.achieved[0, 2:].sum(), 0.0)
+    assert pay.achieved.sum() == 9000
+    topup_a = [195, 105, 135, 65, 0, 0, 0, 0, 0, 0]
+    topup_b = [45, 195, 195, 65, 0, 0, 0, 0, 0, 0]
+    np.testing.assert_allclose(pay.topup_achieved[0, 0], topup_a)
+    np.testing.assert_allclose(pay.topup_achieved[0, 1], topup_b)
+    assert pay.topup_paid.sum() == 1000
+    # lag: paid two quarters after being achieved
+    np.testing.assert_allclose(pay.paid[0, 0, :2], 0.0)
+    np.testing.assert_allclose(pay.paid[0, 0, 2:], a)
+    np.testing.assert_allclose(pay.borough_paid[0, 1, 2:], np.array(b) - np.array(topup_b))
+    # what would have been paid with no cap: A 94 + B 104 weeks at GBP 100 in the 10 quarters
+    assert pay.uncapped_total[0] == (94 + 104) * 100
+
+
+def test_engagement_and_milestone():
+    """Engagement GBP 1,000 after 4 weeks of therapy; milestone GBP 2,000 if at home at week 26.
+
+    A is at home at week 26? No: A is in foster care in weeks 20-29.  B is at home.
+    So both get engagement (A in week 4 -> q0; B in week 14 -> q1) and only B the
+    milestone (week 10 + 26 = 36 -> q2).
+    """
+    s = _scenario(
+        "contract.tariffs=[{metric: engagement, payment_gbp: 1000, after_therapy_weeks: 4}, {metric: milestone, payment_gbp: 2000, at_week: 26}]",
+        "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+    )
+    people, arm = _two_people()
+    pay = compute_payments(
+        s, people, arm, np.array([0, 0]), np.array([104, 104]),
+        {"contract.tariffs.0.payment_gbp": np.array([1000.0]), "contract.tariffs.1.payment_gbp": np.array([2000.0])},
+        np.zeros((1, 10)), 1, 10,
+    )
+    np.testing.assert_allclose(pay.achieved[0, 0], [1000, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_allclose(pay.achieved[0, 1], [0, 1000, 2000, 0, 0, 0, 0, 0, 0, 0])
+
+
+def test_care_days_saved_essex_design():
+    """Baseline 50% of tracked weeks in care, 40% of a GBP 1,000 weekly cost, floored per borough-quarter.
+
+    A (borough 0), q1 (weeks 13-25): tracked 13, in care 6 (20-25): saved 6.5 - 6 = 0.5 weeks
+    -> GBP 200.  q2 (26-38): tracked 13, care 4 (26-29): saved 2.5 -> GBP 1,000.
+    q0: tracked 13, care 0: saved 6.5 -> GBP 2,600.
+    Without the floor nothing changes for A (no quarter is negative); a baseline of 0.1
+    makes q1 negative (1.3 - 6 = -4.7 -> -1,880) and the floor sets it to 0.
+    """
+    base = [
+        "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+    ]
+    people, arm = _two_people()
+    for share, floor, q1 in ((0.5, True, 200.0), (0.1, True, 0.0), (0.1, False, -1880.0)):
+        s = _scenario(
+            f"contract.tariffs=[{{metric: care_days_saved, baseline_care_share: {share}, share_of_placement_cost: 0.4, "
+            f"reference_weekly_care_cost_gbp: 1000, floor_at_zero: {str(floor).lower()}}}]", *base,
+        )
+        params = {
+            "contract.tariffs.0.baseline_care_share": np.array([share]),
+            "contract.tariffs.0.share_of_placement_cost": np.array([0.4]),
+            "contract.tariffs.0.reference_weekly_care_cost_gbp": np.array([1000.0]),
+        }
+        pay = compute_payments(s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10)
+        np.testing.assert_allclose(pay.achieved[0, 0, 1], q1, atol=1e-9)
+        np.testing.assert_allclose(pay.achieved[0, 0, 0], share * 13 * 400, atol=1e-9)
+
+
+def test_split_by_quarter_conserves_weeks():
+    rng = np.random.default_rng(0)
+    start = rng.integers(0, 200, 1000)
+    end = start + rng.integers(0, 60, 1000)
+    key = rng.integers(0, 7, 1000)
+    out = split_by_quarter(key, start, end, 1.0, 7, 30)
+    np.testing.assert_allclose(out.sum(axis=1), np.bincount(key, weights=end - start, minlength=7))
+
+
+def test_cap_in_time_order():
+    x = np.array([[3.0, 4.0, 5.0, 6.0]])
+    np.testing.assert_allclose(cap_in_time_order(x, 10.0), [[3, 4, 3, 0]])
+    np.testing.assert_allclose(cap_in_time_order(x, None), x)
