@@ -1,0 +1,118 @@
+"""Uncertain inputs: ppf mapping, truncation, copula correlation, LHS, named streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter
+from scipy import stats
+
+from sibmodel.distributions import (
+    correlation_matrix,
+    ppf,
+    sample_inputs,
+    spearman_to_pearson,
+    stream,
+    uniforms,
+    validate_correlation,
+)
+from sibmodel.exceptions import CorrelationError, ScenarioError
+from sibmodel.scenario import apply_overrides, resolve, validate_data
+from sibmodel.uncertain import OpenProbability, quantity
+
+PFP = "scenarios/pfp.yaml"
+
+
+def spec(data, typ=quantity()):
+    return TypeAdapter(typ).validate_python(data)
+
+
+@pytest.mark.parametrize(
+    "data, mean",
+    [
+        ({"dist": "beta", "mean": 0.3, "sd": 0.1}, 0.3),
+        ({"dist": "triangular", "low": 1, "mode": 2, "high": 6}, 3.0),  # (a+b+c)/3
+        ({"dist": "pert", "low": 0, "mode": 3, "high": 6}, 3.0),  # (a+4m+b)/6
+        ({"dist": "uniform", "low": 2, "high": 4}, 3.0),
+        ({"dist": "lognormal", "median": 1.0, "sigma": 0.5}, np.exp(0.125)),  # exp(mu + s^2/2)
+        ({"dist": "normal", "mean": 5, "sd": 2}, 5.0),
+    ],
+)
+def test_ppf_sample_means_match_closed_forms(data, mean):
+    """Sample means of 200k ppf-mapped uniforms within 5 standard errors of the closed-form mean."""
+    s = spec(data)
+    x = ppf(s, uniforms(np.random.default_rng(1), 200_000))
+    se = x.std() / np.sqrt(x.size)
+    assert abs(x.mean() - mean) < 5 * se
+    assert s.mean() == pytest.approx(mean, rel=1e-6)
+
+
+def test_truncated_lognormal_stays_in_range():
+    s = spec({"dist": "lognormal", "median": 0.5, "sigma": 0.9}, quantity(0, 5, lo_open=True))
+    x = ppf(s, uniforms(np.random.default_rng(2), 100_000))
+    assert x.max() <= 5.0 and x.min() > 0
+
+
+def test_infeasible_normal_for_probability_rejected():
+    with pytest.raises(Exception, match="not feasible"):
+        spec({"dist": "normal", "mean": 0.5, "sd": 0.5}, OpenProbability)
+
+
+def test_copula_gives_requested_rank_correlation():
+    """A Gaussian copula with Pearson 2 sin(pi rho/6) reproduces Spearman rho (Kruskal 1958)."""
+    specs = {
+        "a": spec({"dist": "beta", "mean": 0.4, "sd": 0.1}),
+        "b": spec({"dist": "lognormal", "median": 1, "sigma": 0.3}),
+        "c": spec({"dist": "uniform", "low": 0, "high": 1}),
+    }
+    x = sample_inputs(specs, [("a", "b", 0.6), ("a", "c", -0.3)], 40_000, 99, 0)
+    rho_ab = stats.spearmanr(x["a"], x["b"]).statistic
+    rho_ac = stats.spearmanr(x["a"], x["c"]).statistic
+    # SE of Spearman's rho ~ (1 - rho^2) / sqrt(n): 0.003 here; allow 5 SE
+    assert rho_ab == pytest.approx(0.6, abs=5 * (1 - 0.36) / np.sqrt(40_000))
+    assert rho_ac == pytest.approx(-0.3, abs=5 * (1 - 0.09) / np.sqrt(40_000))
+
+
+def test_correlation_matrix_validation():
+    names, m = correlation_matrix([("a", "b", 0.9), ("b", "c", 0.9), ("a", "c", -0.9)])
+    with pytest.raises(CorrelationError, match="not jointly possible"):
+        validate_correlation(m, names)
+    with pytest.raises(CorrelationError, match="symmetric"):
+        validate_correlation(np.array([[1, 0.2], [0.1, 1]]), ["a", "b"])
+    with pytest.raises(CorrelationError, match="unit diagonal"):
+        validate_correlation(np.array([[2, 0.2], [0.2, 1]]), ["a", "b"])
+    assert spearman_to_pearson(1.0) == pytest.approx(1.0)
+
+
+def test_impossible_correlations_in_scenario_are_scenario_errors():
+    data = apply_overrides(resolve(PFP), [
+        "correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.95},"
+        " {inputs: [care.reentry.prob, care.placements.foster.breakdown_share], rank_corr: 0.95},"
+        " {inputs: [care.entry.prob, care.placements.foster.breakdown_share], rank_corr: -0.95}]"
+    ])
+    s = validate_data(data, PFP)
+    from sibmodel.engine import simulate
+
+    with pytest.raises(ScenarioError):
+        simulate(s, draws=5, seed=1)
+
+
+def test_correlation_to_unknown_input_rejected():
+    data = apply_overrides(resolve(PFP), ["correlations=[{inputs: [care.entry.prb, care.reentry.prob], rank_corr: 0.5}]"])
+    with pytest.raises(ScenarioError, match="did you mean 'care.entry.prob'"):
+        validate_data(data, PFP)
+
+
+def test_lhs_is_stratified():
+    u = uniforms(np.random.default_rng(0), 1000, "lhs")
+    counts = np.bincount((u * 1000).astype(int), minlength=1000)
+    assert (counts == 1).all()
+
+
+def test_streams_are_independent_of_order_and_named():
+    a1 = stream(5, 3, "param:x").random(4)
+    stream(5, 0, "param:y").random(100)
+    a2 = stream(5, 3, "param:x").random(4)
+    np.testing.assert_array_equal(a1, a2)
+    assert not np.array_equal(a1, stream(5, 3, "param:z").random(4))
+    assert not np.array_equal(a1, stream(5, 4, "param:x").random(4))
