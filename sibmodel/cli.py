@@ -111,6 +111,50 @@ def run(scenario, draws, seed, out_dir, overrides, workers, chunk_size, as_json,
 
 
 @main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--target", "targets", multiple=True, required=True, metavar="NAME=VALUE",
+              help="A figure to meet: time_at_home.treated, time_at_home.counterfactual, care_share.treated, care_share.counterfactual.")
+@click.option("--param", "params", multiple=True, metavar="PATH",
+              help="Input to solve for (dotted path; '*' matches several, moved by one factor). Default: care.entry.prob and/or interventions.*.effect.hazard_ratio.")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False), default=None, help="Write the calibrated scenario here.")
+@set_option
+def calibrate(scenario, targets, params, write_path, overrides) -> None:
+    """Solve inputs of SCENARIO on the exact cohort model so that published targets are met."""
+    from .calibrate import calibrate as run_calibration
+    from .calibrate import calibrated_yaml, default_params
+    from .exceptions import Issue, ScenarioError
+    from .scenario import load_scenario
+
+    s = load_scenario(scenario, overrides)
+    parsed, issues = {}, []
+    for t in targets:
+        name, eq, value = t.partition("=")
+        try:
+            parsed[name.strip()] = float(value)
+            if not eq:
+                raise ValueError
+        except ValueError:
+            issues.append(Issue("--target", name, "expected NAME=VALUE with a number, e.g. time_at_home.counterfactual=0.35", t, True))
+    if issues:
+        raise ScenarioError(issues)
+    res = run_calibration(s, parsed, list(params) or default_params(parsed))
+    click.echo("Targets (exact cohort model at central inputs):")
+    for n, (tgt, got) in res.achieved.items():
+        click.echo(f"  {n:<32} target {tgt:.6g}   achieved {got:.6g}   gap {got - tgt:+.2e}")
+    click.echo("Parameters moved (central value):")
+    for p, old, new in res.moved:
+        click.echo(f"  {p:<48} {old:.6g} -> {new:.6g}")
+    click.echo(("Converged" if res.success else "Did NOT meet the targets") + f": {res.message}")
+    if write_path:
+        from pathlib import Path
+
+        Path(write_path).write_text(calibrated_yaml(res, scenario, write_path))
+        click.echo(f"Wrote {write_path}")
+    if not res.success:
+        raise SystemExit(1)
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON schema of a scenario file."""
     from .schema import Scenario

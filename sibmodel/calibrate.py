@@ -1,0 +1,346 @@
+"""Calibration: solve chosen inputs so that the exact cohort model meets published targets.
+
+The targets are programme-level expectations computed with the exact cohort
+model (:mod:`sibmodel.cohort_model`) at the central value of every input:
+each cohort (borough x intervention x start quarter) is weighted by its
+expected starts, starts are placed mid-way through their quarter's active
+weeks, the tracking window is the contract's, and the cohort spread is
+integrated by Gauss-Hermite quadrature (entry and breakdown logit shifts).
+This is the expectation of the model at its central inputs, not the Monte
+Carlo mean over input uncertainty; the two differ by the curvature of the
+model over the input distributions (reported by ``sibmodel run``'s validation).
+
+A parameter is a dotted path to a quantity, or a pattern with ``*`` matching
+several (``interventions.*.effect.hazard_ratio``), which are then moved by
+one common factor.  What moves is the distribution's central value: the value
+of a fixed input, the mean of a beta or normal, the median of a log-normal,
+and the whole of a triangular, PERT or uniform (scaled about zero).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from .cohort_model import expected_occupancy
+from .exceptions import Issue, ScenarioError
+from .hazards import (
+    FIRST_PLACEMENT,
+    PathwayParams,
+    effect_profile,
+    hazard_scale,
+    horizon_weight,
+    shape_profile,
+    shift_logit,
+)
+from .referrals import QUARTER_WEEKS, Calendar, borough_active_weeks, expected_starts_profile
+from .schema import Scenario, iter_quantities
+from .uncertain import Beta, Fixed, LogNormal, Normal, Pert, Spec, Triangular, Uniform
+
+TARGETS = {
+    "time_at_home.treated": "share of tracked weeks at home, with therapy",
+    "time_at_home.counterfactual": "share of tracked weeks at home, without therapy",
+    "care_share.treated": "share of tracked weeks in care, with therapy",
+    "care_share.counterfactual": "share of tracked weeks in care, without therapy",
+}
+GH_NODES = 5
+
+
+def center(spec: Spec) -> float:
+    """The central value calibration moves (see the module docstring)."""
+    if isinstance(spec, Fixed):
+        return float(spec.value)
+    if isinstance(spec, (Beta, Normal)):
+        return float(spec.mean())
+    if isinstance(spec, LogNormal):
+        return math.exp(spec.log_params()[0])
+    return float(spec.mean())
+
+
+def with_center(spec: Spec, value: float) -> Spec:
+    """A copy of ``spec`` whose central value is ``value`` (shape kept as far as possible)."""
+    if isinstance(spec, Fixed):
+        return spec.model_copy(update={"value": float(value)})
+    if isinstance(spec, Beta):
+        a, b = spec.shape_params()
+        k = a + b
+        m = (value - spec.low) / (spec.high - spec.low)
+        return spec.model_copy(update={"alpha": m * k, "beta": (1 - m) * k, "mean_": None, "sd": None})
+    if isinstance(spec, Normal):
+        return spec.model_copy(update={"mean_": float(value)})
+    if isinstance(spec, LogNormal):
+        _, s = spec.log_params()
+        return spec.model_copy(update={"median": float(value), "sigma": s, "mean_": None, "sd": None})
+    if isinstance(spec, (Triangular, Pert, Uniform)):
+        f = value / center(spec)
+        upd = {"low": spec.low * f, "high": spec.high * f}
+        if isinstance(spec, Triangular):
+            upd["mode"] = spec.mode * f
+        return spec.model_copy(update=upd)
+    raise TypeError(type(spec))
+
+
+def _field_range(spec: Spec) -> tuple[float, float]:
+    if spec.bounds is not None:
+        return spec.bounds
+    return (-np.inf, np.inf)
+
+
+@dataclass
+class ExpectedFigures:
+    """Programme-level expectations from the exact cohort model."""
+
+    time_at_home_treated: float
+    time_at_home_counterfactual: float
+
+    def get(self, name: str) -> float:
+        arm = name.split(".")[1]
+        home = self.time_at_home_treated if arm == "treated" else self.time_at_home_counterfactual
+        return home if name.startswith("time_at_home") else 1.0 - home
+
+
+def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
+    """Expected time-at-home shares of the whole programme at the given central input values.
+
+    Parameters
+    ----------
+    s : Scenario
+    values : dict of path -> float
+        Central value of every quantity.
+    """
+    cal = Calendar.of(s)
+    pnames = list(s.care.placements)
+    n_k = len(pnames)
+    steps = None if s.care.entry.shape is None else [(x.from_week, x.relative_hazard) for x in s.care.entry.shape]
+    t_max = max(iv.therapy_weeks for iv in s.interventions.values()) * (s.contract.tracking.starts_at == "therapy_end") + s.contract.tracking.length_weeks
+    shape = shape_profile(steps, t_max)
+    weight = horizon_weight(steps, s.care.entry.horizon_weeks)
+    end_prob = np.array([1.0 / values[f"care.placements.{k}.mean_duration_weeks"] for k in pnames])
+    brk0 = np.clip(np.array([values[f"care.placements.{k}.breakdown_share"] for k in pnames]), 1e-9, 1 - 1e-9)
+    esc = np.eye(n_k)
+    for r, k in enumerate(pnames):
+        if k in s.care.escalation:
+            esc[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
+    emix = np.array([s.care.entry.placement_mix.get(k, 0.0) for k in pnames])
+    rm = s.care.reentry.placement_mix or s.care.entry.placement_mix
+    rmix = np.array([rm.get(k, 0.0) for k in pnames])
+    z, w = np.polynomial.hermite_e.hermegauss(GH_NODES)
+    w = w / w.sum()
+    spread = s.care.cohort_spread
+    prof = expected_starts_profile(s)
+    mult = values["referrals.volume_multiplier"]
+    active = borough_active_weeks(s)
+    home_w = {"treated": 0.0, "counterfactual": 0.0}
+    tracked_w = 0.0
+    cache: dict = {}
+    for bi, (bname, b) in enumerate(s.boroughs.items()):
+        rate = values.get(f"boroughs.{bname}.starts.per_quarter")
+        if rate is None:
+            tot = values[f"boroughs.{bname}.starts.total"]
+            rate = tot / prof[bi].sum() if prof[bi].sum() > 0 else 0.0
+        odds = values[f"boroughs.{bname}.entry_odds_ratio"]
+        for iname, iv in s.interventions.items():
+            share = b.intervention_mix.get(iname, 0.0)
+            if share == 0:
+                continue
+            hr = values[f"interventions.{iname}.effect.hazard_ratio"]
+            eff = effect_profile(hr, iv.therapy_weeks, iv.effect.fade_weeks, t_max)[0]
+            key = (odds, iname)
+            if key not in cache:
+                occ = {"treated": np.zeros(t_max), "counterfactual": np.zeros(t_max)}
+                for ze, we_ in zip(z, w):
+                    for zb, wb in zip(z, w):
+                        shift = math.log(odds) + spread.entry_logit_sd * ze
+                        pe = float(shift_logit(values["care.entry.prob"], shift))
+                        pr = float(shift_logit(np.clip(values["care.reentry.prob"], 1e-12, 1 - 1e-12), shift))
+                        se = float(hazard_scale(pe, weight))
+                        sr = float(hazard_scale(min(pr, 1 - 1e-12), float(s.care.reentry.horizon_weeks)))
+                        brk = shift_logit(brk0, spread.breakdown_logit_sd * zb)
+                        for arm, e in (("treated", eff), ("counterfactual", np.ones(t_max))):
+                            pp = PathwayParams(se * shape * e, sr * e, end_prob, brk, esc, emix, rmix)
+                            o = expected_occupancy(pp, t_max)
+                            occ[arm] += we_ * wb * o[:, :FIRST_PLACEMENT].sum(axis=1)
+                cache[key] = {arm: np.concatenate([[0.0], np.cumsum(v)]) for arm, v in occ.items()}
+            cum = cache[key]
+            for q in range(cal.n_referral_quarters):
+                n = rate * mult * prof[bi, q] * share
+                if n <= 0:
+                    continue
+                lo = max(q * QUARTER_WEEKS, active[bi, 0])
+                hi = min((q + 1) * QUARTER_WEEKS, active[bi, 1])
+                ref = (lo + hi - 1) // 2
+                ws = 0 if s.contract.tracking.starts_at == "referral" else iv.therapy_weeks
+                we = max(ws, min(ws + s.contract.tracking.length_weeks, cal.contract_end_week - ref))
+                tracked_w += n * (we - ws)
+                for arm in home_w:
+                    home_w[arm] += n * (cum[arm][we] - cum[arm][ws])
+    if tracked_w <= 0:
+        raise ScenarioError([Issue(None, "boroughs", "no expected starts: nothing to calibrate")])
+    return ExpectedFigures(home_w["treated"] / tracked_w, home_w["counterfactual"] / tracked_w)
+
+
+@dataclass
+class CalibrationResult:
+    """What calibration did.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The calibrated scenario.
+    moved : list of (path, old_center, new_center)
+    achieved : dict of target -> (target value, achieved value)
+    success : bool
+    message : str
+    """
+
+    scenario: Scenario
+    moved: list
+    achieved: dict
+    success: bool
+    message: str
+
+
+def resolve_params(s: Scenario, patterns: list[str]) -> list[list[str]]:
+    """Expand each ``--param`` pattern to the quantity paths it moves (one group per pattern)."""
+    paths = [p for p, _ in iter_quantities(s)]
+    groups, issues = [], []
+    for pat in patterns:
+        hit = [p for p in paths if fnmatch.fnmatchcase(p, pat)]
+        if not hit:
+            import difflib
+
+            close = difflib.get_close_matches(pat, paths, n=1)
+            issues.append(Issue("--param", pat, "matches no input of the scenario" + (f"; did you mean {close[0]!r}?" if close else "")))
+        groups.append(hit)
+    if issues:
+        raise ScenarioError(issues)
+    return groups
+
+
+def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> CalibrationResult:
+    """Move the central values of ``params`` so that the expected figures meet ``targets``.
+
+    Each parameter group is moved by a common factor ``exp(x)`` (so values keep
+    their sign and ratios); ``scipy.optimize.least_squares`` solves for ``x``
+    within each input's allowed range.
+    """
+    bad = [Issue("--target", k, f"unknown target; allowed: {', '.join(TARGETS)}", k, True) for k in targets if k not in TARGETS]
+    if bad:
+        raise ScenarioError(bad)
+    groups = resolve_params(s, params)
+    specs = dict(iter_quantities(s))
+    base = {p: center(sp) for p, sp in specs.items()}
+    lo, hi = [], []
+    for g in groups:
+        l_, h_ = -5.0, 5.0
+        for p in g:
+            a, b = _field_range(specs[p])
+            c = base[p]
+            if c > 0:
+                if b < np.inf:
+                    h_ = min(h_, math.log(b / c) - 1e-9)
+                if a > 0:
+                    l_ = max(l_, math.log(a / c) + 1e-9)
+        lo.append(l_)
+        hi.append(h_)
+
+    def values_at(x):
+        v = dict(base)
+        for g, xi in zip(groups, x):
+            for p in g:
+                v[p] = base[p] * math.exp(xi)
+        return v
+
+    names = list(targets)
+
+    def resid(x):
+        f = expected_figures(s, values_at(x))
+        return np.array([f.get(n) - targets[n] for n in names])
+
+    sol = optimize.least_squares(resid, np.zeros(len(groups)), bounds=(lo, hi), xtol=1e-10, ftol=1e-12, gtol=1e-12)
+    final = values_at(sol.x)
+    fig = expected_figures(s, final)
+    data = s.model_dump(by_alias=True)
+    moved = []
+    stamp = dt.date.today().isoformat()
+    for g in groups:
+        for p in g:
+            new_spec = with_center(specs[p], final[p])
+            note = (
+                f"Calibrated by sibmodel calibrate ({stamp}) to "
+                + ", ".join(f"{n}={targets[n]:g}" for n in names)
+                + f" on the exact cohort model; central value moved from {base[p]:.6g} to {final[p]:.6g}."
+            )
+            src = (specs[p].source + " " if specs[p].source else "") + note
+            new_spec = new_spec.model_copy(update={"source": src})
+            _set(data, p, new_spec)
+            moved.append((p, base[p], final[p]))
+    new = Scenario.model_validate(data)
+    achieved = {n: (targets[n], fig.get(n)) for n in names}
+    ok = bool(sol.success) and all(abs(a - t) < 1e-4 for t, a in achieved.values())
+    return CalibrationResult(new, moved, achieved, ok, str(sol.message))
+
+
+def _set(data: dict, path: str, value) -> None:
+    node = data
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
+
+
+DEFAULT_PARAMS = {
+    "counterfactual": "care.entry.prob",
+    "treated": "interventions.*.effect.hazard_ratio",
+}
+
+
+def default_params(targets: dict[str, float]) -> list[str]:
+    """Inputs moved when none are named: entry probability for the counterfactual, hazard ratios for the treated arm."""
+    out = []
+    for arm in ("counterfactual", "treated"):
+        if any(t.endswith(arm) for t in targets):
+            out.append(DEFAULT_PARAMS[arm])
+    return out
+
+
+def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: str) -> str:
+    """YAML text of a scenario that ``extends:`` the original and overrides the calibrated inputs.
+
+    Inputs inside lists (e.g. a tariff) cannot be overridden by ``extends:``; then
+    the whole resolved scenario is written instead.
+    """
+    import os
+
+    import yaml
+
+    specs = dict(iter_quantities(result.scenario))
+    paths = [p for p, _, _ in result.moved]
+    header = "# Written by `sibmodel calibrate`: " + ", ".join(
+        f"{n}={t:g} (achieved {a:.6g})" for n, (t, a) in result.achieved.items()
+    ) + "\n"
+    if any(part.isdigit() for p in paths for part in p.split(".")):
+        from .scenario import scenario_to_data
+
+        return header + yaml.safe_dump(scenario_to_data(result.scenario), sort_keys=False, allow_unicode=True)
+    doc: dict = {"extends": os.path.relpath(os.path.abspath(original_path), os.path.dirname(os.path.abspath(write_path)))}
+    for p in paths:
+        node = doc
+        parts = p.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        spec = specs[p]
+        d = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if d.get("dist") == "beta":
+            d.pop("mean", None)
+            d.pop("sd", None)
+        node[parts[-1]] = d
+    return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
