@@ -55,20 +55,19 @@ def split_by_quarter(key: np.ndarray, start: np.ndarray, end: np.ndarray, weight
     start = np.asarray(start, dtype=np.int64)
     end = np.minimum(np.asarray(end, dtype=np.int64), n_quarters * QUARTER_WEEKS)
     weight = np.broadcast_to(np.asarray(weight, dtype=float), start.shape)
-    out = np.zeros(n_keys * n_quarters)
     ok = end > start
     key, start, end, weight = key[ok], start[ok], end[ok], weight[ok]
     if start.size == 0:
-        return out.reshape(n_keys, n_quarters)
-    q_first = start // QUARTER_WEEKS
-    span = int(((end - 1) // QUARTER_WEEKS - q_first).max()) + 1
-    for j in range(span):  # a spell spans a few quarters: loop over that, never over people
-        q = q_first + j
-        lo = np.maximum(start, q * QUARTER_WEEKS)
+        return np.zeros((n_keys, n_quarters))
+    q = start // QUARTER_WEEKS
+    idx_parts, val_parts = [], []
+    while start.size:  # a spell spans a few quarters: loop over that, never over people
         hi = np.minimum(end, (q + 1) * QUARTER_WEEKS)
-        weeks = np.clip(hi - lo, 0, None)
-        m = weeks > 0
-        out += np.bincount(key[m] * n_quarters + q[m], weights=weeks[m] * weight[m], minlength=n_keys * n_quarters)
+        idx_parts.append(key * n_quarters + q)
+        val_parts.append((hi - start) * weight)
+        more = end > hi
+        key, start, end, weight, q = key[more], hi[more], end[more], weight[more], q[more] + 1
+    out = np.bincount(np.concatenate(idx_parts), weights=np.concatenate(val_parts), minlength=n_keys * n_quarters)
     return out.reshape(n_keys, n_quarters)
 
 
