@@ -13,4 +13,13 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "__version__"]
+
+
+def simulate(scenario, draws: int = 2000, seed: int | None = None, **kwargs):
+    """Simulate a scenario; see :func:`sibmodel.engine.simulate`."""
+    from .engine import simulate as _simulate
+
+    return _simulate(scenario, draws=draws, seed=seed, **kwargs)
+
+
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "simulate", "__version__"]
