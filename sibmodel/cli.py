@@ -107,7 +107,7 @@ def run(scenario, draws, seed, out_dir, overrides, workers, chunk_size, as_json,
     elif not quiet:
         click.echo(headline_table(summary))
         click.echo("")
-        click.echo(f"Wrote {target}/ (summary.json, draws.parquet, cashflows.parquet, manifest.json)")
+        click.echo(f"Wrote {target}/ (summary.json, draws.parquet, cashflows.parquet, occupancy.parquet, manifest.json)")
 
 
 @main.command()

@@ -26,7 +26,7 @@ from .hazards import (
     shape_profile,
     shift_logit,
 )
-from .pathways import HazardTables, simulate_arms
+from .pathways import HazardTables, occupancy_by_week, simulate_arms
 from .referrals import QUARTER_WEEKS, Calendar, borough_active_weeks, draw_starts, team_groups
 from .schema import Scenario, iter_quantities
 
@@ -41,6 +41,10 @@ class ChunkResult:
     ----------
     index : int
         Chunk index.
+    occupancy_sum : dict of arm -> ndarray (B, W, S)
+        Weekly occupancy by borough, calendar week and state, summed over the
+        chunk's draws (per draw x borough x week counts come from difference arrays
+        and are reduced here, so memory does not grow with draws).
     columns : dict of str -> ndarray (D,)
         One value per draw per column (see :mod:`sibmodel.results`).
     series : dict of str -> ndarray (D, Qc)
@@ -50,6 +54,7 @@ class ChunkResult:
     index: int
     columns: dict
     series: dict
+    occupancy_sum: dict
 
 
 def _shape_steps(s: Scenario):
@@ -157,6 +162,15 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
             key_db[p], sp.start[m] + ref[p], sp.end[m] + ref[p], weekly_cost[d[p], b[p], k], n_draws * n_b, n_q
         ).reshape(n_draws, n_b, n_q)
 
+    # ---- weekly occupancy by borough and state (difference arrays), reduced over draws
+    n_states = FIRST_PLACEMENT + n_k
+    occupancy_sum = {
+        arm: occupancy_by_week(out, cal.n_weeks, n_states, offset=ref, group=key_db, n_groups=n_draws * n_b)
+        .reshape(n_draws, n_b, cal.n_weeks, n_states)
+        .sum(axis=0)
+        for arm, out in (("treated", treated), ("counterfactual", cf))
+    }
+
     # ---- outcome payments
     ref_cost = (weekly_cost * entry_mix[None, None, :]).sum(axis=2)
     pay = compute_payments(s, people, treated, ws, we, params, ref_cost, n_draws, n_q)
@@ -226,7 +240,7 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
         "investor_net_cashflow_gbp": inv.net_cashflow,
         "capital_outstanding_gbp": inv.capital_outstanding,
     }
-    return ChunkResult(chunk_index, col, series)
+    return ChunkResult(chunk_index, col, series, occupancy_sum)
 
 
 def chunk_sizes(draws: int, chunk_size: int) -> list[int]:

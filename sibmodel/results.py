@@ -49,6 +49,7 @@ class Results:
     draws: pd.DataFrame
     series: dict
     meta: dict = field(default_factory=dict)
+    occupancy_mean: dict = field(default_factory=dict)
 
     @classmethod
     def from_chunks(cls, s: Scenario, chunks: list, *, entropy, seed, chunk_size, elapsed_s, workers) -> Results:
@@ -67,7 +68,8 @@ class Results:
             "version": __version__,
             "elapsed_s": round(float(elapsed_s), 3),
         }
-        return cls(s, draws, series, meta)
+        occ = {arm: sum(c.occupancy_sum[arm] for c in chunks) / max(len(draws), 1) for arm in chunks[0].occupancy_sum}
+        return cls(s, draws, series, meta, occ)
 
     # ------------------------------------------------------------------ frames
     @property
@@ -88,6 +90,22 @@ class Results:
                 for p, v in zip(BANDS, np.percentile(cum, BANDS, axis=0)):
                     rows[f"investor_cumulative_net_cashflow_gbp_p{p}"] = v
         return pd.DataFrame(rows)
+
+    @property
+    def occupancy(self) -> pd.DataFrame:
+        """Mean number of young people in each state per borough and calendar week, both arms (long format)."""
+        states = ["home_never_in_care", "home_after_care"] + [f"in_{k}" for k in self.scenario.care.placements]
+        frames = []
+        for arm, occ in self.occupancy_mean.items():
+            b, w, k = np.meshgrid(np.arange(occ.shape[0]), np.arange(occ.shape[1]), np.arange(occ.shape[2]), indexing="ij")
+            frames.append(pd.DataFrame({
+                "arm": arm,
+                "borough": np.array(list(self.scenario.boroughs))[b.ravel()],
+                "week": w.ravel(),
+                "state": np.array(states)[k.ravel()],
+                "mean_count": occ.ravel(),
+            }))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> dict:
@@ -220,7 +238,7 @@ class Results:
         """Write the run folder atomically: a temporary folder renamed into place.
 
         Files: ``summary.json``, ``draws.parquet``, ``cashflows.parquet``,
-        ``manifest.json``, plus whatever ``extra_writers`` (callables taking the
+        ``occupancy.parquet`` (mean weekly occupancy by borough and state), ``manifest.json``, plus whatever ``extra_writers`` (callables taking the
         temporary folder) add.  An existing folder at ``path`` is replaced only
         once the new one is complete.
         """
@@ -232,6 +250,7 @@ class Results:
             (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=True))
             self.draws.to_parquet(tmp / "draws.parquet", index=False)
             self.cashflows.to_parquet(tmp / "cashflows.parquet", index=False)
+            self.occupancy.to_parquet(tmp / "occupancy.parquet", index=False)
             (tmp / "manifest.json").write_text(json.dumps(_jsonable(self.manifest()), indent=2))
             for writer in extra_writers:
                 writer(tmp, self)

@@ -134,7 +134,7 @@ def test_cli_run_writes_folder_and_json(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["meta"]["draws"] == 40
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["cashflows.parquet", "draws.parquet", "manifest.json", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["cashflows.parquet", "draws.parquet", "manifest.json", "occupancy.parquet", "summary.json"]
 
 
 def test_cli_run_bad_input_leaves_nothing(tmp_path):
@@ -143,3 +143,18 @@ def test_cli_run_bad_input_leaves_nothing(tmp_path):
     assert "care.entry.prob" in res.output
     assert not (tmp_path / "r").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_weekly_occupancy_matches_person_totals(run):
+    """Summing the weekly occupancy over weeks gives person-weeks, which the per-person totals bound.
+
+    Occupancy counts every spell from referral to the window end; with tracking from
+    referral that equals the tracked weeks, so person-weeks per draw = tracked weeks.
+    """
+    occ = run.occupancy
+    per_arm = occ.groupby("arm")["mean_count"].sum()
+    tracked = run.draws["tracked_weeks"].mean()
+    assert per_arm["treated"] == pytest.approx(tracked, rel=1e-9)
+    assert per_arm["counterfactual"] == pytest.approx(tracked, rel=1e-9)
+    home = occ[occ.state.str.startswith("home")].groupby("arm")["mean_count"].sum()
+    assert home["treated"] == pytest.approx(run.draws["weeks_home_treated"].mean(), rel=1e-9)
