@@ -149,7 +149,7 @@ def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
             if share == 0:
                 continue
             hr = values[f"interventions.{iname}.effect.hazard_ratio"]
-            eff = effect_profile(hr, iv.therapy_weeks, iv.effect.fade_weeks, t_max)[0]
+            eff = effect_profile(hr, iv.therapy_weeks, iv.effect.fade_weeks, t_max)
             key = (odds, iname)
             if key not in cache:
                 occ = {"treated": np.zeros(t_max), "counterfactual": np.zeros(t_max)}
