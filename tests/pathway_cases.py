@@ -41,10 +41,10 @@ def escalation() -> PathwayParams:
 
 
 def reentry() -> PathwayParams:
-    """Three types, breakdowns and re-entry after reunification with its own mix."""
+    """Three types, short placements (so that a week's error shows), breakdowns and re-entry with its own mix."""
     h = float(hazard_scale(0.5, 52.0))
     r = float(hazard_scale(0.3, 52.0))
-    return _params(np.full(N_WEEKS, h), np.full(N_WEEKS, r), [1 / 12, 1 / 30, 1 / 16], [0.3, 0.4, 0.2], ESC, [0.6, 0.2, 0.2], [0.3, 0.5, 0.2])
+    return _params(np.full(N_WEEKS, h), np.full(N_WEEKS, r), [1 / 3, 1 / 8, 1 / 5], [0.3, 0.4, 0.2], ESC, [0.6, 0.2, 0.2], [0.3, 0.5, 0.2])
 
 
 SHAPE = [(0, 2.0), (13, 1.0), (52, 0.4)]
