@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Bracket of the quarterly IRR search [1/quarter].
-IRR_LOW, IRR_HIGH = -0.99, 10.0
+IRR_LOW, IRR_HIGH = -0.9999, 10.0
+#: Grid of quarterly rates scanned for sign changes of NPV, uniform in log(1 + r), with 0 on it.
+IRR_GRID = np.unique(np.concatenate([np.expm1(np.linspace(np.log1p(IRR_LOW), np.log1p(IRR_HIGH), 400)), [0.0]]))
 
 
 def discount_factors(n_quarters: int, real_rate_annual: float, declining_schedule=None, start_year_offset: float = 0.0) -> np.ndarray:
@@ -51,6 +53,27 @@ def npv(rate: np.ndarray, flows: np.ndarray) -> np.ndarray:
     return (flows * (1.0 + rate[:, None]) ** (-q[None, :])).sum(axis=1)
 
 
+def _npv_future(rate: np.ndarray, flows: np.ndarray) -> np.ndarray:
+    """NPV times ``(1 + r)^(Q - 1)``: the value at the last quarter, same sign as NPV for r > -1.
+
+    Parameters
+    ----------
+    rate : ndarray, shape (D, G)
+        Quarterly rates per row [1/quarter].
+    flows : ndarray, shape (D, Q)
+
+    Returns
+    -------
+    ndarray, shape (D, G)
+        Free of the overflow of ``(1 + r)^-q`` near r = -1 (Horner's rule in ``1 + r``).
+    """
+    growth = 1.0 + rate
+    out = np.zeros(np.broadcast_shapes(rate.shape, (flows.shape[0], 1)))
+    for q in range(flows.shape[1]):  # loop over quarters, vectorised over draws x rates
+        out = out * growth + flows[:, q : q + 1]
+    return out
+
+
 @dataclass(frozen=True)
 class IRR:
     """IRR of each draw.
@@ -78,17 +101,15 @@ def annualise(r_quarterly: np.ndarray) -> np.ndarray:
 def irr(flows: np.ndarray, tol: float = 1e-12, max_iter: int = 200) -> IRR:
     """Internal rate of return of each row of quarterly flows, by vectorised bisection.
 
-    The root is searched in ``(-0.99, 10)`` per quarter.  Rows with no sign
+    The root is searched in ``(-0.9999, 10)`` per quarter.  Rows with no sign
     change have no IRR (NaN); rows where money went in and nothing came back
     are also flagged ``total_loss`` (their IRR is -100%, reported as NaN plus the
-    flag).  With several sign changes NPV(r) may have several roots; the root
-    chosen is the one found by bisection between the bracket's end points after
-    moving the lower end up to the largest grid point where NPV has the sign of
-    NPV(-0.99): for the usual investor profile (outflows then inflows) this is
-    the unique root, and for others it is the largest root below the first
-    sign change seen from above, which matches ``numpy_financial.irr`` where
-    that returns a root in the bracket (it picks the root nearest zero among
-    the real roots of the polynomial; see the tests for the comparison).
+    flag).  NPV(r) is evaluated on a grid over the bracket; among the grid
+    intervals where it changes sign, the one nearest r = 0 is refined by
+    bisection.  For the usual investor profile (money in, then money out) the
+    root is unique; with several sign changes of the flows NPV may have several
+    roots, and the one nearest zero is returned, as ``numpy_financial.irr``
+    does (the tests compare the two on thousands of rows).
 
     Parameters
     ----------
@@ -104,30 +125,28 @@ def irr(flows: np.ndarray, tol: float = 1e-12, max_iter: int = 200) -> IRR:
     out = np.full(n, np.nan)
     if valid.any():
         f = flows[valid]
-        # scan a grid for the first sign change of NPV from the lower end
-        grid = np.concatenate([np.linspace(IRR_LOW, 0.0, 100, endpoint=False), np.geomspace(1e-6, IRR_HIGH, 200)])
-        q = np.arange(f.shape[1])
-        vals = np.stack([(f * (1.0 + r) ** (-q)).sum(axis=1) for r in grid], axis=1)  # (m, G)
+        grid = IRR_GRID
+        vals = _npv_future(grid[None, :], f)  # (m, G), same sign as NPV
         s = np.sign(vals)
         change = (s[:, :-1] * s[:, 1:]) <= 0
         has = change.any(axis=1)
-        # choose the change nearest r = 0 (matches numpy_financial's choice of the root closest to zero)
-        idx_change = np.where(change, np.arange(grid.size - 1)[None, :], -10**6)
-        zero_pos = np.searchsorted(grid, 0.0)
-        dist = np.where(change, np.abs(np.arange(grid.size - 1)[None, :] - zero_pos), 10**9)
-        k = np.argmin(dist, axis=1)
-        del idx_change
+        # choose the sign change nearest r = 0 (numpy_financial's choice among several roots):
+        # the distance of an interval [g_k, g_k+1] to zero, 0 when it contains zero
+        g_lo, g_hi = grid[:-1], grid[1:]
+        gap = np.where((g_lo <= 0) & (g_hi >= 0), 0.0, np.minimum(np.abs(g_lo), np.abs(g_hi)))
+        k = np.argmin(np.where(change, gap[None, :], np.inf), axis=1)
+        rows = np.arange(len(k))
         lo = grid[k]
         hi = grid[np.minimum(k + 1, grid.size - 1)]
-        f_lo = vals[np.arange(len(k)), k]
+        f_lo = vals[rows, k]
         for _ in range(max_iter):
             mid = 0.5 * (lo + hi)
-            f_mid = npv(mid, f)
+            f_mid = _npv_future(mid[:, None], f)[:, 0]
             left = np.sign(f_mid) == np.sign(f_lo)
             lo = np.where(left, mid, lo)
             f_lo = np.where(left, f_mid, f_lo)
             hi = np.where(left, hi, mid)
-            if np.all(hi - lo < tol):
+            if np.all(hi - lo < tol * (1.0 + np.abs(lo))):
                 break
         root = 0.5 * (lo + hi)
         root = np.where(has, root, np.nan)
@@ -300,5 +319,5 @@ def risk_metrics(moic: np.ndarray, irr_annual: np.ndarray | None = None) -> dict
     }
     if irr_annual is not None:
         r = np.asarray(irr_annual, float)
-        out["p_irr_negative"] = float(np.mean(~(r >= 0)))  # NaN (no IRR / total loss) counts as negative only when moic<1
+        out["p_irr_negative"] = float(np.mean(~(r >= 0)))  # a missing IRR (total loss) counts as negative
     return out

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sibmodel.hazards import PathwayParams, effect_profile, hazard_scale, horizon_weight, shape_profile
+from sibmodel.hazards import (
+    PathwayParams,
+    effect_profile,
+    hazard_scale,
+    horizon_weight,
+    shape_profile,
+)
 
 N_WEEKS = 130
 

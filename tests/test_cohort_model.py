@@ -11,7 +11,16 @@ import math
 
 import numpy as np
 import pytest
-from pathway_cases import CASES, N_WEEKS, SHAPE, effect_with_fade, escalation, piecewise_shape, plain, reentry
+from pathway_cases import (
+    CASES,
+    N_WEEKS,
+    SHAPE,
+    effect_with_fade,
+    escalation,
+    piecewise_shape,
+    plain,
+    reentry,
+)
 
 from sibmodel.cohort_model import expected_occupancy, expected_outcomes, transition_matrices
 from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER, PathwayParams

@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from sibmodel.hazards import effect_profile, hazard_scale, horizon_weight, shape_profile, shift_logit
+from sibmodel.hazards import (
+    effect_profile,
+    hazard_scale,
+    horizon_weight,
+    shape_profile,
+    shift_logit,
+)
 
 
 def test_effect_profile_linear_fade_hand_worked():
