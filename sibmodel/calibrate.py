@@ -241,11 +241,14 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
         for p in g:
             a, b = _field_range(specs[p])
             c = base[p]
+            # a triangular, PERT or uniform input is scaled whole: its support must stay allowed
+            top = getattr(specs[p], "high", None) if isinstance(specs[p], (Triangular, Pert, Uniform)) else c
+            bottom = getattr(specs[p], "low", None) if isinstance(specs[p], (Triangular, Pert, Uniform)) else c
             if c > 0:
-                if b < np.inf:
-                    h_ = min(h_, math.log(b / c) - 1e-9)
-                if a > 0:
-                    l_ = max(l_, math.log(a / c) + 1e-9)
+                if b < np.inf and top and top > 0:
+                    h_ = min(h_, math.log(b / top) - 1e-9)
+                if a > 0 and bottom and bottom > 0:
+                    l_ = max(l_, math.log(a / bottom) + 1e-9)
         lo.append(l_)
         hi.append(h_)
 
