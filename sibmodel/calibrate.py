@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ValidationError
 from scipy import optimize
 
 from .cohort_model import expected_occupancy
@@ -283,7 +284,17 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
             new_spec = new_spec.model_copy(update={"source": src})
             _set(data, p, new_spec)
             moved.append((p, base[p], final[p]))
-    new = Scenario.model_validate(data)
+    try:
+        new = Scenario.model_validate(data)
+    except ValidationError as err:
+        from .scenario import _pydantic_issues
+
+        hint = (
+            "meeting the targets would move this input out of its allowed range; they cannot be met by moving "
+            + ", ".join(params)
+            + " alone: change other inputs or name other --param. Detail: "
+        )
+        raise ScenarioError([Issue("calibrate", i.path, hint + i.message, i.given) for i in _pydantic_issues(err, data, None)]) from None
     achieved = {n: (targets[n], fig.get(n)) for n in names}
     ok = bool(sol.success) and all(abs(a - t) < 1e-4 for t, a in achieved.values())
     return CalibrationResult(new, moved, achieved, ok, str(sol.message))
@@ -315,11 +326,13 @@ def default_params(targets: dict[str, float]) -> list[str]:
     return out
 
 
-def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: str) -> str:
+def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: str, overrides: list[str] | tuple[str, ...] = ()) -> str:
     """YAML text of a scenario that ``extends:`` the original and overrides the calibrated inputs.
 
-    Inputs inside lists (e.g. a tariff) cannot be overridden by ``extends:``; then
-    the whole resolved scenario is written instead.
+    ``--set`` overrides the calibration ran with are written too, so that the
+    file reproduces the calibrated scenario.  Inputs inside lists (e.g. a
+    tariff) cannot be overridden by ``extends:``; then the whole resolved
+    scenario is written instead.
     """
     import os
 
@@ -330,11 +343,19 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
     header = "# Written by `sibmodel calibrate`: " + ", ".join(
         f"{n}={t:g} (achieved {a:.6g})" for n, (t, a) in result.achieved.items()
     ) + "\n"
-    if any(part.isdigit() for p in paths for part in p.split(".")):
+    set_paths = [o.partition("=")[0].strip() for o in overrides]
+    if any(part.isdigit() for p in paths + set_paths for part in p.split(".")):
         from .scenario import scenario_to_data
 
         return header + yaml.safe_dump(scenario_to_data(result.scenario), sort_keys=False, allow_unicode=True)
     doc: dict = {"extends": os.path.relpath(os.path.abspath(original_path), os.path.dirname(os.path.abspath(write_path)))}
+    for o in overrides:
+        path, _, value = o.partition("=")
+        node = doc
+        parts = path.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
     for p in paths:
         node = doc
         parts = p.split(".")
@@ -345,5 +366,8 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
         if d.get("dist") == "beta":
             d.pop("mean", None)
             d.pop("sd", None)
+        # null removes a parameter the parent may give in another form (deep merge, see scenario.py)
+        for key in ("value", "mean", "sd", "median", "sigma", "alpha", "beta", "mode", "low", "high"):
+            d.setdefault(key, None)
         node[parts[-1]] = d
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
