@@ -148,7 +148,7 @@ def calibrate(scenario, targets, params, write_path, overrides) -> None:
     if write_path:
         from pathlib import Path
 
-        Path(write_path).write_text(calibrated_yaml(res, scenario, write_path))
+        Path(write_path).write_text(calibrated_yaml(res, scenario, write_path, overrides))
         click.echo(f"Wrote {write_path}")
     if not res.success:
         raise SystemExit(1)
