@@ -155,6 +155,25 @@ def calibrate(scenario, targets, params, write_path, overrides) -> None:
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--markdown", is_flag=True, help="A Markdown table (as in the README) instead of the terminal table.")
+def validation(run_dir, markdown) -> None:
+    """Print the validation table of a saved run: published figures against the model's range."""
+    from pathlib import Path
+
+    from .exceptions import Issue, ScenarioError
+    from .tables import validation_table
+
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        raise ScenarioError([Issue(str(run_dir), "", "not a run folder: summary.json is missing (make one with `sibmodel run`)")])
+    rows = json.loads(path.read_text()).get("validation") or []
+    if not rows:
+        raise ScenarioError([Issue(str(path), "validation", "the run's scenario has no observed: block, so there is nothing to validate")])
+    click.echo(validation_table(rows, markdown=markdown))
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON schema of a scenario file."""
     from .schema import Scenario

@@ -85,12 +85,13 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
                 f"{fmt(r['figure'], r['p95'])} | {r['percentile_of_observed']:.0f} | {'yes' if r['inside_p5_p95'] else 'NO'} | {role} |"
             )
         return "\n".join(out)
-    out = ["Validation against published results", f"  {'figure':<44} {'observed':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'pctile':>7}"]
+    width = max([len(r["figure"]) + (9 if r["calibration_target"] else 0) for r in rows] + [6])
+    out = ["Validation against published results", f"  {'figure':<{width}} {'observed':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'pctile':>7}"]
     for r in rows:
         mark = "" if r["inside_p5_p95"] else "  <- outside 5-95%"
         tgt = " (target)" if r["calibration_target"] else ""
         out.append(
-            f"  {r['figure'] + tgt:<44} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
+            f"  {r['figure'] + tgt:<{width}} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
             f"{fmt(r['figure'], r['p95']):>10} {r['percentile_of_observed']:>6.0f}%{mark}"
         )
     return "\n".join(out)
