@@ -1,0 +1,56 @@
+"""The stress scenarios say what they claim relative to pfp.yaml (so they cannot drift from it).
+
+A stress file repeats a base value times a factor (YAML cannot compute); these tests recompute
+the factor from the base scenario, so a recalibration of pfp.yaml that is not carried into the
+stress files fails here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sibmodel import load_scenario
+from sibmodel.calibrate import center
+
+BASE = load_scenario("scenarios/pfp.yaml")
+
+
+def _stress(name):
+    return load_scenario(f"scenarios/stress/{name}.yaml")
+
+
+def test_effect_halved_is_half_the_log_hazard_ratio():
+    s = _stress("effect_halved")
+    for iv in ("MST", "FFT"):
+        base = center(BASE.interventions[iv].effect.hazard_ratio)
+        got = center(s.interventions[iv].effect.hazard_ratio)
+        assert math.log(got) == pytest.approx(0.5 * math.log(base), rel=2e-3), iv
+
+
+def test_delivery_costs_plus25():
+    s = _stress("delivery_costs_plus25")
+    for iv in ("MST", "FFT"):
+        b, t = BASE.interventions[iv].delivery, s.interventions[iv].delivery
+        assert center(t.team_cost_per_quarter_gbp) == pytest.approx(1.25 * center(b.team_cost_per_quarter_gbp))
+        assert center(t.variable_cost_per_family_gbp) == pytest.approx(1.25 * center(b.variable_cost_per_family_gbp))
+        for name, team in b.teams.items():
+            if team.cost_per_quarter_gbp is not None:
+                assert center(t.teams[name].cost_per_quarter_gbp) == pytest.approx(1.25 * center(team.cost_per_quarter_gbp))
+
+
+def test_referrals_minus30():
+    s = _stress("referrals_minus30")
+    assert center(s.referrals.volume_multiplier) == pytest.approx(0.7 * center(BASE.referrals.volume_multiplier))
+
+
+def test_payments_year_late_and_no_topup():
+    assert _stress("payments_year_late").contract.payment_lag_quarters == BASE.contract.payment_lag_quarters + 4
+    assert _stress("no_topup").contract.topup.share == 0.0
+
+
+def test_borough_leaves_after_a_year():
+    s = _stress("borough_leaves")
+    b = s.boroughs["Newham"]
+    assert (b.leave_date - b.join_date).days == 365
