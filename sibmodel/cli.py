@@ -81,26 +81,39 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed; omitted: fresh entropy, recorded in the manifest.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run folder [default: runs/<scenario name>].")
 @set_option
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes (output is identical for any number).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes [default: 1; with --scheduler local, one per core]. Output is identical for any number.")
+@click.option("--scheduler", default=None, metavar="ADDRESS|local", help="Run the chunks on Dask: 'local' starts a LocalCluster for the run; an address (tcp://host:8786) uses a running cluster. Needs sibmodel[dask].")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (fixes the random streams; default 500).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-def run(scenario, draws, seed, out_dir, overrides, workers, chunk_size, as_json, quiet) -> None:
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress bar).")
+def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_size, as_json, quiet) -> None:
     """Simulate SCENARIO and write the run folder (summary, draws, cashflows, manifest)."""
     from pathlib import Path
 
     from .engine import DEFAULT_CHUNK_SIZE, simulate
+    from .parallel import default_workers
+    from .progress import progress_bar
     from .scenario import load_scenario
     from .tables import headline_table
 
     s = load_scenario(scenario, overrides)
     target = Path(out_dir) if out_dir else Path("runs") / Path(scenario).stem
+    if workers is None:
+        workers = default_workers() if scheduler == "local" else 1
+    res = None
     try:
-        res = simulate(s, draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers)
+        with progress_bar(draws, enabled=not quiet) as bar:
+            res = simulate(
+                s, draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers,
+                scheduler=scheduler, spool_dir=target.parent, progress=bar,
+            )
         res.to_dir(target)
     except KeyboardInterrupt:
-        click.echo("interrupted: nothing was written", err=True)
+        if res is not None:
+            res.discard()
+        click.echo("interrupted: stopped, nothing was written", err=True)
         raise SystemExit(130) from None
+    res.discard()  # the spool: draws.parquet is now in the run folder
     summary = json.loads((target / "summary.json").read_text())
     if as_json:
         click.echo(json.dumps(summary, indent=2))

@@ -253,8 +253,21 @@ def chunk_sizes(draws: int, chunk_size: int) -> list[int]:
     return [chunk_size] * full + ([rest] if rest else [])
 
 
-def simulate(s: Scenario, draws: int = 2000, seed: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int = 1, progress=None):
+def simulate(
+    s: Scenario,
+    draws: int = 2000,
+    seed: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int = 1,
+    progress=None,
+    scheduler: str | None = None,
+    spool_dir=None,
+):
     """Simulate a scenario.
+
+    Chunks are reduced as they arrive (in chunk order): per-draw figures are
+    appended to a Parquet spool row group by row group and occupancy is summed,
+    so memory does not grow with ``draws``.
 
     Parameters
     ----------
@@ -265,23 +278,52 @@ def simulate(s: Scenario, draws: int = 2000, seed: int | None = None, chunk_size
     seed : int, optional
         Root seed; ``None`` draws fresh entropy, recorded in the results.
     chunk_size : int
-        Draws per chunk.  Results depend on it (it fixes which stream each draw uses) but not on ``workers``.
+        Draws per chunk.  Results depend on it (it fixes which stream each draw
+        uses) but not on ``workers`` or ``scheduler``.
     workers : int
-        Local processes; output is identical for any number.
+        Local processes (or, with ``scheduler="local"``, Dask worker processes);
+        output is identical for any number.
     progress : callable, optional
         Called with the number of draws finished after each chunk.
+    scheduler : str, optional
+        Run the chunks on Dask: ``"local"`` starts a ``LocalCluster`` for the run;
+        an address such as ``"tcp://host:8786"`` uses a running cluster (whose
+        workers must have sibmodel installed).  Needs ``pip install 'sibmodel[dask]'``.
+    spool_dir : path, optional
+        Where the per-draw spool folder is made (hidden, removed with the
+        Results); the CLI puts it next to the run folder so the final
+        ``draws.parquet`` is a hard link, not a copy.
 
     Returns
     -------
     Results
+
+    Raises
+    ------
+    SchedulerError
+        ``scheduler`` cannot be reached, or Dask is not installed.
     """
-    from .parallel import run_chunks
-    from .results import Results
+    from .parallel import iter_chunks
+    from .results import DrawStore, OccupancySum, Results, run_meta
 
     root = np.random.SeedSequence(seed)
     entropy = root.entropy
     sizes = chunk_sizes(draws, chunk_size)
     t0 = time.perf_counter()
-    chunks = run_chunks(s, entropy, sizes, workers, progress)
+    store = DrawStore.create(spool_dir)
+    occ = OccupancySum()
+    done = 0
+    try:
+        for chunk in iter_chunks(s, entropy, sizes, workers, scheduler):
+            store.add(chunk.columns, chunk.series)
+            occ.add(chunk.occupancy_sum)
+            done += sizes[chunk.index]
+            if progress:
+                progress(done)
+        store.close()
+    except BaseException:
+        store.discard()
+        raise
     elapsed = time.perf_counter() - t0
-    return Results.from_chunks(s, chunks, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=elapsed, workers=workers)
+    meta = run_meta(s, store.n_draws, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=elapsed, workers=workers, scheduler=scheduler)
+    return Results(s, meta=meta, occupancy_mean=occ.mean(store.n_draws), store=store)

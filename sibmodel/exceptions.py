@@ -80,3 +80,11 @@ class ScenarioError(SibmodelError, ValueError):
 
 class CorrelationError(ScenarioError):
     """A rank-correlation matrix is not symmetric, unit-diagonal or positive semi-definite."""
+
+
+class SchedulerError(SibmodelError):
+    """A Dask scheduler cannot be reached, or Dask is not installed."""
+
+
+class RunFolderError(SibmodelError):
+    """A folder given as a saved run is not one (missing or unreadable files)."""

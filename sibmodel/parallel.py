@@ -1,26 +1,53 @@
-"""Running chunks of draws: in process or on local worker processes.
+"""Running chunks of draws: in process, on local worker processes, or on a Dask cluster.
 
 Every chunk seeds itself from ``(root entropy, chunk index)``, so the same
-chunks give the same bits wherever and in whatever order they run; results
-are always put back in chunk order.
+chunks give the same bits wherever and in whatever order they run.
+:func:`iter_chunks` always yields results in chunk order, keeping only a few
+chunks in flight (a bounded window), so that memory does not grow with the
+number of draws.
+
+Dask is imported only when a scheduler is asked for: the default paths need
+nothing beyond the standard library.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+from .exceptions import SchedulerError
 from .schema import Scenario
 
+#: Seconds to wait for a Dask scheduler to answer before giving up [s].
+CONNECT_TIMEOUT_S = 10.0
 
-def _run(args):
+#: Chunks kept in flight per worker (the rest wait to be submitted) [count].
+IN_FLIGHT_PER_WORKER = 2
+
+
+def _run(s: Scenario, entropy, index: int, size: int):
     from .engine import run_chunk
 
-    s, entropy, index, size = args
     return run_chunk(s, entropy, index, size)
 
 
-def run_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, progress=None) -> list:
-    """Run every chunk and return their results in chunk order.
+def _ignore_sigint() -> None:  # pragma: no cover - runs in pool workers
+    # Ctrl-C goes to the whole process group; the parent handles it and shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _in_order(results: dict, next_index: int):
+    """Pop the results that are ready in chunk order, starting at ``next_index``."""
+    while next_index in results:
+        yield results.pop(next_index)
+        next_index += 1
+
+
+def iter_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, scheduler: str | None = None) -> Iterator:
+    """Run every chunk and yield their results in chunk order.
 
     Parameters
     ----------
@@ -30,26 +57,141 @@ def run_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, progres
     sizes : list of int
         Draws per chunk.
     workers : int
-        1 runs in this process; more uses a process pool.
-    progress : callable, optional
-        Called with the cumulative draws done after each chunk.
+        Without a scheduler: 1 runs in this process, more uses a local process
+        pool.  With ``scheduler="local"``: the number of Dask worker processes.
+    scheduler : str, optional
+        ``None`` (no Dask), ``"local"`` (a ``LocalCluster`` started for the run
+        and closed after it) or the address of a running Dask scheduler, e.g.
+        ``"tcp://10.0.0.5:8786"``.
+
+    Yields
+    ------
+    ChunkResult
+        One per chunk, in chunk order.
+
+    Raises
+    ------
+    SchedulerError
+        The scheduler cannot be reached or Dask is not installed.
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    jobs = [(s, entropy, k, n) for k, n in enumerate(sizes)]
+    if scheduler is not None:
+        yield from _iter_dask(s, entropy, sizes, workers, scheduler)
+    elif workers == 1 or len(sizes) == 1:
+        for k, n in enumerate(sizes):
+            yield _run(s, entropy, k, n)
+    else:
+        yield from _iter_pool(s, entropy, sizes, workers)
+
+
+def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    pending: dict = {}
+    ready: dict = {}
+    submitted = nxt = 0
+    window = IN_FLIGHT_PER_WORKER * workers
+    try:
+        while nxt < len(sizes):
+            while submitted < len(sizes) and len(pending) + len(ready) < window:
+                pending[pool.submit(_run, s, entropy, submitted, sizes[submitted])] = submitted
+                submitted += 1
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                ready[pending.pop(fut)] = fut.result()
+            for res in _in_order(ready, nxt):
+                nxt += 1
+                yield res
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _connect(scheduler: str, workers: int):
+    """A Dask client (and the LocalCluster it owns, or ``None``)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise SchedulerError(
+            "--scheduler needs Dask: pip install 'sibmodel[dask]' (or dask[distributed])"
+        ) from exc
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        return Client(cluster), cluster
+    address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
+    try:
+        client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerError(
+            f"cannot reach the Dask scheduler at {scheduler!r} within {CONNECT_TIMEOUT_S:g} s "
+            f"({type(exc).__name__}); give an address such as tcp://host:8786, or 'local'"
+        ) from None
+    return client, None
+
+
+def _iter_dask(s: Scenario, entropy, sizes: list[int], workers: int, scheduler: str) -> Iterator:
+    from distributed import as_completed
+
+    client, cluster = _connect(scheduler, workers)
+    futures = []
+    try:
+        n_threads = max(1, sum(client.nthreads().values()))
+        window = IN_FLIGHT_PER_WORKER * n_threads
+        [s_remote] = client.scatter([s], broadcast=True)
+        submitted = nxt = 0
+        ready: dict = {}
+        index_of: dict = {}
+
+        def submit(k: int):
+            fut = client.submit(_run, s_remote, entropy, k, sizes[k], pure=False)
+            index_of[fut.key] = k
+            futures.append(fut)
+            return fut
+
+        queue = as_completed([submit(k) for k in range(min(window, len(sizes)))])
+        submitted = min(window, len(sizes))
+        for fut in queue:
+            ready[index_of.pop(fut.key)] = fut.result()
+            fut.release()
+            for res in _in_order(ready, nxt):
+                nxt += 1
+                yield res
+            while submitted < len(sizes) and len(index_of) + len(ready) < window:
+                queue.add(submit(submitted))
+                submitted += 1
+    finally:
+        for fut in futures:
+            if not fut.done():
+                fut.cancel()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, progress=None, scheduler: str | None = None) -> list:
+    """Run every chunk and return their results in chunk order (a list; see :func:`iter_chunks`).
+
+    Parameters
+    ----------
+    progress : callable, optional
+        Called with the cumulative draws done after each chunk.
+    """
     out = []
     done = 0
-    if workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            out.append(_run(job))
-            done += job[3]
-            if progress:
-                progress(done)
-        return out
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for res, job in zip(pool.map(_run, jobs), jobs):
-            out.append(res)
-            done += job[3]
-            if progress:
-                progress(done)
+    for res in iter_chunks(s, entropy, sizes, workers, scheduler):
+        out.append(res)
+        done += sizes[res.index]
+        if progress:
+            progress(done)
     return out
+
+
+def default_workers() -> int:
+    """Worker processes to start when none are given: one per core [count]."""
+    return max(1, os.cpu_count() or 1)

@@ -15,7 +15,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -29,66 +29,287 @@ from .schema import Scenario
 
 BANDS = (5, 50, 95)
 
+#: Draws per Parquet row group in ``draws.parquet`` [draws].
+ROW_GROUP_DRAWS = 65_536
 
-@dataclass
+#: How summary and cash-flow percentiles are computed (recorded in the run's metadata).
+PERCENTILE_METHOD = (
+    "exact: numpy.percentile (linear interpolation) over all finite draws, "
+    "reading one column at a time from draws.parquet (8 bytes per draw per column in memory)"
+)
+
+
+class DrawStore:
+    """Per-draw columns and quarterly series, spooled to Parquet row group by row group.
+
+    Chunks are added in chunk order; rows are buffered until ``row_group_draws``
+    are waiting and then written as one row group, so memory is bounded by the
+    buffer whatever the number of draws.  Two files live in ``folder``:
+    ``draws.parquet`` (the run's per-draw table, copied into the run folder as it
+    is) and ``series.parquet`` (one column per series and cash quarter, named
+    ``<series>|<quarter>``, read back one column at a time for the bands).
+
+    Parameters
+    ----------
+    folder : Path
+        A private folder; removed by :meth:`discard` or when the owning
+        :class:`Results` is garbage-collected.
+    row_group_draws : int
+        Draws per Parquet row group [draws].
+    """
+
+    def __init__(self, folder: Path, row_group_draws: int = ROW_GROUP_DRAWS):
+        self.folder = Path(folder)
+        self.row_group_draws = int(row_group_draws)
+        self.n_draws = 0
+        self.series_quarters: dict[str, int] = {}
+        self._buffers: dict[str, list] = {"draws": [], "series": []}
+        self._buffered = 0
+        self._writers: dict = {}
+        self._files: dict = {}
+        self.closed = False
+
+    @classmethod
+    def create(cls, spool_dir: str | os.PathLike | None = None, **kwargs) -> DrawStore:
+        """A store in a new hidden folder under ``spool_dir`` (default: the system temporary folder)."""
+        if spool_dir is not None:
+            Path(spool_dir).mkdir(parents=True, exist_ok=True)
+        return cls(Path(tempfile.mkdtemp(prefix=".sibmodel-spool-", dir=spool_dir)), **kwargs)
+
+    @property
+    def draws_path(self) -> Path:
+        return self.folder / "draws.parquet"
+
+    @property
+    def series_path(self) -> Path:
+        return self.folder / "series.parquet"
+
+    def add(self, columns: dict, series: dict) -> None:
+        """Append one chunk: ``columns`` of shape (D,) and ``series`` of shape (D, Qc)."""
+        import pyarrow as pa
+
+        n = len(next(iter(columns.values())))
+        draws = {"draw": np.arange(self.n_draws, self.n_draws + n, dtype=np.int64), **columns}
+        self._buffers["draws"].append(pa.table(draws))
+        flat = {}
+        for name, arr in series.items():
+            self.series_quarters.setdefault(name, arr.shape[1])
+            for q in range(arr.shape[1]):
+                flat[f"{name}|{q}"] = np.ascontiguousarray(arr[:, q])
+        self._buffers["series"].append(pa.table(flat))
+        self.n_draws += n
+        self._buffered += n
+        if self._buffered >= self.row_group_draws:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for kind, path in (("draws", self.draws_path), ("series", self.series_path)):
+            tables = self._buffers[kind]
+            if not tables:
+                continue
+            if kind not in self._writers:
+                self._files[kind] = path
+                self._writers[kind] = pq.ParquetWriter(path, tables[0].schema)
+            writer = self._writers[kind]
+            table = pa.concat_tables([t if t.schema.equals(writer.schema) else t.cast(writer.schema) for t in tables])
+            writer.write_table(table, row_group_size=max(1, table.num_rows))
+            self._buffers[kind] = []
+        self._buffered = 0
+
+    def close(self) -> None:
+        """Write what is buffered and close the files."""
+        if self.closed:
+            return
+        self._flush()
+        for w in self._writers.values():
+            w.close()
+        self._writers = {}
+        self.closed = True
+
+    def discard(self) -> None:
+        """Close and delete everything (a failed or interrupted run)."""
+        for w in self._writers.values():
+            try:
+                w.close()
+            except Exception:  # pragma: no cover - best effort on the way out
+                pass
+        self._writers = {}
+        self.closed = True
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -------------------------------------------------------------- reading
+    def column(self, name: str) -> np.ndarray:
+        """One per-draw column, read whole (8 bytes x draws for a float column)."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.draws_path, columns=[name]).column(0).to_numpy()
+
+    def column_names(self) -> list[str]:
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(self.draws_path).names)
+
+    def series_column(self, name: str, quarter: int) -> np.ndarray:
+        """One series in one cash quarter over all draws [GBP]."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.series_path, columns=[f"{name}|{quarter}"]).column(0).to_numpy()
+
+    def draws_frame(self) -> pd.DataFrame:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.draws_path).to_pandas()
+
+    def series_arrays(self) -> dict:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(self.series_path)
+        return {
+            name: np.column_stack([table.column(f"{name}|{q}").to_numpy() for q in range(n_q)])
+            for name, n_q in self.series_quarters.items()
+        }
+
+
+class _Columns:
+    """Column access to the per-draw table without loading it: ``d[name]`` is a pandas Series."""
+
+    def __init__(self, store: DrawStore):
+        self._store = store
+
+    def __getitem__(self, name: str) -> pd.Series:
+        return pd.Series(self._store.column(name), name=name)
+
+    def __len__(self) -> int:
+        return self._store.n_draws
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._store.column_names()
+
+
 class Results:
     """Everything a run produced.
+
+    Large runs keep their per-draw table on disk (a :class:`DrawStore`) and load
+    it only when :attr:`draws` or :attr:`series` is asked for; :meth:`summary`,
+    :attr:`cashflows` and :meth:`to_dir` read it one column at a time, so a run
+    of a million draws never holds its whole table in memory.
 
     Parameters
     ----------
     scenario : Scenario
-    draws : pandas.DataFrame
-        One row per draw.
-    series : dict of str -> ndarray (draws, quarters)
+    draws : pandas.DataFrame, optional
+        One row per draw (or give ``store``).
+    series : dict of str -> ndarray (draws, quarters), optional
         Quarterly series per draw [GBP].
     meta : dict
         Seed entropy, draws, hash, version, timings.
+    occupancy_mean : dict of arm -> ndarray (B, W, S)
+        Mean weekly occupancy by borough, week and state [young people].
+    store : DrawStore, optional
+        Spooled per-draw table and series (instead of ``draws`` and ``series``).
     """
 
-    scenario: Scenario
-    draws: pd.DataFrame
-    series: dict
-    meta: dict = field(default_factory=dict)
-    occupancy_mean: dict = field(default_factory=dict)
+    def __init__(self, scenario: Scenario, draws: pd.DataFrame | None = None, series: dict | None = None, meta: dict | None = None, occupancy_mean: dict | None = None, *, store: DrawStore | None = None):
+        if store is None and draws is None:
+            raise ValueError("give draws or store")
+        self.scenario = scenario
+        self._draws = draws
+        self._series = series
+        self.meta = dict(meta or {})
+        self.occupancy_mean = dict(occupancy_mean or {})
+        self.store = store
+        if store is not None:
+            weakref.finalize(self, shutil.rmtree, str(store.folder), True)
+
+    @property
+    def draws(self) -> pd.DataFrame:
+        """One row per draw (loaded from the store on first use)."""
+        if self._draws is None:
+            self._draws = self.store.draws_frame()
+        return self._draws
+
+    @property
+    def series(self) -> dict:
+        """Quarterly series per draw, shape (draws, cash quarters) [GBP] (loaded on first use)."""
+        if self._series is None:
+            self._series = self.store.series_arrays()
+        return self._series
+
+    def discard(self) -> None:
+        """Delete the spool on disk now (after :meth:`to_dir`, or to give up a run); loaded frames stay."""
+        if self.store is not None:
+            self.store.discard()
+
+    @property
+    def n_draws(self) -> int:
+        return self.store.n_draws if self._draws is None else len(self._draws)
+
+    def _columns(self):
+        """The per-draw table if loaded, else column-at-a-time access to the store."""
+        return self._draws if self._draws is not None else _Columns(self.store)
 
     @classmethod
-    def from_chunks(cls, s: Scenario, chunks: list, *, entropy, seed, chunk_size, elapsed_s, workers) -> Results:
+    def from_chunks(cls, s: Scenario, chunks: list, *, entropy, seed, chunk_size, elapsed_s, workers, spool_dir=None) -> Results:
+        """Gather chunk results (any order) into a Results backed by a :class:`DrawStore`."""
         chunks = sorted(chunks, key=lambda c: c.index)
-        columns = {k: np.concatenate([c.columns[k] for c in chunks]) for k in chunks[0].columns}
-        series = {k: np.concatenate([c.series[k] for c in chunks]) for k in chunks[0].series}
-        draws = pd.DataFrame(columns)
-        draws.insert(0, "draw", np.arange(len(draws)))
-        meta = {
-            "seed": seed,
-            "seed_entropy": str(entropy),
-            "draws": int(len(draws)),
-            "chunk_size": int(chunk_size),
-            "workers": int(workers),
-            "scenario_hash": scenario_hash(s),
-            "version": __version__,
-            "elapsed_s": round(float(elapsed_s), 3),
-        }
-        occ = {arm: sum(c.occupancy_sum[arm] for c in chunks) / max(len(draws), 1) for arm in chunks[0].occupancy_sum}
-        return cls(s, draws, series, meta, occ)
+        store = DrawStore.create(spool_dir)
+        occ = OccupancySum()
+        try:
+            for c in chunks:
+                store.add(c.columns, c.series)
+                occ.add(c.occupancy_sum)
+            store.close()
+        except BaseException:
+            store.discard()
+            raise
+        meta = run_meta(s, store.n_draws, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=elapsed_s, workers=workers)
+        return cls(s, meta=meta, occupancy_mean=occ.mean(store.n_draws), store=store)
 
     # ------------------------------------------------------------------ frames
+    def _series_columns(self, name: str):
+        """Each cash quarter of one series, one at a time (with the number of quarters)."""
+        if self._series is not None or self.store is None:
+            arr = self.series[name]
+            return arr.shape[1], (arr[:, q] for q in range(arr.shape[1]))
+        n_q = self.store.series_quarters[name]
+        return n_q, (self.store.series_column(name, q) for q in range(n_q))
+
+    def _series_names(self) -> list[str]:
+        if self._series is not None or self.store is None:
+            return list(self.series)
+        return list(self.store.series_quarters)
+
     @property
     def cashflows(self) -> pd.DataFrame:
-        """Per cash quarter: mean and 5/50/95% bands of each quarterly series [GBP]."""
+        """Per cash quarter: mean and 5/50/95% bands of each quarterly series [GBP].
+
+        Exact: each quarter's values over all draws are read (one quarter at a time)
+        and passed to ``numpy.percentile`` (linear interpolation).
+        """
         start = self.scenario.timeline.programme_start
         rows = {}
-        n_q = next(iter(self.series.values())).shape[1]
+        names = self._series_names()
+        n_q, _ = self._series_columns(names[0])
         rows["quarter"] = np.arange(n_q)
         rows["quarter_end"] = [str(start + dt.timedelta(weeks=QUARTER_WEEKS * (q + 1)) - dt.timedelta(days=1)) for q in range(n_q)]
-        for name, arr in self.series.items():
-            rows[f"{name}_mean"] = arr.mean(axis=0)
-            for p, v in zip(BANDS, np.percentile(arr, BANDS, axis=0)):
-                rows[f"{name}_p{p}"] = v
+
+        def bands(label, columns):
+            stats = np.array([[x.mean(), *np.percentile(x, BANDS)] for x in columns])
+            rows[f"{label}_mean"] = stats[:, 0]
+            for j, p in enumerate(BANDS):
+                rows[f"{label}_p{p}"] = stats[:, 1 + j]
+
+        for name in names:
+            bands(name, self._series_columns(name)[1])
             if name == "investor_net_cashflow_gbp":
-                cum = np.cumsum(arr, axis=1)
-                rows["investor_cumulative_net_cashflow_gbp_mean"] = cum.mean(axis=0)
-                for p, v in zip(BANDS, np.percentile(cum, BANDS, axis=0)):
-                    rows[f"investor_cumulative_net_cashflow_gbp_p{p}"] = v
+                bands("investor_cumulative_net_cashflow_gbp", _running_sum(self._series_columns(name)[1]))
+                # capital drawn to date: the waterfall draws only when the SPV's cash is
+                # negative, leaving nothing to distribute that quarter, so draws = max(-net, 0)
+                drawn = (np.maximum(-x, 0.0) for x in self._series_columns(name)[1])
+                bands("investor_capital_drawn_cumulative_gbp", _running_sum(drawn))
         return pd.DataFrame(rows)
 
     @property
@@ -110,7 +331,7 @@ class Results:
     # ------------------------------------------------------------------ summary
     def summary(self) -> dict:
         """Every headline figure; see the README for the keys."""
-        d = self.draws
+        d = self._columns()
         s = self.scenario
 
         def st(col):
@@ -173,7 +394,7 @@ class Results:
         return out
 
     def _commissioner_block(self, prefix: str) -> dict:
-        d = self.draws
+        d = self._columns()
         paid = d[prefix + "outcome_payments_gbp"].to_numpy(float)
         avoided = d[prefix + "care_costs_avoided_gbp"].to_numpy(float)
         net = d[prefix + "net_savings_gbp"].to_numpy(float)
@@ -194,7 +415,7 @@ class Results:
         out = []
         for label, obs in self.scenario.observed.items():
             col = _observed_column(obs.figure)
-            x = col(self.draws)
+            x = col(self._columns())
             x = x[np.isfinite(x)]
             p5, p50, p95 = np.percentile(x, BANDS) if x.size else (np.nan,) * 3
             pct = float(np.mean(x < obs.value) + 0.5 * np.mean(x == obs.value)) * 100 if x.size else float("nan")
@@ -248,7 +469,10 @@ class Results:
         try:
             summary = self.summary()
             (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=True))
-            self.draws.to_parquet(tmp / "draws.parquet", index=False)
+            if self.store is not None:
+                _link_or_copy(self.store.draws_path, tmp / "draws.parquet")
+            else:
+                self.draws.to_parquet(tmp / "draws.parquet", index=False)
             self.cashflows.to_parquet(tmp / "cashflows.parquet", index=False)
             self.occupancy.to_parquet(tmp / "occupancy.parquet", index=False)
             (tmp / "manifest.json").write_text(json.dumps(_jsonable(self.manifest()), indent=2))
@@ -267,6 +491,53 @@ class Results:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def _running_sum(columns):
+    """Cumulative sum over quarters of columns given one quarter at a time."""
+    total = None
+    for x in columns:
+        total = x.astype(float, copy=True) if total is None else total + x
+        yield total
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` (same file system, instant) or copy it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+class OccupancySum:
+    """Running sum of each chunk's weekly occupancy (integer counts, so order does not matter)."""
+
+    def __init__(self):
+        self.total: dict = {}
+
+    def add(self, occupancy_sum: dict) -> None:
+        for arm, occ in occupancy_sum.items():
+            self.total[arm] = occ.copy() if arm not in self.total else self.total[arm] + occ
+
+    def mean(self, n_draws: int) -> dict:
+        """Mean over draws [young people]."""
+        return {arm: occ / max(n_draws, 1) for arm, occ in self.total.items()}
+
+
+def run_meta(s: Scenario, n_draws: int, *, entropy, seed, chunk_size, elapsed_s, workers, scheduler=None) -> dict:
+    """The run's metadata, kept in ``summary.json`` and ``manifest.json``."""
+    return {
+        "seed": seed,
+        "seed_entropy": str(entropy),
+        "draws": int(n_draws),
+        "chunk_size": int(chunk_size),
+        "workers": int(workers),
+        "scheduler": scheduler,
+        "scenario_hash": scenario_hash(s),
+        "version": __version__,
+        "elapsed_s": round(float(elapsed_s), 3),
+        "percentile_method": PERCENTILE_METHOD,
+    }
 
 
 def _observed_column(figure: str):
