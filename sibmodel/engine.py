@@ -164,10 +164,9 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
 
     # ---- weekly occupancy by borough and state (difference arrays), reduced over draws
     n_states = FIRST_PLACEMENT + n_k
+    # grouped by borough only: the sum over the chunk's draws, without a (draw x borough) array
     occupancy_sum = {
-        arm: occupancy_by_week(out, cal.n_weeks, n_states, offset=ref, group=key_db, n_groups=n_draws * n_b)
-        .reshape(n_draws, n_b, cal.n_weeks, n_states)
-        .sum(axis=0)
+        arm: occupancy_by_week(out, cal.n_weeks, n_states, offset=ref, group=b, n_groups=n_b)
         for arm, out in (("treated", treated), ("counterfactual", cf))
     }
 

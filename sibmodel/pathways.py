@@ -125,6 +125,10 @@ class _RowSearch:
         self.offset = float(self.last.max()) + 2.0
         self.flat = (table + self.offset * np.arange(table.shape[0])[:, None]).ravel()
 
+    def at(self, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """``table[row, col]`` by one flat take."""
+        return self.table.ravel().take(row * self.width + col)
+
     def first_reaching(self, row: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Smallest ``j`` with ``table[row, j] >= target``; ``width`` when none."""
         clipped = np.minimum(target, self.last[row] + 1.0)
@@ -201,50 +205,55 @@ def simulate_arms(
     active = np.arange(n)
     while active.size:
         u = rng.random((UNIFORMS_PER_SPELL, active.size))
+        # -ln U once per spell, shared by the arms (home spells: the exponential
+        # target; placements: ln U = -(-ln U) exactly)
+        neg_log_u = -np.log(u[0])
         still = np.zeros(active.size, dtype=bool)
+        we_active = window_end[active]
         for a in range(n_arms):
-            alive = t[a, active] < window_end[active]
+            alive = t[a, active] < we_active
             if not alive.any():
                 continue
             sub = np.flatnonzero(alive)
             who = active[sub]
-            u_dur, u_type, u_break = u[0, sub], u[1, sub], u[2, sub]
+            e_dur, u_type, u_break = neg_log_u[sub], u[1, sub], u[2, sub]
             s_now = state[a, who]
             t0 = t[a, who]
             end = np.empty(who.size, dtype=np.int64)
             nxt = np.empty(who.size, dtype=np.int8)
             broke = np.zeros(who.size, dtype=bool)
+            in_place = s_now >= FIRST_PLACEMENT
 
             # home spells: inverse CDF of the cumulative hazard
             for home_state, search, scale, cum_mix in (
                 (HOME_NEVER, search_entry, entry_scale, cum_entry_mix),
                 (HOME_AFTER, search_reentry, reentry_scale, cum_reentry_mix),
             ):
-                m = s_now == home_state
-                if not m.any():
+                m = np.flatnonzero(s_now == home_state)
+                if not m.size:
                     continue
                 p = who[m]
                 row = rows[a][p]
                 sc = scale[p]
-                e = -np.log(u_dur[m])
+                e = e_dur[m]
                 with np.errstate(divide="ignore"):
                     step = np.where(sc > 0, e / np.where(sc > 0, sc, 1.0), np.inf)
-                target = search.table[row, t0[m]] + step
+                target = search.at(row, t0[m]) + step
                 j = search.first_reaching(row, target)
-                j = np.where(j >= search.width, np.iinfo(np.int64).max // 4, j)
+                j[j >= search.width] = np.iinfo(np.int64).max // 4
                 end[m] = j
                 nxt[m] = FIRST_PLACEMENT + np.minimum(
                     np.searchsorted(cum_mix, u_type[m], side="right"), k_types - 1
                 )
 
             # placement spells: geometric duration, then reunification or breakdown
-            m = s_now >= FIRST_PLACEMENT
-            if m.any():
+            m = np.flatnonzero(in_place)
+            if m.size:
                 p = who[m]
                 kt = s_now[m].astype(np.int64) - FIRST_PLACEMENT
                 ls = log_stay[p, kt]
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    d = np.floor(np.log(u_dur[m]) / ls)
+                    d = np.floor(-e_dur[m] / ls)
                 d = np.where(np.isfinite(d), d, 0.0) + 1.0
                 end[m] = t0[m] + np.minimum(d, 1e12).astype(np.int64)
                 b = u_break[m] < breakdown_share[p, kt]
@@ -253,14 +262,13 @@ def simulate_arms(
                 nxt[m] = np.where(b, FIRST_PLACEMENT + nxt_type, HOME_AFTER)
 
             we = window_end[who]
-            ws = window_start[who]
             clipped_end = np.minimum(end, we)
-            overlap = np.maximum(0, np.minimum(clipped_end, we) - np.maximum(t0, ws))
-            home = s_now < FIRST_PLACEMENT
-            weeks_home[a] += np.bincount(who[home], weights=overlap[home], minlength=n).astype(np.int64)
-            if (~home).any():
-                flat = who[~home] * k_types + (s_now[~home].astype(np.int64) - FIRST_PLACEMENT)
-                weeks_place[a] += np.bincount(flat, weights=overlap[~home], minlength=n * k_types).astype(np.int64)
+            overlap = np.maximum(0, clipped_end - np.maximum(t0, window_start[who]))
+            # each person has one spell per event number: plain indexed adds, no bincount over everyone
+            home = ~in_place
+            weeks_home[a, who[home]] += overlap[home]
+            if m.size:
+                weeks_place[a, who[m] * k_types + (s_now[m].astype(np.int64) - FIRST_PLACEMENT)] += overlap[m]
             spells[a].append((who, s_now, t0, clipped_end))
 
             moved = end < we
