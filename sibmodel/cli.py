@@ -85,14 +85,16 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @click.option("--scheduler", default=None, metavar="ADDRESS|local", help="Run the chunks on Dask: 'local' starts a LocalCluster for the run; an address (tcp://host:8786) uses a running cluster. Needs sibmodel[dask].")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (fixes the random streams; default 500).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
+@click.option("--no-report", is_flag=True, help="Do not write report.html and figures/ (faster for batch runs).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress bar).")
-def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_size, as_json, quiet) -> None:
-    """Simulate SCENARIO and write the run folder (summary, draws, cashflows, manifest)."""
+def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_size, as_json, no_report, quiet) -> None:
+    """Simulate SCENARIO and write the run folder (summary, draws, cashflows, manifest, report.html)."""
     from pathlib import Path
 
     from .engine import DEFAULT_CHUNK_SIZE, simulate
     from .parallel import default_workers
     from .progress import progress_bar
+    from .report import run_folder_writer
     from .scenario import load_scenario
     from .tables import headline_table
 
@@ -107,7 +109,7 @@ def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_siz
                 s, draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers,
                 scheduler=scheduler, spool_dir=target.parent, progress=bar,
             )
-        res.to_dir(target)
+        res.to_dir(target, extra_writers=() if no_report else (run_folder_writer,))
     except KeyboardInterrupt:
         if res is not None:
             res.discard()
@@ -120,7 +122,7 @@ def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_siz
     elif not quiet:
         click.echo(headline_table(summary))
         click.echo("")
-        click.echo(f"Wrote {target}/ (summary.json, draws.parquet, cashflows.parquet, occupancy.parquet, manifest.json)")
+        click.echo(f"Wrote {target}/ (summary.json, draws.parquet, cashflows.parquet, occupancy.parquet, manifest.json{'' if no_report else ', report.html, figures/'})")
 
 
 @main.command()
@@ -187,11 +189,62 @@ def validation(run_dir, markdown) -> None:
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path())
+def report(run_dir: str) -> None:
+    """Regenerate report.html and figures/ of the saved run RUN_DIR (a folder written by `sibmodel run`)."""
+    from .report import regenerate
+
+    click.echo(f"Wrote {regenerate(run_dir)}")
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--draws", type=click.IntRange(min=2), default=1000, show_default=True, help="Monte Carlo draws per scenario.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="The root seed every scenario is run with; omitted: fresh entropy, shared by all and recorded.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Comparison folder [default: runs/compare-<A>-vs-<B>...].")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes per scenario.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (the same for every scenario; default 500).")
+def compare(scenarios, draws, seed, out_dir, workers, chunk_size) -> None:
+    """Run SCENARIOS (two or more) on common random numbers and compare their headline figures."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from .compare import format_table, run_comparison, write_comparison
+    from .engine import DEFAULT_CHUNK_SIZE
+    from .scenario import load_scenario
+
+    if len(scenarios) < 2:
+        raise click.UsageError("compare needs two or more scenario files (give one twice to compare it with itself)")
+    loaded = [load_scenario(p) for p in scenarios]
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy)
+    target = Path(out_dir) if out_dir else Path("runs") / ("compare-" + "-vs-".join(Path(p).stem for p in scenarios))
+    try:
+        comp = run_comparison(loaded, list(scenarios), draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers)
+        write_comparison(comp, target)
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing was written", err=True)
+        raise SystemExit(130) from None
+    click.echo(f"{draws} draws per scenario, seed {seed}")
+    click.echo(format_table(comp.table))
+    click.echo("")
+    click.echo(f"Wrote {target}/ (compare.html, compare.json, compare.csv, figures/)")
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON schema of a scenario file."""
     from .schema import Scenario
 
     click.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
+
+
+# the users' workflow commands (stress, sensitivity, join, baseline) live in cli_workflows.py
+from .cli_workflows import COMMANDS as _WORKFLOW_COMMANDS  # noqa: E402
+
+for _command in _WORKFLOW_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

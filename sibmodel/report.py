@@ -1,0 +1,334 @@
+"""The HTML report of a run (``report.html``) and of a comparison (``compare.html``).
+
+A report is one self-contained file: figures are embedded as base64 PNG, the
+style sheet is inline, there is no script, and a Content-Security-Policy forbids
+every fetch but ``data:`` images -- it opens offline and from e-mail. Every piece
+of text that comes from a scenario (names, descriptions, sources, borough
+names, labels) is HTML-escaped, so a scenario named ``<script>...`` shows as
+text.
+
+Sections: investors, boroughs, policy (one per user, see DOMAIN.md), validation
+against published figures, the assumption log with sources, and the manifest
+(seed, scenario hash, versions).  A run's report is built from the saved run
+folder (:func:`sibmodel.rundir.load_run`), so ``sibmodel report RUN_DIR``
+regenerates exactly what ``sibmodel run`` wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from . import figures as F
+from .assumptions import assumption_log, resolved_summary
+from .rundir import load_run, replace_folder
+from .tables import _money, _num, _pct
+
+REPORT_FILE = "report.html"
+FIGURES_DIR = "figures"
+COMPARE_FILE = "compare.html"
+
+#: No fetch of any kind except images embedded as data: URLs; no script at all.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0 auto;max-width:1100px;padding:0 1.5rem 3rem;color:#1a1a1a;line-height:1.45}
+header{border-bottom:3px solid #1f77b4;margin-bottom:1rem}
+h1{font-size:1.6rem;margin:1.2rem 0 .3rem}h2{font-size:1.3rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2.2rem}
+nav a{margin-right:1rem}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem}
+th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left;vertical-align:top}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+thead th{background:#f1f5f9}
+tr.outside td{background:#fdecea}
+figure{margin:1.2rem 0}figure img{max-width:100%;height:auto;border:1px solid #e5e5e5}
+figcaption{font-size:.8rem;color:#555}
+.muted{color:#666;font-size:.85rem}
+pre{background:#f6f6f6;padding:.6rem;white-space:pre-wrap;font-size:.8rem}
+"""
+
+
+def _e(value) -> str:
+    """HTML-escape anything (quotes too)."""
+    return html.escape(str(value), quote=True)
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence], numeric: Iterable[int] = (), row_classes: Sequence[str] | None = None) -> str:
+    """An HTML table; every cell is escaped; the ``numeric`` columns are right-aligned."""
+    num = set(numeric)
+    th = "".join(f'<th{" class=n" if i in num else ""}>{_e(h)}</th>' for i, h in enumerate(head))
+    body = []
+    for j, row in enumerate(rows):
+        cls = f' class="{_e(row_classes[j])}"' if row_classes and row_classes[j] else ""
+        tds = "".join(f'<td{" class=n" if i in num else ""}>{_e(c)}</td>' for i, c in enumerate(row))
+        body.append(f"<tr{cls}>{tds}</tr>")
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _band(block: dict, fmt) -> list[str]:
+    return [fmt(block["p50"]), fmt(block["p5"]), fmt(block["p95"]), fmt(block["mean"])]
+
+
+BAND_HEAD = ["figure", "median", "p5", "p95", "mean"]
+
+
+def _ratio(x) -> str:
+    return "n/a" if x is None or x != x else f"{x:,.2f}"
+
+
+def _figure_html(fig, title: str, stem: str, figure_dir: Path | None) -> str:
+    png = F.to_png(fig)
+    if figure_dir is not None:
+        (figure_dir / f"{stem}.png").write_bytes(png)
+        (figure_dir / f"{stem}.svg").write_bytes(F.to_svg(fig))
+    w, h = (int(round(v * 110)) for v in fig.get_size_inches())
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<figure id="fig-{_e(stem)}"><img src="data:image/png;base64,{data}" alt="{_e(title)}" width="{w}" height="{h}">'
+        f"<figcaption><strong>{_e(title)}.</strong> {_e(F.caption_of(fig))}</figcaption></figure>"
+    )
+
+
+def _manifest(run) -> dict:
+    m = getattr(run, "manifest", {})
+    return m() if callable(m) else dict(m)
+
+
+# --------------------------------------------------------------------------- sections of a run
+def _investor_section(s: dict) -> str:
+    inv, c = s["investor"], s["contract"]
+    rows = [
+        ["IRR [a year]", *_band(inv["irr"], _pct)],
+        ["money multiple [x]", *_band(inv["moic"], _ratio)],
+        ["peak capital drawn [GBP]", *_band(inv["capital_drawn_peak_gbp"], _money)],
+        ["distributions received [GBP]", *_band(inv["distributions_gbp"], _money)],
+        ["outcome payments [GBP]", *_band(c["outcome_payments_gbp"], _money)],
+    ]
+    probs = [
+        ["commitment [GBP]", _money(inv["commitment_gbp"])],
+        ["P(loss): money multiple < 1", _pct(inv["p_loss"])],
+        ["P(commitment exceeded)", _pct(inv["p_commitment_exceeded"])],
+        ["P(total loss: no IRR)", _pct(inv["p_total_loss"])],
+        ["expected loss [share of capital]", _pct(inv["expected_loss_share"])],
+        ["money multiple, 5% value at risk [x]", _ratio(inv["moic_var5"])],
+        ["P(total contract cap binding)", _pct(c["p_total_cap_binding"])],
+    ]
+    return _table(BAND_HEAD, rows, numeric=range(1, 5)) + _table(["risk", "value"], probs, numeric=[1])
+
+
+def _borough_section(s: dict) -> str:
+    com = s["commissioner"]
+    rows = []
+    for name, b in list(com["boroughs"].items()) + [("All boroughs", com["total"])]:
+        rows.append([
+            name,
+            _num(b["starts"]["p50"]) if "starts" in b else _num(s["outcomes"]["starts"]["p50"]),
+            _money(b["outcome_payments_gbp"]["p50"]),
+            _money(b["care_costs_avoided_gbp"]["p50"]),
+            _money(b["net_savings_gbp"]["p50"]),
+            f"{_money(b['net_savings_gbp']['p5'])} to {_money(b['net_savings_gbp']['p95'])}",
+            _ratio(b["benefit_cost_ratio"]["p50"]),
+            _pct(b["p_net_positive"]),
+        ])
+    head = ["borough", "starts (median)", "outcome payments (median) [GBP]", "care costs avoided (median) [GBP]",
+            "net savings (median) [GBP]", "net savings 5-95% [GBP]", "benefit-cost ratio (median)", "P(ahead)"]
+    rate = _pct(com["discount_rate_real_annual"])
+    note = (f'<p class="muted">Money discounted at {_e(rate)} real to {_e(com["price_year"])} prices; '
+            "outcome payments are the boroughs' share (net of the central top-up).</p>")
+    return note + _table(head, rows, numeric=range(1, 8))
+
+
+def _policy_section(s: dict) -> str:
+    o, g, p = s["outcomes"], s["government"], s["policy"]
+    rows = [
+        ["starts [young people]", *_band(o["starts"], _num)],
+        ["time at home, with therapy [share of tracked time]", *_band(o["time_at_home_share"]["treated"], _pct)],
+        ["time at home, without therapy [share of tracked time]", *_band(o["time_at_home_share"]["counterfactual"], _pct)],
+        ["weeks out of care, all starts [weeks]", *_band(o["weeks_out_of_care"], _num)],
+        ["weeks out of care per start [weeks]", *_band(p["weeks_out_of_care_per_start"], _num)],
+        ["entered care, with therapy [share of starts]", *_band(o["entered_care_share"]["treated"], _pct)],
+        ["entered care, without therapy [share of starts]", *_band(o["entered_care_share"]["counterfactual"], _pct)],
+        ["value to government: gross care costs avoided [GBP]", *_band(g["value_gbp"], _money)],
+        ["outcome payments per start [GBP]", *_band(p["cost_per_family_gbp"], _money)],
+    ]
+    return _table(BAND_HEAD, rows, numeric=range(1, 5))
+
+
+def _validation_section(rows: list[dict]) -> str:
+    if not rows:
+        return '<p class="muted">The scenario has no <code>observed:</code> figures to validate against.</p>'
+
+    def fmt(fig: str, x) -> str:
+        return _pct(x) if "share" in fig else _money(x) if fig.endswith("_gbp") else _num(x)
+
+    body = [[r["label"], r["figure"], fmt(r["figure"], r["observed"]), fmt(r["figure"], r["p5"]), fmt(r["figure"], r["p50"]),
+             fmt(r["figure"], r["p95"]), f"{r['percentile_of_observed']:.0f}" if r["percentile_of_observed"] == r["percentile_of_observed"] else "n/a",
+             "yes" if r["inside_p5_p95"] else "NO", "calibration target" if r["calibration_target"] else "check", r["source"]]
+            for r in rows]
+    head = ["label", "figure", "observed", "model p5", "model p50", "model p95", "percentile of observed", "inside 5-95%", "role", "source"]
+    return _table(head, body, numeric=range(2, 7), row_classes=["" if r["inside_p5_p95"] else "outside" for r in rows])
+
+
+def _assumption_section(scenario) -> str:
+    rows = [["~" if a.uncertain else "=", a.path, a.distribution, a.source] for a in assumption_log(scenario)]
+    return ('<p class="muted">Every number the scenario assumes, in document order. ~ drawn per Monte Carlo draw; = fixed.</p>'
+            + _table(["", "path", "value or distribution", "source"], rows, numeric=()))
+
+
+def _manifest_section(manifest: dict, meta: dict) -> str:
+    keys = [("seed", meta.get("seed")), ("seed entropy", meta.get("seed_entropy")), ("scenario hash (SHA-256)", meta.get("scenario_hash")),
+            ("sibmodel version", meta.get("version")), ("draws", meta.get("draws")), ("chunk size", meta.get("chunk_size")),
+            ("workers", meta.get("workers")), ("elapsed [s]", meta.get("elapsed_s")), ("written at (UTC)", manifest.get("written_at"))]
+    versions = manifest.get("versions") or {}
+    rows = [[k, "none (fresh entropy)" if v is None and k == "seed" else v] for k, v in keys]
+    rows += [[f"version of {k}", v] for k, v in versions.items()]
+    return _table(["item", "value"], rows, numeric=()) + (
+        '<p class="muted">The resolved scenario is saved in <code>manifest.json</code>; '
+        "the same scenario hash, seed and chunk size give bit-identical draws.</p>")
+
+
+def _page(title: str, header_html: str, sections: list[tuple[str, str, str]]) -> str:
+    nav = "".join(f'<a href="#{_e(sid)}">{_e(heading)}</a>' for sid, heading, _ in sections)
+    body = "".join(f'<section id="{_e(sid)}"><h2>{_e(heading)}</h2>{content}</section>' for sid, heading, content in sections)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
+        f"<header>{header_html}<nav>{nav}</nav></header><main>{body}</main></body></html>\n"
+    )
+
+
+def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
+    """The HTML report of one run.
+
+    Parameters
+    ----------
+    run : Results or SavedRun
+        Anything with ``.scenario``, ``.draws``, ``.cashflows``, ``.summary()``.
+    figure_dir : path, optional
+        If given, each figure is also written there as PNG and SVG.
+
+    Returns
+    -------
+    str
+        A complete, self-contained HTML document.
+    """
+    s = run.summary()
+    sc = run.scenario
+    fdir = Path(figure_dir) if figure_dir is not None else None
+    if fdir is not None:
+        fdir.mkdir(parents=True, exist_ok=True)
+    figs: dict[str, list[str]] = {}
+    for stem, (section, title, fn) in F.RUN_FIGURES.items():
+        fig = fn(run)
+        if fig is not None:
+            figs.setdefault(section, []).append(_figure_html(fig, title, stem, fdir))
+
+    def with_figs(section: str, content: str) -> str:
+        return content + "".join(figs.get(section, []))
+
+    scenario_lines = resolved_summary(sc)[1:]
+    header = f"<h1>{_e(sc.metadata.name)}</h1>"
+    if sc.metadata.description:
+        header += f"<p>{_e(sc.metadata.description)}</p>"
+    header += f'<pre>{_e(chr(10).join(line.strip() for line in scenario_lines))}</pre>'
+    header += (f'<p class="muted">sibmodel report: {_e(s["meta"].get("draws"))} Monte Carlo draws. Ranges are the 5th to 95th '
+               "percentiles over draws; money is undiscounted unless marked discounted.</p>")
+    sections = [
+        ("investors", "Investors", with_figs("investors", _investor_section(s))),
+        ("boroughs", "Boroughs", with_figs("boroughs", _borough_section(s))),
+        ("policy", "Policy", with_figs("policy", _policy_section(s))),
+        ("validation", "Validation", with_figs("validation", _validation_section(s.get("validation") or []))),
+        ("assumptions", "Assumptions and sources", _assumption_section(sc)),
+        ("manifest", "Manifest", _manifest_section(_manifest(run), s.get("meta", {}))),
+    ]
+    return _page(f"sibmodel report: {sc.metadata.name}", header, sections)
+
+
+def write_report(run, folder: str | os.PathLike) -> Path:
+    """Write ``report.html`` and ``figures/`` (PNG and SVG) of ``run`` into ``folder``.
+
+    The report and the figures are first written beside their targets and then
+    moved into place, so a failure leaves the previous report intact.
+    """
+    folder = Path(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=".report.", dir=folder))
+    try:
+        text = build_report(run, tmp / FIGURES_DIR)
+        (tmp / REPORT_FILE).write_text(text, encoding="utf-8")
+        replace_folder(tmp / FIGURES_DIR, folder / FIGURES_DIR)
+        os.replace(tmp / REPORT_FILE, folder / REPORT_FILE)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder / REPORT_FILE
+
+
+def run_folder_writer(folder: Path, results) -> None:
+    """``Results.to_dir`` extra writer: the report, built from the files just saved in ``folder``."""
+    write_report(load_run(folder), folder)
+
+
+def regenerate(run_dir: str | os.PathLike) -> Path:
+    """Rebuild ``report.html`` and ``figures/`` of a saved run folder (``sibmodel report``)."""
+    return write_report(load_run(run_dir), run_dir)
+
+
+# --------------------------------------------------------------------------- compare
+def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None) -> str:
+    """The HTML report of a comparison (:class:`sibmodel.compare.Comparison`).
+
+    Parameters
+    ----------
+    comparison : Comparison
+    figure_dir : path, optional
+        If given, each overlay figure is also written there as PNG and SVG.
+    """
+    fdir = Path(figure_dir) if figure_dir is not None else None
+    if fdir is not None:
+        fdir.mkdir(parents=True, exist_ok=True)
+    runs = comparison.runs
+    table = comparison.table
+    names = [F.run_label(r) for r in runs]
+    m = runs[0].summary()["meta"]
+    header = (f"<h1>Comparison of {len(runs)} scenarios</h1><p>Each scenario was run with {_e(m.get('draws'))} draws on the same seed "
+              f"({_e(m.get('seed') if m.get('seed') is not None else m.get('seed_entropy'))}): common random numbers, so the "
+              "differences below are paired draw by draw and reflect the scenarios, not sampling noise.</p>")
+    scen_rows = [[i, names[i], r.summary()["meta"].get("scenario_hash", ""), path] for i, (r, path) in enumerate(zip(runs, comparison.paths))]
+    scen = _table(["#", "scenario", "hash (SHA-256)", "file"], scen_rows, numeric=())
+    head = ["figure", "scenario", "median", "p5", "p95", "difference from #0 (median)", "difference 5-95%", "mean difference", "P(difference > 0)"]
+    rows = []
+    for _, r in table.iterrows():
+        fmt = _compare_formatter(r)
+        first = int(r["scenario_index"]) == 0
+        rows.append([r["label"], r["scenario"], fmt(r["p50"]), fmt(r["p5"]), fmt(r["p95"]),
+                     "" if first else fmt(r["diff_p50"]), "" if first else f"{fmt(r['diff_p5'])} to {fmt(r['diff_p95'])}",
+                     "" if first else fmt(r["diff_mean"]), "" if first else _pct(r["p_diff_positive"])])
+    note = ('<p class="muted">For probabilities (P(...)), the value is the share of draws, the difference is the difference in '
+            "shares, and its interval is a 90% Monte Carlo confidence interval of that difference (paired).</p>")
+    figs = "".join(_figure_html(fig, title, stem, fdir) for stem, title, fig in comparison.figures())
+    sections = [
+        ("scenarios", "Scenarios", scen),
+        ("headline", "Headline figures and differences", note + _table(head, rows, numeric=range(2, 9))),
+        ("figures", "Figures", figs),
+        ("manifest", "Manifest", _table(["item", "value"], [["sibmodel version", m.get("version")], ["draws", m.get("draws")],
+                                                               ["seed", m.get("seed")], ["seed entropy", m.get("seed_entropy")],
+                                                               ["chunk size", m.get("chunk_size")]], numeric=())),
+    ]
+    return _page("sibmodel comparison: " + " vs ".join(names), header, sections)
+
+
+def _compare_formatter(row):
+    kind = row["kind"]
+    if kind == "prob" or kind == "share":
+        return _pct
+    if kind == "gbp":
+        return _money
+    if kind == "ratio":
+        return _ratio
+    return _num

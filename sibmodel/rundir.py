@@ -1,0 +1,156 @@
+"""Reading a saved run folder back: the frames, the summary, the manifest and the scenario.
+
+A run folder (see :meth:`sibmodel.results.Results.to_dir`) holds everything a
+report needs: ``summary.json``, ``draws.parquet``, ``cashflows.parquet`` and
+``manifest.json``, whose ``scenario`` entry is the resolved scenario.
+:func:`load_run` returns a :class:`SavedRun` with the same ``.draws``,
+``.cashflows``, ``.summary()`` and ``.scenario`` as a
+:class:`~sibmodel.results.Results`, so figures and reports take either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .exceptions import RunFolderError, ScenarioError
+from .schema import Scenario
+
+REQUIRED_FILES = ("summary.json", "manifest.json", "draws.parquet", "cashflows.parquet")
+
+
+class ParquetColumns:
+    """Read-only, column-at-a-time view of a Parquet table: ``d[name]`` is a pandas Series.
+
+    Only the columns asked for are read (and kept), so a figure of a run with a
+    million draws holds a few columns, not the whole per-draw table.
+
+    Parameters
+    ----------
+    path : Path
+        The Parquet file.
+    """
+
+    def __init__(self, path: Path):
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        meta = pq.ParquetFile(self.path).metadata
+        self.columns = list(meta.schema.names)
+        self._n = meta.num_rows
+        self._cache: dict[str, pd.Series] = {}
+
+    def __getitem__(self, name: str) -> pd.Series:
+        import pyarrow.parquet as pq
+
+        if name not in self._cache:
+            if name not in self.columns:
+                raise KeyError(name)
+            self._cache[name] = pd.Series(pq.read_table(self.path, columns=[name]).column(0).to_numpy(), name=name)
+        return self._cache[name]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.columns
+
+    def to_frame(self) -> pd.DataFrame:
+        """The whole table in memory."""
+        return pd.read_parquet(self.path)
+
+
+@dataclass
+class SavedRun:
+    """A run read back from its folder.
+
+    Parameters
+    ----------
+    path : Path
+        The run folder.
+    scenario : Scenario
+        The resolved scenario, rebuilt from ``manifest.json``.
+    draws : ParquetColumns
+        One row per draw (``draws.parquet``), read a column at a time; ``.to_frame()`` loads it whole.
+    cashflows : pandas.DataFrame
+        Per cash quarter: mean and 5/50/95% bands [GBP] (``cashflows.parquet``).
+    summary_data : dict
+        ``summary.json`` (NaN stored as null is read back as NaN).
+    manifest : dict
+        ``manifest.json``.
+    """
+
+    path: Path
+    scenario: Scenario
+    draws: ParquetColumns
+    cashflows: pd.DataFrame
+    summary_data: dict
+    manifest: dict
+
+    def summary(self) -> dict:
+        """The saved summary (as :meth:`Results.summary` returned it)."""
+        return self.summary_data
+
+
+def _nan_for_none(obj):
+    if isinstance(obj, dict):
+        return {k: _nan_for_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_for_none(v) for v in obj]
+    return float("nan") if obj is None else obj
+
+
+def load_run(path: str | os.PathLike) -> SavedRun:
+    """Read a run folder written by ``sibmodel run``.
+
+    Raises
+    ------
+    RunFolderError
+        When ``path`` is not a folder, lacks one of :data:`REQUIRED_FILES`, or a
+        file cannot be read; the message names the folder and what is wrong.
+    """
+    from .scenario import validate_data
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder}: not a folder (expected a run folder written by `sibmodel run`)")
+    missing = [f for f in REQUIRED_FILES if not (folder / f).is_file()]
+    if missing:
+        raise RunFolderError(f"{folder}: not a run folder; missing {', '.join(missing)} (written by `sibmodel run`)")
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+        manifest = json.loads((folder / "manifest.json").read_text())
+        draws = ParquetColumns(folder / "draws.parquet")
+        cashflows = pd.read_parquet(folder / "cashflows.parquet")
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{folder}: cannot read the run: {exc}") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("scenario"), dict):
+        raise RunFolderError(f"{folder}/manifest.json: no resolved 'scenario' entry (was the run written by an older sibmodel?)")
+    if not isinstance(summary, dict) or "meta" not in summary:
+        raise RunFolderError(f"{folder}/summary.json: not a sibmodel summary (no 'meta' entry)")
+    try:
+        scenario = validate_data(manifest["scenario"], str(folder / "manifest.json"))
+    except ScenarioError as exc:
+        raise RunFolderError(f"{folder}/manifest.json: the saved scenario is not valid:\n{exc}") from exc
+    return SavedRun(folder, scenario, draws, cashflows, _nan_for_none(summary), manifest)
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target`` by renames; an existing ``target`` is removed only after.
+
+    Both must be on the same file system (``new`` is made beside ``target``).
+    """
+    new, target = Path(new), Path(target)
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        new.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        new.rename(target)
