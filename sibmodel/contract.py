@@ -71,6 +71,49 @@ def split_by_quarter(key: np.ndarray, start: np.ndarray, end: np.ndarray, weight
     return out.reshape(n_keys, n_quarters)
 
 
+def quarter_weeks(key: np.ndarray, start: np.ndarray, end: np.ndarray, n_keys: int, n_quarters: int) -> np.ndarray:
+    """Count the weeks of intervals ``[start, end)`` (calendar weeks) in each quarter, without a loop.
+
+    The same as ``split_by_quarter(key, start, end, 1.0, n_keys, n_quarters)``,
+    by a closed form: with ``G_q(t) = clip(t - 13 q, 0, 13)`` the weeks of
+    ``[s, e)`` in quarter ``q`` are ``G_q(e) - G_q(s)``, and ``sum_i G_q(t_i)``
+    per key is the remainders ``t mod 13`` binned at quarter ``t // 13`` plus
+    13 for every ``t`` in a later quarter (a reverse cumulative sum).  Counts
+    are integers held in float64, so the result is exact (below 2**53 weeks).
+
+    Parameters
+    ----------
+    key : ndarray of int
+        Row each interval belongs to.
+    start, end : ndarray of int
+        Interval bounds [calendar weeks], ``start >= 0``.
+    n_keys, n_quarters : int
+        Output shape.
+
+    Returns
+    -------
+    ndarray, shape (n_keys, n_quarters)
+        Weeks in each quarter [weeks]; weeks at or after ``n_quarters * 13`` are dropped.
+    """
+    horizon = n_quarters * QUARTER_WEEKS
+    start = np.asarray(start, dtype=np.int64)
+    end = np.minimum(np.asarray(end, dtype=np.int64), horizon)
+    ok = end > start
+    key, start, end = np.asarray(key, dtype=np.int64)[ok], start[ok], end[ok]
+    width = n_quarters + 1  # quarter index n_quarters holds t == horizon
+    size = n_keys * width
+
+    def g_sum(t):
+        q, r = np.divmod(t, QUARTER_WEEKS)
+        idx = key * width + q
+        part = np.bincount(idx, weights=r, minlength=size).reshape(n_keys, width)
+        whole = np.bincount(idx, minlength=size).reshape(n_keys, width)
+        later = np.cumsum(whole[:, ::-1], axis=1)[:, ::-1]  # intervals ending in quarter >= q
+        return part[:, :n_quarters] + QUARTER_WEEKS * later[:, 1:]
+
+    return g_sum(end) - g_sum(start)
+
+
 def cap_in_time_order(amounts: np.ndarray, cap: np.ndarray | float | None) -> np.ndarray:
     """Truncate amounts along the last axis (quarters) once their running total reaches ``cap``.
 
@@ -178,9 +221,16 @@ def compute_payments(
     n_b = len(s.boroughs)
     d = people.draw
     ref = people.referral_week.astype(np.int64)
-    per_person = np.zeros((n, n_quarters))
-    saved = np.zeros((n_draws * n_b, n_quarters))
+    caps = s.contract.caps
+    # Without a per-person cap, per-person amounts are never needed: they are summed
+    # straight into draw x borough rows (weeks counted exactly, then priced).  With one,
+    # each person's quarters are kept so the cap can be applied in time order.
+    by_person = caps.per_young_person_gbp is not None
+    n_keys = n_draws * n_b
+    per_person = np.zeros((n if by_person else n_keys, n_quarters))
+    saved = np.zeros((n_keys, n_quarters))
     key_db = d * n_b + people.borough
+    row_of = np.arange(n) if by_person else key_db  # the row a person's amounts go to
     sp = treated.spells
     for i, tariff in enumerate(s.contract.tariffs):
         base = f"contract.tariffs.{i}"
@@ -190,12 +240,15 @@ def compute_payments(
             p = sp.person[home]
             lo = np.maximum(sp.start[home], window_start[p]) + ref[p]
             hi = np.minimum(sp.end[home], window_end[p]) + ref[p]
-            per_person += split_by_quarter(p, lo, hi, price[d[p]], n, n_quarters)
+            if by_person:
+                per_person += split_by_quarter(p, lo, hi, price[d[p]], n, n_quarters)
+            else:
+                per_person += quarter_weeks(key_db[p], lo, hi, n_keys, n_quarters) * np.repeat(price, n_b)[:, None]
         elif isinstance(tariff, Engagement):
             price = params[f"{base}.payment_gbp"]
             week = ref + tariff.after_therapy_weeks
             ok = week < n_quarters * QUARTER_WEEKS
-            np.add.at(per_person, (np.flatnonzero(ok), week[ok] // QUARTER_WEEKS), price[d[ok]])
+            np.add.at(per_person, (row_of[ok], week[ok] // QUARTER_WEEKS), price[d[ok]])
         elif isinstance(tariff, Milestone):
             price = params[f"{base}.payment_gbp"]
             at = window_start + tariff.at_week  # weeks since referral
@@ -204,7 +257,7 @@ def compute_payments(
             p = sp.person[hit]
             q = (ref[p] + at[p]) // QUARTER_WEEKS
             ok = q < n_quarters
-            np.add.at(per_person, (p[ok], q[ok]), price[d[p[ok]]])
+            np.add.at(per_person, (row_of[p[ok]], q[ok]), price[d[p[ok]]])
         elif isinstance(tariff, CareDaysSaved):
             share = params[f"{base}.baseline_care_share"]
             paid_share = params[f"{base}.share_of_placement_cost"]
@@ -212,22 +265,26 @@ def compute_payments(
                 cost = np.broadcast_to(params[f"{base}.reference_weekly_care_cost_gbp"][:, None], (n_draws, n_b))
             else:
                 cost = reference_weekly_cost
-            tracked = split_by_quarter(key_db, window_start + ref, window_end + ref, 1.0, n_draws * n_b, n_quarters)
+            tracked = quarter_weeks(key_db, window_start + ref, window_end + ref, n_keys, n_quarters)
             care = ~(sp.state < FIRST_PLACEMENT)
             p = sp.person[care]
             lo = np.maximum(sp.start[care], window_start[p]) + ref[p]
             hi = np.minimum(sp.end[care], window_end[p]) + ref[p]
-            care_weeks = split_by_quarter(key_db[p], lo, hi, 1.0, n_draws * n_b, n_quarters)
+            care_weeks = quarter_weeks(key_db[p], lo, hi, n_keys, n_quarters)
             weeks_saved = share.repeat(n_b)[:, None] * tracked - care_weeks
             if tariff.floor_at_zero:
                 weeks_saved = np.maximum(weeks_saved, 0.0)
             saved += weeks_saved * (cost.reshape(-1) * paid_share.repeat(n_b))[:, None]
-    caps = s.contract.caps
-    uncapped = np.bincount(d, weights=per_person.sum(axis=1), minlength=n_draws) + saved.reshape(n_draws, n_b, n_quarters).sum(axis=(1, 2))
-    per_person = cap_in_time_order(per_person, caps.per_young_person_gbp)
-    achieved = np.zeros((n_draws * n_b, n_quarters))
-    for q in range(n_quarters):  # Q ~ 20-40 bincounts; people are never looped over
-        achieved[:, q] = np.bincount(key_db, weights=per_person[:, q], minlength=n_draws * n_b)
+    if by_person:
+        uncapped = np.bincount(d, weights=per_person.sum(axis=1), minlength=n_draws)
+        per_person = cap_in_time_order(per_person, caps.per_young_person_gbp)
+        achieved = np.zeros((n_keys, n_quarters))
+        for q in range(n_quarters):  # Q ~ 20-40 bincounts; people are never looped over
+            achieved[:, q] = np.bincount(key_db, weights=per_person[:, q], minlength=n_keys)
+    else:
+        uncapped = per_person.reshape(n_draws, n_b * n_quarters).sum(axis=1)
+        achieved = per_person
+    uncapped = uncapped + saved.reshape(n_draws, n_b, n_quarters).sum(axis=(1, 2))
     achieved += saved
     achieved = cap_in_time_order(achieved, caps.per_borough_gbp).reshape(n_draws, n_b, n_quarters)
     achieved = share_capped_total(achieved, caps.total_gbp)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import finance
-from .contract import compute_payments, person_tracking, split_by_quarter
+from .contract import compute_payments, person_tracking, quarter_weeks
 from .distributions import sample_inputs, stream
 from .hazards import (
     FIRST_PLACEMENT,
@@ -158,9 +158,9 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
         m = sp.state >= FIRST_PLACEMENT
         p = sp.person[m]
         k = sp.state[m].astype(np.int64) - FIRST_PLACEMENT
-        care_cost[arm] = split_by_quarter(
-            key_db[p], sp.start[m] + ref[p], sp.end[m] + ref[p], weekly_cost[d[p], b[p], k], n_draws * n_b, n_q
-        ).reshape(n_draws, n_b, n_q)
+        # exact care weeks per draw x borough x placement type x quarter, then priced
+        weeks = quarter_weeks(key_db[p] * n_k + k, sp.start[m] + ref[p], sp.end[m] + ref[p], n_draws * n_b * n_k, n_q)
+        care_cost[arm] = np.einsum("dbkq,dbk->dbq", weeks.reshape(n_draws, n_b, n_k, n_q), weekly_cost)
 
     # ---- weekly occupancy by borough and state (difference arrays), reduced over draws
     n_states = FIRST_PLACEMENT + n_k

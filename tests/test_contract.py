@@ -149,3 +149,34 @@ def test_cap_in_time_order():
     x = np.array([[3.0, 4.0, 5.0, 6.0]])
     np.testing.assert_allclose(cap_in_time_order(x, 10.0), [[3, 4, 3, 0]])
     np.testing.assert_allclose(cap_in_time_order(x, None), x)
+
+
+def test_quarter_weeks_matches_split_and_a_week_by_week_count():
+    """The loop-free quarter split equals the spell-by-spell split and a brute-force count."""
+    from sibmodel.contract import quarter_weeks
+
+    rng = np.random.default_rng(1)
+    start = rng.integers(0, 420, 3000)
+    end = start + rng.integers(-5, 120, 3000)  # some empty or reversed intervals, some past the horizon
+    key = rng.integers(0, 11, 3000)
+    fast = quarter_weeks(key, start, end, 11, 30)
+    np.testing.assert_array_equal(fast, split_by_quarter(key, start, end, 1.0, 11, 30))
+    brute = np.zeros((11, 30))
+    for k, s0, e0 in zip(key, start, end):
+        for w in range(s0, min(e0, 30 * 13)):
+            brute[k, w // 13] += 1
+    np.testing.assert_array_equal(fast, brute)
+
+
+def test_payments_without_per_person_cap_match_the_per_person_path():
+    """Summing straight into boroughs (no per-person cap) gives what the per-person path gives
+    with a cap too high to bind."""
+    people, arm = _two_people()
+    params = {"contract.tariffs.0.payment_per_week_gbp": np.array([123.0])}
+    out = []
+    for caps in ("contract.caps={total_gbp: 15000}", "contract.caps={per_young_person_gbp: 1e12, total_gbp: 15000}"):
+        s = _scenario("contract.tariffs=[{metric: weekly_out_of_care, payment_per_week_gbp: 123}]", caps, "contract.topup={share: 0.2, max_gbp: 2000}")
+        out.append(compute_payments(s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10))
+    np.testing.assert_allclose(out[0].achieved, out[1].achieved, rtol=1e-12)
+    np.testing.assert_allclose(out[0].topup_paid, out[1].topup_paid, rtol=1e-12)
+    assert out[0].uncapped_total[0] == out[1].uncapped_total[0] == (94 + 104) * 123
