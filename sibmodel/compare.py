@@ -223,24 +223,33 @@ def run_comparison(scenarios: Sequence, paths: Sequence[str], draws: int, seed: 
     return Comparison(runs, list(paths))
 
 
+def format_level(kind: str, x: float) -> str:
+    """A figure's value as text: money, share, probability, ratio or count."""
+    from .tables import _money, _num, _pct
+
+    if kind in ("share", "prob"):
+        return _pct(x)
+    if kind == "gbp":
+        return _money(x)
+    if kind == "ratio":
+        return "n/a" if x != x else f"{x:,.2f}"
+    return _num(x)
+
+
+def format_diff(kind: str, x: float) -> str:
+    """A difference as signed text; shares and probabilities in percentage points (pp)."""
+    if x != x:
+        return "n/a"
+    if kind in ("share", "prob"):
+        return f"{x * 100:+.1f} pp"
+    return ("-" if x < 0 else "+" if x > 0 else "\u00b1") + format_level(kind, abs(x))
+
+
 def format_table(table: pd.DataFrame) -> str:
     """The comparison as plain text: per figure, each scenario's median [p5, p95] and the paired difference.
 
     Differences of shares and probabilities are in percentage points (pp).
     """
-    from .tables import _money, _num, _pct
-
-    def level(kind):
-        return {"gbp": _money, "share": _pct, "prob": _pct, "ratio": lambda x: "n/a" if x != x else f"{x:,.2f}"}.get(kind, _num)
-
-    def diff(kind, x):
-        if x != x:
-            return "n/a"
-        if kind in ("share", "prob"):
-            return f"{x * 100:+.1f} pp"
-        text = level(kind)(abs(x))
-        return ("-" if x < 0 else "+" if x > 0 else "\u00b1") + text
-
     first = table[table["key"] == table["key"].iloc[0]]
     lines = ["Scenarios (common random numbers; differences are paired, draw by draw, against #0):"]
     lines += [f"  #{int(r['scenario_index'])} {r['scenario']}" for _, r in first.iterrows()]
@@ -248,12 +257,12 @@ def format_table(table: pd.DataFrame) -> str:
     lines.append(f"  {'figure':<46} {'#':>2} {'median':>10} {'p5':>10} {'p95':>10}   {'diff median':>11} {'diff 5-95%':>24}")
     for key in dict.fromkeys(table["key"]):
         for _, r in table[table["key"] == key].iterrows():
-            f, kind = level(r["kind"]), r["kind"]
+            kind = r["kind"]
             label = r["label"] if r["scenario_index"] == 0 else ""
-            band = ("", "") if kind == "prob" else (f(r["p5"]), f(r["p95"]))
-            text = f"  {label:<46} {int(r['scenario_index']):>2} {f(r['p50']):>10} {band[0]:>10} {band[1]:>10}"
+            band = ("", "") if kind == "prob" else (format_level(kind, r["p5"]), format_level(kind, r["p95"]))
+            text = f"  {label:<46} {int(r['scenario_index']):>2} {format_level(kind, r['p50']):>10} {band[0]:>10} {band[1]:>10}"
             if r["scenario_index"] > 0:
-                text += f"   {diff(kind, r['diff_p50']):>11} {diff(kind, r['diff_p5']) + ' to ' + diff(kind, r['diff_p95']):>24}"
+                text += f"   {format_diff(kind, r['diff_p50']):>11} {format_diff(kind, r['diff_p5']) + ' to ' + format_diff(kind, r['diff_p95']):>24}"
             lines.append(text.rstrip())
     lines.append("")
     lines.append("  For P(...) rows the interval is a 90% Monte Carlo confidence interval of the paired difference.")

@@ -79,6 +79,17 @@ def source_line(run) -> str:
     )
 
 
+def prob_text(p: float) -> str:
+    """A probability as a percentage that never rounds to a certainty it is not ("<1%", ">99%")."""
+    if p != p:
+        return "n/a"
+    if 0 < p < 0.005:
+        return "<1%"
+    if 0.995 <= p < 1:
+        return ">99%"
+    return f"{p:.0%}"
+
+
 def _finite(x) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     return x[np.isfinite(x)]
@@ -151,7 +162,7 @@ def investor_returns(run) -> Figure:
     ax1.axvline(1.0, color=COUNTERFACTUAL, lw=1.5, label="break-even (1.0x)")
     ax1.set_xlabel("money multiple [x]")
     ax1.set_ylabel("draws [count]")
-    ax1.set_title(f"Money multiple: P(loss) = {inv['p_loss']:.0%}")
+    ax1.set_title(f"Money multiple: P(loss) = {prob_text(inv['p_loss'])}")
     ax1.legend(loc="upper right", fontsize=8)
     irr = d["investor_irr_annual"].to_numpy(float)
     ok = _finite(irr) * 100
@@ -161,7 +172,7 @@ def investor_returns(run) -> Figure:
     ax2.set_ylabel("draws [count]")
     n_nan = int(np.sum(~np.isfinite(irr)))
     extra = f"; {n_nan} draws without an IRR" if n_nan else ""
-    ax2.set_title(f"IRR: P(IRR < 0) = {inv['p_irr_negative']:.0%}{extra}")
+    ax2.set_title(f"IRR: P(IRR < 0) = {prob_text(inv['p_irr_negative'])}{extra}")
     ax2.legend(loc="upper right", fontsize=8)
     return fig
 
@@ -242,7 +253,7 @@ def borough_net_savings(run) -> Figure:
     ax.axvline(0.0, color=COUNTERFACTUAL, lw=1.5, label="break-even (net savings 0)")
     ax.set_yticks(pos, names)
     right = ax.secondary_yaxis("right")
-    right.set_yticks(pos, [f"P(ahead) {com['boroughs'][n]['p_net_positive']:.0%}" for n in names])
+    right.set_yticks(pos, [f"P(ahead) {prob_text(com['boroughs'][n]['p_net_positive'])}" for n in names])
     right.tick_params(length=0)
     ax.set_xlabel(f"net savings per borough [\u00a3k, discounted to {com['price_year']}]")
     ax.set_title("Borough net savings and the chance of coming out ahead")
@@ -281,7 +292,7 @@ def weeks_out_of_care(run) -> Figure:
         x = _finite(d[col])
         ax.hist(x, bins=30, color=colour, alpha=0.55, label=f"{label}: median {np.median(x):,.0f}" if x.size else label)
     if obs is not None:
-        ax.axvline(obs[0], color=OBSERVED, lw=2, ls="--", label=f"published: {obs[0]:,.0f}")
+        ax.axvline(obs[0], color=OBSERVED, lw=2, ls="--", label=f"published, with therapy: {obs[0]:,.0f}")
     ax.set_xlabel("weeks out of care, all starts [weeks]")
     ax.set_ylabel("draws [count]")
     ax.set_title("Weeks out of care")
@@ -306,7 +317,7 @@ def validation(run) -> Figure | None:
     if not rows:
         return None
     srcs = sorted({r["source"] for r in rows})
-    fig = _figure(9, 0.4 + 0.85 * len(rows), source_line(run) + " Published values: " + " ".join(srcs) + " Calibration targets are not independent checks.")
+    fig = _figure(9, 0.4 + 0.85 * len(rows), source_line(run) + " Published values: " + " ".join(srcs) + " Calibration targets are not independent checks; a red diamond lies outside the model's 5\u201395%.")
     axes = np.atleast_1d(fig.subplots(len(rows), 1))
     for ax, r in zip(axes, rows):
         unit, k = _unit(r["figure"])

@@ -41,7 +41,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-se
 header{border-bottom:3px solid #1f77b4;margin-bottom:1rem}
 h1{font-size:1.6rem;margin:1.2rem 0 .3rem}h2{font-size:1.3rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2.2rem}
 nav a{margin-right:1rem}
-table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem;display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left;vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 thead th{background:#f1f5f9}
@@ -301,16 +301,20 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
               "differences below are paired draw by draw and reflect the scenarios, not sampling noise.</p>")
     scen_rows = [[i, names[i], r.summary()["meta"].get("scenario_hash", ""), path] for i, (r, path) in enumerate(zip(runs, comparison.paths))]
     scen = _table(["#", "scenario", "hash (SHA-256)", "file"], scen_rows, numeric=())
-    head = ["figure", "scenario", "median", "p5", "p95", "difference from #0 (median)", "difference 5-95%", "mean difference", "P(difference > 0)"]
+    from .compare import format_diff, format_level
+
+    head = ["figure", "#", "median", "p5", "p95", "difference from #0: median", "5-95%", "mean", "P(difference > 0)"]
     rows = []
     for _, r in table.iterrows():
-        fmt = _compare_formatter(r)
-        first = int(r["scenario_index"]) == 0
-        rows.append([r["label"], r["scenario"], fmt(r["p50"]), fmt(r["p5"]), fmt(r["p95"]),
-                     "" if first else fmt(r["diff_p50"]), "" if first else f"{fmt(r['diff_p5'])} to {fmt(r['diff_p95'])}",
-                     "" if first else fmt(r["diff_mean"]), "" if first else _pct(r["p_diff_positive"])])
-    note = ('<p class="muted">For probabilities (P(...)), the value is the share of draws, the difference is the difference in '
-            "shares, and its interval is a 90% Monte Carlo confidence interval of that difference (paired).</p>")
+        kind, first = r["kind"], int(r["scenario_index"]) == 0
+        band = ("", "") if kind == "prob" else (format_level(kind, r["p5"]), format_level(kind, r["p95"]))
+        rows.append([r["label"] if first else "", f"#{int(r['scenario_index'])}", format_level(kind, r["p50"]), *band,
+                     "" if first else format_diff(kind, r["diff_p50"]),
+                     "" if first else f"{format_diff(kind, r['diff_p5'])} to {format_diff(kind, r['diff_p95'])}",
+                     "" if first else format_diff(kind, r["diff_mean"]), "" if first or kind == "prob" else _pct(r["p_diff_positive"])])
+    note = ('<p class="muted">Differences are taken draw by draw against scenario #0 (paired); shares and probabilities differ in '
+            "percentage points (pp). For a probability P(...) the value is the share of draws and the interval a 90% Monte Carlo "
+            "confidence interval of the paired difference.</p>")
     figs = "".join(_figure_html(fig, title, stem, fdir) for stem, title, fig in comparison.figures())
     sections = [
         ("scenarios", "Scenarios", scen),
@@ -321,14 +325,3 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
                                                                ["chunk size", m.get("chunk_size")]], numeric=())),
     ]
     return _page("sibmodel comparison: " + " vs ".join(names), header, sections)
-
-
-def _compare_formatter(row):
-    kind = row["kind"]
-    if kind == "prob" or kind == "share":
-        return _pct
-    if kind == "gbp":
-        return _money
-    if kind == "ratio":
-        return _ratio
-    return _num

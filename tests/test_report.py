@@ -96,13 +96,18 @@ def test_every_figure_is_a_figure_with_units_and_a_caption(stem, source, run, sa
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_prob_text_never_rounds_to_certainty():
+    assert [F.prob_text(p) for p in (0.0, 0.004, 0.3, 0.996, 1.0)] == ["0%", "<1%", "30%", ">99%", "100%"]
+    assert F.prob_text(float("nan")) == "n/a"
+
+
 def test_figure_labels(run):
     fig = F.investor_returns(run)
     xl = [ax.get_xlabel() for ax in fig.axes]
     assert xl == ["money multiple [x]", "IRR [% a year]"]
     assert all(ax.get_ylabel() == "draws [count]" for ax in fig.axes)
     p_loss = run.summary()["investor"]["p_loss"]
-    assert f"P(loss) = {p_loss:.0%}" in fig.axes[0].get_title()
+    assert f"P(loss) = {F.prob_text(p_loss)}" in fig.axes[0].get_title()
     assert any(abs(line.get_xdata()[0] - 1.0) < 1e-12 for line in fig.axes[0].get_lines())
 
     fig = F.capital_drawn(run)
