@@ -126,6 +126,41 @@ def correlation_matrix(pairs: list[tuple[str, str, float]]) -> tuple[list[str], 
     return names, m
 
 
+def correlate_uniforms(u: dict[str, np.ndarray], correlations: list[tuple[str, str, float]]) -> dict[str, np.ndarray]:
+    """Join independent uniforms by the Gaussian copula of the given rank correlations.
+
+    Parameters
+    ----------
+    u : dict of path -> ndarray
+        Independent uniforms in (0, 1), one array per uncertain input.
+    correlations : list of (path_a, path_b, spearman)
+        Rank correlations [1]; inputs not named keep their uniforms.
+
+    Returns
+    -------
+    dict of path -> ndarray
+        Uniforms whose normal scores have the correlation ``2 sin(pi rho / 6)``:
+        each correlated input's uniform is a function of every independent
+        uniform in its group (symmetric square root of the correlation matrix).
+    """
+    if not correlations:
+        return u
+    out = dict(u)
+    names, rank = correlation_matrix(correlations)
+    validate_correlation(rank, names)
+    normal_corr = spearman_to_pearson(rank)
+    np.fill_diagonal(normal_corr, 1.0)
+    w, v = np.linalg.eigh(normal_corr)
+    root = v * np.sqrt(np.clip(w, 0.0, None))
+    z = stats.norm.ppf(np.stack([u[n] for n in names]))  # (m, n_draws)
+    zc = root @ (v.T @ z)
+    # root @ v.T is a symmetric square root: zc has the target correlation
+    uc = np.clip(stats.norm.cdf(zc), U_EPS, 1 - U_EPS)
+    for i, n in enumerate(names):
+        out[n] = uc[i]
+    return out
+
+
 def sample_inputs(
     specs: dict[str, Spec],
     correlations: list[tuple[str, str, float]],
@@ -160,19 +195,7 @@ def sample_inputs(
         for path, spec in specs.items()
         if not spec.is_fixed
     }
-    if correlations:
-        names, rank = correlation_matrix(correlations)
-        validate_correlation(rank, names)
-        normal_corr = spearman_to_pearson(rank)
-        np.fill_diagonal(normal_corr, 1.0)
-        w, v = np.linalg.eigh(normal_corr)
-        root = v * np.sqrt(np.clip(w, 0.0, None))
-        z = stats.norm.ppf(np.stack([u[n] for n in names]))  # (m, n_draws)
-        zc = root @ (v.T @ z)
-        # root @ v.T is a symmetric square root: zc has the target correlation
-        uc = np.clip(stats.norm.cdf(zc), U_EPS, 1 - U_EPS)
-        for i, n in enumerate(names):
-            u[n] = uc[i]
+    u = correlate_uniforms(u, correlations)
     out = {}
     for path, spec in specs.items():
         if spec.is_fixed:

@@ -1,0 +1,250 @@
+"""The users' workflow commands: ``stress``, ``sensitivity``, ``join`` and ``baseline``.
+
+Thin wrappers: each loads the scenario, calls the workflow module
+(:mod:`sibmodel.stress`, :mod:`sibmodel.sensitivity`, :mod:`sibmodel.join`,
+:mod:`sibmodel.baseline`), prints a table and writes CSV files and PNG charts
+to an output folder.  Errors are :class:`~sibmodel.exceptions.SibmodelError`
+and reach the user as exit code 2 without a traceback (``sibmodel --debug``
+shows one); the commands are registered on the group in :mod:`sibmodel.cli`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from .cli import set_option
+from .exceptions import Issue
+
+_draws_option = click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True, help="Monte Carlo draws per scenario variant.")
+_seed_option = click.option(
+    "--seed", type=click.IntRange(min=0), default=None,
+    help="Root seed shared by every variant (common random numbers); omitted: fresh entropy, printed.",
+)
+_out_option = click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Output folder [default: runs/<command>-<scenario>].")
+_workers_option = click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes per run (results do not change).")
+
+
+def _settings(draws: int, seed: int | None, workers: int = 1):
+    import numpy as np
+
+    from .stress import RunSettings
+
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    return RunSettings(draws=draws, seed=seed, workers=workers)
+
+
+def _target(out_dir: str | None, command: str, scenario: str) -> Path:
+    p = Path(out_dir) if out_dir else Path("runs") / f"{command}-{Path(scenario).stem}"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _print_table(df, columns=None) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 60):
+        click.echo((df[columns] if columns else df).to_string(index=False, float_format=lambda x: f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"))
+
+
+def _parse_target(text: str) -> tuple[str, float]:
+    from .levers import WorkflowError
+
+    key, eq, value = text.partition("=")
+    try:
+        if not eq or not key.strip():
+            raise ValueError
+        return key.strip(), float(value)
+    except ValueError:
+        raise WorkflowError([Issue("--for", key, "expected FIGURE=VALUE with a number, e.g. investor.p_loss=0.10", text, True)]) from None
+
+
+# --------------------------------------------------------------------------- stress
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--suite", "suite_dir", type=click.Path(), default="scenarios/stress", show_default=True, help="Folder of stress scenarios (*.yaml).")
+@click.option("--no-suite", is_flag=True, help="Skip the stress suite (run only what the other options ask for).")
+@click.option("--tornado", "do_tornado", is_flag=True, help="Also: one-way sensitivity, each uncertain input at its p10 and p90.")
+@click.option("--reverse", "do_reverse", is_flag=True, help="Also: reverse stress test (referrals, effect, breakdown, payment lag, delivery cost).")
+@click.option("--p-loss", "p_loss_target", type=float, default=0.5, show_default=True, help="P(loss) the reverse stress test solves for.")
+@click.option("--solve", "solve_lever", default=None, metavar="LEVER", help="Goal seek: the term to solve for (tariff, cap, commitment, or any lever).")
+@click.option("--for", "solve_for", default=None, metavar="FIGURE=VALUE", help="Goal seek target, a summary figure: e.g. investor.p_loss=0.10, investor.irr.p50=0.05.")
+@_draws_option
+@_seed_option
+@_out_option
+@set_option
+@_workers_option
+def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target, solve_lever, solve_for, draws, seed, out_dir, overrides, workers) -> None:
+    """Investor stress test of SCENARIO on common random numbers.
+
+    Runs the base and every stress scenario in --suite (IRR p50, P(loss),
+    P(commitment exceeded), p95 peak capital, money multiple p5/p50); with
+    --tornado, --reverse and --solve/--for, the one-way sensitivity, the reverse
+    stress test and a goal seek on a contract term.  Writes CSV files and PNG
+    charts to --out.
+    """
+    from . import stress as st
+    from . import workflow_figures as wf
+    from .levers import WorkflowError
+    from .scenario import load_scenario
+
+    if (solve_lever is None) != (solve_for is None):
+        raise WorkflowError([Issue("--solve/--for", "", "give both --solve LEVER and --for FIGURE=VALUE")])
+    s = load_scenario(scenario, overrides)
+    settings = _settings(draws, seed, workers)
+    target = _target(out_dir, "stress", scenario)
+    click.echo(f"{settings.draws} draws per variant, seed {settings.seed}")
+    written = []
+    if not no_suite:
+        table = st.stress_suite(s, st.load_stress_suite(suite_dir, overrides), settings)
+        click.echo("\nStress suite")
+        _print_table(table, ["scenario", *st.STRESS_COLUMNS, "irr_p50_change"])
+        table.to_csv(target / "stress.csv", index=False)
+        wf.save(wf.stress_chart(table), target / "stress.png")
+        written += ["stress.csv", "stress.png"]
+    if do_tornado:
+        table = st.tornado(s, settings)
+        click.echo("\nTornado (input at p10 / p90)")
+        _print_table(table, ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high"])
+        table.to_csv(target / "tornado.csv", index=False)
+        wf.save(wf.tornado_chart(table), target / "tornado.png")
+        written += ["tornado.csv", "tornado.png"]
+    if do_reverse:
+        table = st.reverse_stress(s, settings, p_loss_target=p_loss_target)
+        click.echo("\nReverse stress: lever values at which the target is reached (95% Monte Carlo interval)")
+        _print_table(table, ["lever", "unit", "figure", "target", "value", "ci_low", "ci_high", "achieved", "base_figure"])
+        for _, row in table.iterrows():
+            click.echo(f"  {row['lever']} / {row['figure']}: {row['natural'] or row['note']}")
+        table.to_csv(target / "reverse_stress.csv", index=False)
+        wf.save(wf.reverse_stress_chart(table), target / "reverse_stress.png")
+        written += ["reverse_stress.csv", "reverse_stress.png"]
+    if solve_lever is not None:
+        import pandas as pd
+
+        key, value = _parse_target(solve_for)
+        root = st.goal_seek(s, solve_lever, key, value, settings)
+        click.echo(f"\nGoal seek: {key} = {value:g} by moving the {root.label}")
+        click.echo(f"  solved: {root.value:.6g} {root.unit} ({root.natural}); re-run gives {key} = {root.achieved:.4g} (base {root.base_figure:.4g})")
+        if root.ci_low == root.ci_low:
+            click.echo(f"  95% Monte Carlo interval: [{root.ci_low:.6g}, {root.ci_high:.6g}] {root.unit}")
+        pd.DataFrame([root.as_row()]).to_csv(target / "goal_seek.csv", index=False)
+        written.append("goal_seek.csv")
+    if not written:
+        raise WorkflowError([Issue(None, "", "nothing to do: --no-suite without --tornado, --reverse or --solve")])
+    click.echo(f"\nWrote {target}/ ({', '.join(written)})")
+
+
+# --------------------------------------------------------------------------- sensitivity
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--method", type=click.Choice(["sobol"]), default="sobol", show_default=True, help="Global sensitivity method (SALib).")
+@click.option("--n-base", type=click.IntRange(min=2), default=128, show_default=True, help="SALib base sample N (a power of 2); runs N x (inputs + 2) simulations.")
+@click.option("--replicates", type=click.IntRange(min=1), default=4, show_default=True, help="Draws per simulation, averaged (same seed for every design point).")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the Sobol' sequence, bootstrap and simulations.")
+@_out_option
+@set_option
+def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides) -> None:
+    """First-order and total Sobol indices of the investor IRR and total net savings of SCENARIO.
+
+    Correlated inputs are analysed as groups (see sibmodel/sensitivity.py).
+    """
+    from . import workflow_figures as wf
+    from .scenario import load_scenario
+    from .sensitivity import scenario_sobol
+
+    s = load_scenario(scenario, overrides)
+    target = _target(out_dir, "sensitivity", scenario)
+    table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed)
+    click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
+    _print_table(table)
+    table.to_csv(target / "sobol.csv", index=False)
+    wf.save(wf.sobol_chart(table), target / "sobol.png")
+    click.echo(f"\nWrote {target}/ (sobol.csv, sobol.png)")
+
+
+# --------------------------------------------------------------------------- join
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--borough", "name", required=True, help="The candidate borough (new, or one already in SCENARIO).")
+@click.option("--starts-per-quarter", type=click.FloatRange(min=0), default=None, help="Its expected starts per full quarter [young people/quarter].")
+@click.option("--join", "join_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Its join date (YYYY-MM-DD).")
+@click.option("--like", default=None, help="Template borough for everything not given [default: the first borough].")
+@click.option("--borough-file", type=click.Path(dir_okay=False), default=None, help="YAML file with its borough block (join_date, starts, intervention_mix, weekly_care_cost_gbp, ...).")
+@click.option("--no-break-even", is_flag=True, help="Skip the break-even searches (about 20 more runs).")
+@_draws_option
+@_seed_option
+@_out_option
+@set_option
+@_workers_option
+def join(scenario, name, starts_per_quarter, join_date, like, borough_file, no_break_even, draws, seed, out_dir, overrides, workers) -> None:
+    """What joining SCENARIO means for borough --borough, and for everyone else."""
+    from . import workflow_figures as wf
+    from .join import join_analysis
+    from .scenario import load_scenario
+
+    s = load_scenario(scenario, overrides)
+    settings = _settings(draws, seed, workers)
+    target = _target(out_dir, f"join-{name.replace(' ', '_')}", scenario)
+    jd = join_date.date() if isinstance(join_date, dt.datetime) else join_date
+    r = join_analysis(s, name, settings, like=like, starts_per_quarter=starts_per_quarter, join_date=jd, borough_file=borough_file, break_even=not no_break_even)
+    import pandas as pd
+
+    c = r.candidate
+    cand = pd.DataFrame(
+        [
+            {"figure": k, **{p: c[k][p] for p in ("p50", "p5", "p95", "mean")}}
+            for k in ("starts", "outcome_payments_gbp", "care_costs_avoided_gbp", "net_savings_gbp", "benefit_cost_ratio")
+        ]
+    )
+    click.echo(f"{settings.draws} draws, seed {settings.seed}\n\n{name} (discounted to {s.metadata.price_year} at {s.discounting.real_rate_annual:.1%})")
+    _print_table(cand)
+    click.echo(f"  P(coming out ahead) {c['p_net_positive']:.1%}")
+    click.echo("\nInvestor, without and with the borough")
+    _print_table(r.investor)
+    click.echo("\nOther boroughs: median outcome payments [GBP, discounted] and share of all payments")
+    _print_table(r.others)
+    for note in r.notes:
+        click.echo(f"  {note}")
+    cand.assign(p_net_positive=c["p_net_positive"], break_even_care_cost_factor=r.break_even_care_cost_factor,
+                break_even_starts_per_quarter=r.break_even_starts_per_quarter).to_csv(target / "join_candidate.csv", index=False)
+    r.investor.to_csv(target / "join_investor.csv", index=False)
+    r.others.to_csv(target / "join_others.csv", index=False)
+    wf.save(wf.join_chart(r), target / "join.png")
+    click.echo(f"\nWrote {target}/ (join_candidate.csv, join_investor.csv, join_others.csv, join.png)")
+
+
+# --------------------------------------------------------------------------- baseline
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@_draws_option
+@_seed_option
+@_out_option
+@set_option
+@_workers_option
+def baseline(scenario, draws, seed, out_dir, overrides, workers) -> None:
+    """Policy view of SCENARIO: time at home against the baseline, weeks out of care,
+    value to government, and cost per family against fee for service."""
+    from . import workflow_figures as wf
+    from .baseline import policy_baseline
+    from .scenario import load_scenario
+
+    s = load_scenario(scenario, overrides)
+    settings = _settings(draws, seed, workers)
+    target = _target(out_dir, "baseline", scenario)
+    tables = policy_baseline(settings.run(s))
+    click.echo(f"{settings.draws} draws, seed {settings.seed}\n")
+    _print_table(tables["outcomes"], ["figure", "unit", "p50", "p5", "p95", "reference"])
+    click.echo("")
+    _print_table(tables["purchase"].drop(columns="who_carries_outcome_risk"))
+    for _, row in tables["purchase"].iterrows():
+        click.echo(f"  {row['purchase']}: {row['who_carries_outcome_risk']}")
+    tables["outcomes"].to_csv(target / "baseline_outcomes.csv", index=False)
+    tables["purchase"].to_csv(target / "baseline_purchase.csv", index=False)
+    wf.save(wf.baseline_chart(tables), target / "baseline.png")
+    click.echo(f"\nWrote {target}/ (baseline_outcomes.csv, baseline_purchase.csv, baseline.png)")
+
+
+COMMANDS = (stress, sensitivity, join, baseline)

@@ -1,0 +1,437 @@
+"""The investor's workflows: stress suite, tornado, reverse stress test, goal seek.
+
+Every comparison runs on the same seed, draws and chunk size, so each input
+keeps its own draws (common random numbers, see :mod:`sibmodel.levers`).
+Referral counts and care pathways share one stream each per chunk, so a
+variant that changes *how many* young people start also re-draws who does
+what; that part of the comparison is ordinary Monte Carlo noise.
+
+Investor figures are those of :meth:`sibmodel.results.Results.summary`:
+median IRR is over the draws where an IRR exists (a total loss has none and
+is counted in ``p_total_loss``); P(loss) is P(money multiple < 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from .distributions import ppf
+from .engine import DEFAULT_CHUNK_SIZE, simulate
+from .levers import REVERSE_STRESS_LEVERS, WorkflowError, get_lever, hold_inputs, uncertain_inputs
+from .scenario import load_scenario
+from .schema import Scenario
+
+#: Columns of the stress table, with their meaning and unit.
+STRESS_COLUMNS = {
+    "irr_p50": "median investor IRR [1/year]",
+    "p_loss": "P(money multiple < 1) [probability]",
+    "p_commitment_exceeded": "P(capital needed exceeds the commitment) [probability]",
+    "capital_drawn_peak_p95_gbp": "95th percentile of peak capital drawn [GBP]",
+    "moic_p5": "5th percentile of the money multiple [ratio]",
+    "moic_p50": "median money multiple [ratio]",
+    "commissioner_net_savings_p50_gbp": "median net savings of all boroughs, discounted [GBP]",
+}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How each scenario variant is simulated: the same for every variant.
+
+    Parameters
+    ----------
+    draws : int
+        Monte Carlo draws per variant.
+    seed : int
+        Root seed shared by every variant (common random numbers).
+    chunk_size : int
+        Draws per chunk (fixes which stream each draw uses).
+    workers : int
+        Local processes (does not change results).
+    """
+
+    draws: int = 1000
+    seed: int = 1
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    workers: int = 1
+
+    def run(self, s: Scenario):
+        return simulate(s, draws=self.draws, seed=self.seed, chunk_size=self.chunk_size, workers=self.workers)
+
+
+def investor_metrics(results) -> dict:
+    """The stress-table figures of one run (see :data:`STRESS_COLUMNS`)."""
+    sm = results.summary()
+    inv = sm["investor"]
+    return {
+        "irr_p50": inv["irr"]["p50"],
+        "p_loss": inv["p_loss"],
+        "p_commitment_exceeded": inv["p_commitment_exceeded"],
+        "capital_drawn_peak_p95_gbp": inv["capital_drawn_peak_gbp"]["p95"],
+        "moic_p5": inv["moic"]["p5"],
+        "moic_p50": inv["moic"]["p50"],
+        "commissioner_net_savings_p50_gbp": sm["commissioner"]["total"]["net_savings_gbp"]["p50"],
+    }
+
+
+def summary_figure(summary: dict, key: str) -> float:
+    """A number in a run's summary by dotted key, e.g. ``investor.p_loss`` or ``investor.irr.p50``.
+
+    Raises
+    ------
+    WorkflowError
+        If the key does not name a number, listing what is there.
+    """
+    node = summary
+    for i, part in enumerate(key.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            here = ".".join(key.split(".")[:i])
+            options = sorted(node) if isinstance(node, dict) else []
+            raise WorkflowError.one(
+                f"not a figure of the summary; allowed at {here or 'the top'}: {', '.join(map(str, options))}", path="--for", given=key
+            )
+        node = node[part]
+    if isinstance(node, dict):
+        raise WorkflowError.one(f"names a block, not a number; pick one of: {', '.join(node)}", path="--for", given=key)
+    if not isinstance(node, (int, float)):
+        raise WorkflowError.one("does not name a number", path="--for", given=key)
+    return float(node)
+
+
+# --------------------------------------------------------------------------- stress suite
+def stress_scenarios(suite_dir: str | Path) -> list[Path]:
+    """The ``*.yaml`` files of a suite folder, sorted by name."""
+    d = Path(suite_dir)
+    if not d.is_dir():
+        raise WorkflowError.one("the stress suite must be a folder of scenario files", path="--suite", given=str(d))
+    files = sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml"))
+    if not files:
+        raise WorkflowError.one("no *.yaml scenario files in the stress suite folder", path="--suite", given=str(d))
+    return files
+
+
+def stress_suite(base: Scenario, stresses: dict[str, Scenario], settings: RunSettings) -> pd.DataFrame:
+    """Run the base and every stress scenario on common random numbers.
+
+    Parameters
+    ----------
+    base : Scenario
+        The base case.
+    stresses : dict of label -> Scenario
+        Stress scenarios, e.g. loaded from ``scenarios/stress/*.yaml``.
+    settings : RunSettings
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario (``base`` first): ``scenario``, ``name`` and the
+        :data:`STRESS_COLUMNS`, plus ``irr_p50_change`` and ``p_loss_change``
+        against the base [same units].
+    """
+    rows = []
+    for label, s in {"base": base, **stresses}.items():
+        rows.append({"scenario": label, "name": s.metadata.name, **investor_metrics(settings.run(s))})
+    table = pd.DataFrame(rows)
+    table["irr_p50_change"] = table["irr_p50"] - table.loc[0, "irr_p50"]
+    table["p_loss_change"] = table["p_loss"] - table.loc[0, "p_loss"]
+    return table
+
+
+def load_stress_suite(suite_dir: str | Path, overrides=()) -> dict[str, Scenario]:
+    """Load every scenario of a suite folder (with the same ``--set`` overrides), keyed by file stem."""
+    return {p.stem: load_scenario(p, overrides) for p in stress_scenarios(suite_dir)}
+
+
+# --------------------------------------------------------------------------- tornado
+def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: float = 0.90, inputs: list[str] | None = None) -> pd.DataFrame:
+    """One-way sensitivity: each uncertain input held at its p10, then its p90, everything else drawn.
+
+    Parameters
+    ----------
+    s : Scenario
+    settings : RunSettings
+    low_q, high_q : float
+        Quantiles the input is held at [probability].
+    inputs : list of str, optional
+        Dotted paths of the uncertain inputs to vary; default: every one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per uncertain input, sorted by the swing in median IRR (largest
+        first): ``input``, ``low_value``/``high_value`` [input's unit],
+        ``irr_p50_low``/``irr_p50_high`` [1/year], ``p_loss_low``/``p_loss_high``
+        [probability], ``irr_swing`` and ``p_loss_swing`` (absolute differences),
+        and ``irr_p50_base``/``p_loss_base`` of the run with every input drawn.
+
+    Notes
+    -----
+    Correlations that involve the held input are dropped for that run: its
+    partners are drawn from their own distributions.
+    """
+    if not 0 < low_q < high_q < 1:
+        raise WorkflowError.one("need 0 < low quantile < high quantile < 1", path="tornado", given=(low_q, high_q))
+    specs = uncertain_inputs(s)
+    unknown = [p for p in (inputs or []) if p not in specs]
+    if unknown:
+        raise WorkflowError.one(f"not an uncertain input of this scenario; allowed: {', '.join(specs)}", path="tornado", given=unknown)
+    base = investor_metrics(settings.run(s))
+    rows = []
+    for path, spec in specs.items():
+        if inputs is not None and path not in inputs:
+            continue
+        lo, hi = (float(v) for v in ppf(spec, np.array([low_q, high_q])))
+        m_lo = investor_metrics(settings.run(hold_inputs(s, {path: lo}, f"tornado: held at p{low_q * 100:g}")))
+        m_hi = investor_metrics(settings.run(hold_inputs(s, {path: hi}, f"tornado: held at p{high_q * 100:g}")))
+        rows.append({
+            "input": path,
+            "low_value": lo,
+            "high_value": hi,
+            "irr_p50_low": m_lo["irr_p50"],
+            "irr_p50_high": m_hi["irr_p50"],
+            "p_loss_low": m_lo["p_loss"],
+            "p_loss_high": m_hi["p_loss"],
+        })
+    table = pd.DataFrame(rows, columns=["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high"])
+    table["irr_swing"] = (table["irr_p50_high"] - table["irr_p50_low"]).abs()
+    table["p_loss_swing"] = (table["p_loss_high"] - table["p_loss_low"]).abs()
+    table["irr_p50_base"] = base["irr_p50"]
+    table["p_loss_base"] = base["p_loss"]
+    return table.sort_values("irr_swing", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- reverse stress and goal seek
+@dataclass
+class _Evaluator:
+    """Runs a lever's variants on common random numbers and remembers each run's summary."""
+
+    s: Scenario
+    lever_name: str
+    settings: RunSettings
+    cache: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.lever = get_lever(self.lever_name, self.s)
+
+    def run(self, value: float):
+        key = round(float(value), 12)
+        if key not in self.cache:
+            res = self.settings.run(self.lever.scenario(self.s, value))
+            self.cache[key] = (res.summary(), res.draws)
+        return self.cache[key]
+
+    def figure(self, value: float, key: str) -> float:
+        return summary_figure(self.run(value)[0], key)
+
+
+@dataclass(frozen=True)
+class Root:
+    """Where a figure reaches its target as one lever moves.
+
+    Parameters
+    ----------
+    lever, label, unit : str
+        The lever (see :mod:`sibmodel.levers`).
+    figure : str
+        Summary key, e.g. ``investor.irr.p50``.
+    target : float
+        Target value of the figure.
+    value : float
+        Lever value at which the target is reached (NaN if not reached in ``bracket``).
+    ci_low, ci_high : float
+        95% Monte Carlo interval of ``value`` (NaN where not estimated).
+    achieved : float
+        The figure re-run at ``value``.
+    base_figure : float
+        The figure at the lever's base value.
+    bracket : tuple of float
+        Range searched.
+    natural : str
+        The inputs at ``value``, in the scenario's units.
+    note : str
+        How it was found, or why not.
+    """
+
+    lever: str
+    label: str
+    unit: str
+    figure: str
+    target: float
+    value: float
+    ci_low: float
+    ci_high: float
+    achieved: float
+    base_figure: float
+    bracket: tuple
+    natural: str
+    note: str
+
+    def as_row(self) -> dict:
+        return {k: getattr(self, k) for k in ("lever", "label", "unit", "figure", "target", "value", "ci_low", "ci_high", "achieved", "base_figure", "natural", "note")}
+
+
+def _standard_error(ev: _Evaluator, value: float, key: str) -> float:
+    """Monte Carlo standard error of a figure at one lever value [figure's unit].
+
+    A probability ``p`` over ``n`` draws: ``sqrt(p (1 - p) / n)``.  The median
+    IRR: bootstrap over draws (200 resamples, fixed seed).
+    """
+    summary, draws = ev.run(value)
+    if key == "investor.p_loss":
+        p = summary["investor"]["p_loss"]
+        n = int(np.isfinite(draws["investor_moic"].to_numpy(float)).sum())
+        return math.sqrt(max(p * (1 - p), 1.0 / max(n, 1)) / max(n, 1))
+    if key == "investor.irr.p50":
+        x = draws["investor_irr_annual"].to_numpy(float)
+        x = x[np.isfinite(x)]
+        rng = np.random.default_rng(0)
+        boots = np.median(x[rng.integers(0, x.size, size=(200, x.size))], axis=1)
+        return float(np.std(boots, ddof=1))
+    return float("nan")
+
+
+def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings: RunSettings,
+                bracket: tuple[float, float] | None = None, xtol_rel: float = 1e-3, evaluator: _Evaluator | None = None) -> Root:
+    """Find the lever value at which a summary figure reaches a target.
+
+    Continuous levers use :func:`scipy.optimize.brentq` on ``figure(value) -
+    target``; every evaluation runs the variant on the same seed (common random
+    numbers), so the function is deterministic.  The search starts from the
+    lever's base value and goes towards whichever end of ``bracket`` changes
+    the sign.  Integer levers (the payment lag) are scanned one step at a time
+    from the base and the first value that reaches the target is reported.
+
+    Parameters
+    ----------
+    s : Scenario
+    lever_name : str
+        See :data:`sibmodel.levers.LEVERS`.
+    key : str
+        Summary figure, e.g. ``investor.irr.p50`` or ``investor.p_loss``.
+    target : float
+        Target value of the figure.
+    settings : RunSettings
+    bracket : tuple of float, optional
+        Range to search; default: the lever's own.
+    xtol_rel : float
+        Tolerance on the lever value, relative to the bracket width.
+
+    Returns
+    -------
+    Root
+        With a 95% Monte Carlo interval for continuous levers when the figure is
+        ``investor.irr.p50`` or ``investor.p_loss``: standard error of the figure at
+        the root divided by the slope there (central difference on common random
+        numbers over 5% of the bracket).
+    """
+    ev = evaluator or _Evaluator(s, lever_name, settings)
+    lever = ev.lever
+    lo, hi = bracket or lever.bracket
+    if not lo < hi:
+        raise WorkflowError.one("the bracket needs low < high", path=f"lever {lever_name}", given=(lo, hi))
+    base = lever.base
+    f_base = ev.figure(base, key)
+    common = {"lever": lever.name, "label": lever.label, "unit": lever.unit, "figure": key, "target": target, "base_figure": f_base, "bracket": (lo, hi)}
+
+    def natural(v: float) -> str:
+        return lever.natural(lever.scenario(s, v), v) if np.isfinite(v) else ""
+
+    if lever.integer:
+        start = int(round(base))
+        sign0 = np.sign(f_base - target)
+        if sign0 == 0:
+            return Root(**common, value=base, ci_low=base, ci_high=base, achieved=f_base, natural=natural(base), note="reached at the base value")
+        for step in (1, -1):
+            prev = f_base
+            v = start + step
+            while lo <= v <= hi:
+                fv = ev.figure(v, key)
+                if np.sign(fv - target) != sign0:
+                    note = f"first whole value reaching the target scanning {'up' if step > 0 else 'down'} from {start}; at {v - step} the figure is {prev:.4g}"
+                    return Root(**common, value=float(v), ci_low=float("nan"), ci_high=float("nan"), achieved=fv, natural=natural(v), note=note)
+                prev = fv
+                v += step
+        return Root(**common, value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), achieved=float("nan"), natural="",
+                    note=f"not reached for whole values in [{lo:g}, {hi:g}]")
+
+    def g(v: float) -> float:
+        return ev.figure(v, key) - target
+
+    g_base = f_base - target
+    if g_base == 0:
+        a = b = base
+    else:
+        a = b = None
+        for end in (lo, hi):
+            g_end = g(end)
+            if np.isfinite(g_end) and np.sign(g_end) != np.sign(g_base):
+                a, b = (end, base) if end < base else (base, end)
+                break
+    if a is None:
+        ends = f"{ev.figure(lo, key):.4g} at {lo:g} and {ev.figure(hi, key):.4g} at {hi:g}"
+        return Root(**common, value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), achieved=float("nan"), natural="",
+                    note=f"not reached in [{lo:g}, {hi:g}] {lever.unit}: the figure is {f_base:.4g} at the base, {ends}")
+    if a == b:
+        root = a
+    else:
+        root = optimize.brentq(g, a, b, xtol=xtol_rel * (hi - lo), rtol=1e-10, maxiter=60)
+        # brentq stops within xtol of the sign change; a step function (a probability over
+        # draws) may jump there, so keep whichever neighbour is closest to the target
+        step = xtol_rel * (hi - lo)
+        root = min((v for v in (root - step, root, root + step) if lo <= v <= hi), key=lambda v: abs(g(v)))
+    achieved = ev.figure(root, key)
+    ci_low = ci_high = float("nan")
+    se = _standard_error(ev, root, key)
+    if np.isfinite(se):
+        h = 0.05 * (hi - lo)
+        v1, v2 = max(lo, root - h), min(hi, root + h)
+        slope = (ev.figure(v2, key) - ev.figure(v1, key)) / (v2 - v1)
+        if slope != 0 and np.isfinite(slope):
+            half = 1.96 * se / abs(slope)
+            ci_low, ci_high = max(lo, root - half), min(hi, root + half)
+    return Root(**common, value=float(root), ci_low=ci_low, ci_high=ci_high, achieved=achieved, natural=natural(root),
+                note=f"brentq on common random numbers in [{a:g}, {b:g}]")
+
+
+def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEVERS, p_loss_target: float = 0.5) -> pd.DataFrame:
+    """What has to go wrong for investors to lose money.
+
+    For each lever: the value at which the median IRR reaches 0, and the value
+    at which P(loss) reaches ``p_loss_target``, each with a 95% Monte Carlo
+    interval.  For a conventional investment (outflows first, then inflows)
+    IRR < 0 exactly when the money multiple is below 1, so the two roots
+    coincide at ``p_loss_target = 0.5`` up to Monte Carlo error (the median IRR
+    leaves out total losses).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lever and figure (see :class:`Root`).
+    """
+    if not 0 < p_loss_target < 1:
+        raise WorkflowError.one("P(loss) target must lie in (0, 1)", path="--p-loss", given=p_loss_target)
+    rows = []
+    for name in levers:
+        ev = _Evaluator(s, name, settings)
+        rows.append(solve_lever(s, name, "investor.irr.p50", 0.0, settings, evaluator=ev).as_row())
+        rows.append(solve_lever(s, name, "investor.p_loss", p_loss_target, settings, evaluator=ev).as_row())
+    return pd.DataFrame(rows)
+
+
+def goal_seek(s: Scenario, lever_name: str, key: str, target: float, settings: RunSettings, bracket=None) -> Root:
+    """Find the contract term (``tariff``, ``cap``, ``commitment`` or any lever) that meets a target.
+
+    Raises
+    ------
+    WorkflowError
+        If the target is not reached within the bracket, saying what range the figure covers.
+    """
+    root = solve_lever(s, lever_name, key, target, settings, bracket=bracket)
+    if not np.isfinite(root.value):
+        raise WorkflowError.one(f"cannot meet {key}={target:g} by moving the {root.label}: {root.note}", path="--solve", given=lever_name)
+    return root

@@ -1,0 +1,302 @@
+"""The users' workflows: stress suite, tornado, reverse stress, goal seek, join, baseline, CLI.
+
+The model is being calibrated, so no test pins a model output: each checks a
+direction, an identity or that a solved value meets its target when re-run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sibmodel import load_scenario
+from sibmodel.baseline import policy_baseline
+from sibmodel.cli import main
+from sibmodel.join import candidate_block, join_analysis, with_borough, without_borough
+from sibmodel.levers import (
+    LEVERS,
+    WorkflowError,
+    get_lever,
+    hold_inputs,
+    odds_spec,
+    power_spec,
+    scale_spec,
+)
+from sibmodel.scenario import apply_overrides, resolve, validate_data
+from sibmodel.stress import (
+    STRESS_COLUMNS,
+    RunSettings,
+    goal_seek,
+    load_stress_suite,
+    solve_lever,
+    stress_suite,
+    summary_figure,
+    tornado,
+)
+
+PFP = "scenarios/pfp.yaml"
+SETTINGS = RunSettings(draws=150, seed=11, chunk_size=150)
+
+
+@pytest.fixture(scope="module")
+def pfp():
+    return load_scenario(PFP)
+
+
+# --------------------------------------------------------------------------- levers
+def test_scale_power_odds_specs_are_exact_per_draw():
+    from sibmodel.distributions import ppf
+    from sibmodel.uncertain import Beta, LogNormal, Triangular
+
+    u = np.array([0.1, 0.5, 0.9])
+    ln = {"dist": "lognormal", "median": 0.2, "sigma": 0.25}
+    np.testing.assert_allclose(ppf(LogNormal(**scale_spec(ln, 1.5)), u), 1.5 * ppf(LogNormal(**ln), u), rtol=1e-12)
+    np.testing.assert_allclose(ppf(LogNormal(**power_spec(ln, 0.5)), u), ppf(LogNormal(**ln), u) ** 0.5, rtol=1e-12)
+    tri = {"dist": "triangular", "low": 26, "mode": 40, "high": 60}
+    np.testing.assert_allclose(ppf(Triangular(**scale_spec(tri, 2.0)), u), 2 * ppf(Triangular(**tri), u), rtol=1e-12)
+    # odds x 3 on a beta: the mean's odds triple, the concentration is kept
+    b = Beta(**odds_spec({"dist": "beta", "mean": 0.5, "sd": 0.05}, 3.0))
+    a_, b_ = b.shape_params()
+    assert a_ / (a_ + b_) == pytest.approx(0.75)
+    assert a_ + b_ == pytest.approx(0.25 / 0.0025 - 1)
+    assert odds_spec({"dist": "fixed", "value": 0.5}, 3.0)["value"] == pytest.approx(0.75)
+
+
+def test_lever_at_base_is_the_scenario_and_moves_inputs(pfp):
+    for name in LEVERS:
+        lever = get_lever(name, pfp)
+        if name == "cap" and pfp.contract.caps.total_gbp is None:
+            continue
+        assert lever.scenario(pfp, lever.base) is pfp
+    moved = get_lever("referrals").scenario(pfp, 0.5)
+    assert moved.referrals.volume_multiplier.mean() == pytest.approx(0.5 * pfp.referrals.volume_multiplier.mean())
+    with pytest.raises(WorkflowError, match="unknown lever"):
+        get_lever("weather")
+
+
+def test_hold_inputs_keeps_other_draws(pfp):
+    """Holding one input leaves every other input's draws unchanged (common random numbers)."""
+    path = "care.entry.prob"
+    base = SETTINGS.run(pfp).draws
+    held = SETTINGS.run(hold_inputs(pfp, {path: 0.8})).draws
+    assert "input:" + path not in held
+    for col in [c for c in base if c.startswith("input:") and c != "input:" + path]:
+        np.testing.assert_array_equal(base[col].to_numpy(), held[col].to_numpy())
+
+
+# --------------------------------------------------------------------------- stress suite
+#: Expected direction of each stress scenario against the base: -1 lower, +1 higher, 0 unchanged.
+EXPECTED = {
+    "referrals_minus30": {"irr_p50": -1, "moic_p50": -1},
+    "effect_halved": {"irr_p50": -1, "moic_p50": -1, "commissioner_net_savings_p50_gbp": -1},
+    "delivery_costs_plus25": {"irr_p50": -1, "moic_p50": -1, "capital_drawn_peak_p95_gbp": +1},
+    "payments_year_late": {"irr_p50": -1, "capital_drawn_peak_p95_gbp": +1},
+    "borough_leaves": {"irr_p50": -1, "moic_p50": -1},
+    # the top-up only changes who pays: the investor receives the same, the boroughs pay more
+    "no_topup": {"irr_p50": 0, "p_loss": 0, "moic_p50": 0, "commissioner_net_savings_p50_gbp": -1},
+}
+
+
+@pytest.fixture(scope="module")
+def suite(pfp):
+    return stress_suite(pfp, load_stress_suite("scenarios/stress"), SETTINGS)
+
+
+def test_stress_table_has_every_scenario_and_column(suite):
+    assert list(suite["scenario"])[0] == "base"
+    assert set(EXPECTED) <= set(suite["scenario"])
+    for col in STRESS_COLUMNS:
+        assert col in suite
+    assert suite["p_loss"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_stress_moves_investor_metrics_in_the_expected_direction(suite, name):
+    base = suite.iloc[0]
+    row = suite[suite["scenario"] == name].iloc[0]
+    for col, sign in EXPECTED[name].items():
+        if sign == 0:
+            assert row[col] == pytest.approx(base[col], rel=1e-12, abs=1e-12), col
+        elif sign < 0:
+            assert row[col] < base[col], col
+        else:
+            assert row[col] > base[col], col
+    if name != "no_topup":
+        assert row["p_loss"] >= base["p_loss"]  # an adverse stress never makes a loss less likely
+
+
+def test_stress_suite_is_reproducible(pfp, suite):
+    again = stress_suite(pfp, {"effect_halved": load_scenario("scenarios/stress/effect_halved.yaml")}, SETTINGS)
+    pd.testing.assert_series_equal(again.iloc[1][list(STRESS_COLUMNS)], suite[suite["scenario"] == "effect_halved"].iloc[0][list(STRESS_COLUMNS)], check_names=False)
+
+
+# --------------------------------------------------------------------------- tornado
+def test_tornado_ordering_is_stable_across_seeds(pfp):
+    """Inputs whose swings differ by a factor of 3 or more keep their order with another seed."""
+    inputs = ["referrals.volume_multiplier", "interventions.FFT.effect.hazard_ratio", "care.entry.prob", "care.reentry.prob"]
+    a = tornado(pfp, RunSettings(draws=150, seed=1, chunk_size=150), inputs=inputs)
+    b = tornado(pfp, RunSettings(draws=150, seed=2, chunk_size=150), inputs=inputs).set_index("input")
+    assert set(a["input"]) == set(inputs)
+    assert list(a["input"]) == sorted(a["input"], key=lambda p: -a.set_index("input").loc[p, "irr_swing"])
+    swing = a.set_index("input")["irr_swing"]
+    checked = 0
+    for big in swing.index:
+        for small in swing.index:
+            if swing[big] > 3 * swing[small] and swing[big] > 0.01:
+                assert b.loc[big, "irr_swing"] > b.loc[small, "irr_swing"], (big, small)
+                checked += 1
+    assert checked > 0
+    # referral volume: more referrals, higher median IRR
+    row = a.set_index("input").loc["referrals.volume_multiplier"]
+    assert row["irr_p50_high"] > row["irr_p50_low"]
+
+
+# --------------------------------------------------------------------------- reverse stress and goal seek
+def test_reverse_stress_root_gives_median_irr_zero_when_rerun(pfp):
+    settings = RunSettings(draws=200, seed=5, chunk_size=100)
+    root = solve_lever(pfp, "delivery_cost", "investor.irr.p50", 0.0, settings)
+    assert np.isfinite(root.value), root.note
+    rerun = settings.run(get_lever("delivery_cost").scenario(pfp, root.value)).summary()
+    assert summary_figure(rerun, "investor.irr.p50") == pytest.approx(0.0, abs=2e-3)
+    assert root.ci_low <= root.value <= root.ci_high
+    # delivery costs are adverse: the root is above plan exactly when the base median IRR is positive
+    assert (root.value > 1.0) == (root.base_figure > 0)
+
+
+def test_reverse_stress_integer_lever_and_unreachable_target(pfp):
+    settings = RunSettings(draws=100, seed=5, chunk_size=100)
+    lag = solve_lever(pfp, "payment_lag", "investor.irr.p50", 10.0, settings, bracket=(0, 3))
+    assert np.isnan(lag.value) and "not reached" in lag.note
+    far = solve_lever(pfp, "referrals", "investor.p_loss", 1.5, settings)
+    assert np.isnan(far.value) and "not reached" in far.note
+
+
+def test_goal_seek_tariff_meets_target_when_rerun(pfp):
+    settings = RunSettings(draws=200, seed=3, chunk_size=100)
+    root = goal_seek(pfp, "tariff", "investor.p_loss", 0.10, settings)
+    rerun = settings.run(get_lever("tariff").scenario(pfp, root.value)).summary()
+    # P(loss) moves in steps of one draw in 200
+    assert summary_figure(rerun, "investor.p_loss") == pytest.approx(0.10, abs=1.0 / settings.draws + 1e-12)
+    assert root.achieved == summary_figure(rerun, "investor.p_loss")
+    # raising the tariff lowers P(loss): the solved factor is above 1 exactly when the base is riskier
+    assert (root.value > 1.0) == (root.base_figure > 0.10)
+
+
+def test_goal_seek_out_of_reach_and_bad_figure(pfp):
+    settings = RunSettings(draws=50, seed=3, chunk_size=50)
+    with pytest.raises(WorkflowError, match="cannot meet"):
+        goal_seek(pfp, "tariff", "investor.p_loss", 1.5, settings)
+    with pytest.raises(WorkflowError, match="not a figure"):
+        goal_seek(pfp, "tariff", "investor.nonsense", 0.1, settings)
+
+
+# --------------------------------------------------------------------------- join
+def _no_spread():
+    # The cohort spread is drawn as one (draws x cohorts) block whose layout depends on the
+    # number of boroughs, so it is switched off to compare runs with different borough sets bit for bit.
+    data = apply_overrides(resolve(PFP), ["care.cohort_spread.entry_logit_sd=0", "care.cohort_spread.breakdown_logit_sd=0"])
+    return validate_data(data, PFP)
+
+
+def test_join_with_zero_referrals_changes_nothing():
+    s = _no_spread()
+    block = candidate_block(s, "Croydon", starts_per_quarter=0.0)
+    joined = with_borough(s, "Croydon", block)
+    assert "Croydon" in joined.interventions["FFT"].delivery.teams["Family Psychology Mutual FFT"].boroughs
+    r0, r1 = SETTINGS.run(s).draws, SETTINGS.run(joined).draws
+    for col in r0:
+        np.testing.assert_allclose(r1[col].to_numpy(float), r0[col].to_numpy(float), rtol=1e-12, atol=1e-6, err_msg=col)
+    for col in ("starts", "outcome_payments_gbp", "care_costs_avoided_gbp", "net_savings_gbp"):
+        assert (r1[f"borough.Croydon.{col}"] == 0).all()
+
+
+def test_join_with_care_costs_far_above_tariff_saves_money(pfp):
+    """Care costs 100x the tariff per week: avoiding care saves far more than the payments."""
+    tariff = pfp.contract.tariffs[0].payment_per_week_gbp.mean()
+    block = candidate_block(pfp, "Croydon", starts_per_quarter=3.0)
+    block["weekly_care_cost_gbp"] = {k: 100 * tariff for k in pfp.care.placements}
+    data = without_borough(with_borough(pfp, "Croydon", block), "Croydon")
+    assert set(data.boroughs) == set(pfp.boroughs)
+    r = join_analysis(with_borough(pfp, "Croydon", block), "Croydon", SETTINGS, break_even=False)
+    assert r.candidate["net_savings_gbp"]["p50"] > 0
+    assert r.candidate["p_net_positive"] > 0.9
+    assert r.candidate["outcome_payments_gbp"]["p50"] > 0
+    assert len(r.investor) == 2 and set(r.others["borough"]) == set(pfp.boroughs)
+
+
+def test_join_break_even_care_cost_gives_zero_median_net_saving(pfp):
+    settings = RunSettings(draws=100, seed=2, chunk_size=100)
+    r = join_analysis(pfp, "Croydon", settings, starts_per_quarter=2.0)
+    assert np.isfinite(r.break_even_care_cost_factor), r.notes
+    # re-run at the break-even costs: the candidate's median net saving is about zero
+    from sibmodel.join import _scale_care_costs
+
+    block = candidate_block(pfp, "Croydon", starts_per_quarter=2.0)
+    rerun = settings.run(_scale_care_costs(pfp, "Croydon", block, r.break_even_care_cost_factor, None))
+    net = np.median(rerun.draws["borough.Croydon.net_savings_gbp"])
+    paid = np.median(rerun.draws["borough.Croydon.outcome_payments_gbp"])
+    assert abs(net) < 0.01 * paid
+
+
+def test_join_errors(pfp):
+    with pytest.raises(WorkflowError, match="not in the scenario"):
+        without_borough(pfp, "Atlantis")
+    with pytest.raises(WorkflowError, match="unknown borough"):
+        candidate_block(pfp, "Croydon", like="Atlantis")
+
+
+# --------------------------------------------------------------------------- baseline
+def test_baseline_tables_and_identities(pfp):
+    res = SETTINGS.run(pfp)
+    t = policy_baseline(res)
+    out = t["outcomes"].set_index("figure")
+    assert out.loc["time at home, without therapy", "reference"] == pytest.approx(0.35)
+    assert out.loc["time at home, with therapy", "p50"] > out.loc["time at home, without therapy", "p50"]
+    buy = t["purchase"].set_index("purchase")
+    # fee for service: delivery cost net of the SPV's fees, the same in every draw when costs are fixed
+    fs = buy.loc["fee for service"]
+    assert fs["public_cost_p5_gbp"] <= fs["public_cost_p50_gbp"] <= fs["public_cost_p95_gbp"]
+    assert buy.loc["outcomes contract", "public_cost_p50_gbp"] > 0
+    # undiscounted fee-for-service cost + fees = the SPV's delivery costs, draw by draw
+    from sibmodel.baseline import fee_series
+
+    fees = fee_series(pfp, res.draws, res.series["delivery_costs_gbp"].shape[1]).sum(axis=1)
+    assert (fees > 0).all() and (fees < res.draws["delivery_costs_gbp"]).all()
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_workflows_write_tables_and_charts(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(main, ["baseline", PFP, "--draws", "50", "--seed", "1", "--out", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "b" / "baseline_outcomes.csv").exists() and (tmp_path / "b" / "baseline.png").exists()
+    r = runner.invoke(main, ["join", PFP, "--borough", "Croydon", "--starts-per-quarter", "2", "--join", "2019-01-01",
+                             "--no-break-even", "--draws", "50", "--seed", "1", "--out", str(tmp_path / "j")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "j" / "join.png").exists()
+    r = runner.invoke(main, ["stress", PFP, "--draws", "50", "--seed", "1", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(tmp_path / "s" / "stress.csv")
+    assert table["scenario"].iloc[0] == "base" and (tmp_path / "s" / "stress.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["stress", PFP, "--suite", "no/such/folder"], "stress suite must be a folder"),
+        (["stress", PFP, "--no-suite", "--solve", "tariff"], "give both --solve"),
+        (["stress", PFP, "--no-suite", "--solve", "weather", "--for", "investor.p_loss=0.1", "--draws", "10"], "unknown lever"),
+        (["stress", PFP, "--no-suite", "--solve", "tariff", "--for", "investor.p_loss=lots", "--draws", "10"], "FIGURE=VALUE"),
+        (["join", PFP, "--borough", "Croydon", "--like", "Atlantis"], "unknown borough"),
+        (["join", PFP, "--borough", "Croydon", "--join", "2030-01-01", "--draws", "10"], "join_date"),
+        (["sensitivity", PFP, "--n-base", "100"], "power of 2"),
+        (["baseline", "no/such.yaml"], "file not found"),
+    ],
+)
+def test_cli_workflow_errors_exit_2_without_traceback(args, message, tmp_path):
+    r = CliRunner().invoke(main, [*args, "--out", str(tmp_path)])
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output
