@@ -42,6 +42,11 @@ _TIME_AT_HOME = {
 
 
 # --------------------------------------------------------------------------- helpers
+def _plain(text: str) -> str:
+    """Text from a scenario, drawn as it is: ``$`` would otherwise start Matplotlib mathtext."""
+    return str(text).replace("$", r"\$")
+
+
 def _figure(width_in: float, height_in: float, caption: str) -> Figure:
     """A figure with constrained layout and ``caption`` wrapped along the bottom."""
     lines = textwrap.wrap(caption, width=int(width_in * 15)) or [""]
@@ -49,7 +54,7 @@ def _figure(width_in: float, height_in: float, caption: str) -> Figure:
     fig = Figure(figsize=(width_in, height_in + caption_in), dpi=100)
     bottom = caption_in / (height_in + caption_in)
     fig.set_layout_engine(ConstrainedLayoutEngine(rect=(0, bottom, 1, 1 - bottom)))
-    fig.text(0.01, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=7.5, color="#444444", gid=CAPTION_GID)
+    fig.text(0.01, 0.01, _plain("\n".join(lines)), ha="left", va="bottom", fontsize=7.5, color="#444444", gid=CAPTION_GID)
     fig.sibmodel_caption = caption
     return fig
 
@@ -251,7 +256,7 @@ def borough_net_savings(run) -> Figure:
     ax.boxplot(data, positions=pos, **_HORIZONTAL, whis=(5, 95), showfliers=False, widths=0.6,
                patch_artist=True, boxprops={"facecolor": "#cfe0f1", "edgecolor": TREATED}, medianprops={"color": TREATED})
     ax.axvline(0.0, color=COUNTERFACTUAL, lw=1.5, label="break-even (net savings 0)")
-    ax.set_yticks(pos, names)
+    ax.set_yticks(pos, [_plain(n) for n in names])
     right = ax.secondary_yaxis("right")
     right.set_yticks(pos, [f"P(ahead) {prob_text(com['boroughs'][n]['p_net_positive'])}" for n in names])
     right.tick_params(length=0)
@@ -331,7 +336,7 @@ def validation(run) -> Figure | None:
         ax.set_xlim(lo - pad, hi + pad)
         ax.set_yticks([])
         tag = " (calibration target)" if r["calibration_target"] else ""
-        ax.set_ylabel(r["label"] + tag, rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_ylabel(_plain(r["label"]) + tag, rotation=0, ha="right", va="center", fontsize=8)
         ax.set_xlabel(f"{r['figure']} [{unit}]", fontsize=8)
         ax.tick_params(labelsize=8)
     axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, 1.9), ncol=3, fontsize=8, frameon=False)
@@ -341,7 +346,7 @@ def validation(run) -> Figure | None:
 
 # --------------------------------------------------------------------------- overlays (compare)
 def _labels(runs: Sequence) -> list[str]:
-    return [f"#{i} {run_label(r)}" for i, r in enumerate(runs)]
+    return [_plain(f"#{i} {run_label(r)}") for i, r in enumerate(runs)]
 
 
 def _compare_caption(runs: Sequence) -> str:
@@ -423,7 +428,7 @@ def compare_differences(table: pd.DataFrame, runs: Sequence) -> Figure:
             colour = COLOURS[int(r["scenario_index"]) % len(COLOURS)]
             y = -j
             ax.hlines(y, r["diff_p5"] * r["display_scale"], r["diff_p95"] * r["display_scale"], color=colour, lw=6, alpha=0.4)
-            ax.plot([r["diff_p50"] * r["display_scale"]], [y], "o", color=colour, label=f"#{int(r['scenario_index'])} {r['scenario']}")
+            ax.plot([r["diff_p50"] * r["display_scale"]], [y], "o", color=colour, label=_plain(f"#{int(r['scenario_index'])} {r['scenario']}"))
         ax.axvline(0.0, color="#333333", lw=1)
         ax.set_yticks([])
         ax.set_ylim(-len(sub) + 0.4, 0.6)

@@ -226,7 +226,12 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
         fdir.mkdir(parents=True, exist_ok=True)
     figs: dict[str, list[str]] = {}
     for stem, (section, title, fn) in F.RUN_FIGURES.items():
-        fig = fn(run)
+        try:
+            fig = fn(run)
+        except KeyError as exc:  # a run folder written before this figure's data was saved
+            figs.setdefault(section, []).append(
+                f'<p class="muted">{_e(title)}: not available, the run lacks {_e(exc)} (re-run with this version of sibmodel).</p>')
+            continue
         if fig is not None:
             figs.setdefault(section, []).append(_figure_html(fig, title, stem, fdir))
 

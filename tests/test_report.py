@@ -207,6 +207,32 @@ def test_hostile_scenario_text_is_escaped(hostile_dir):
     assert "<script" not in html.lower()
 
 
+def test_dollar_signs_in_scenario_text_are_drawn_as_they_are(tmp_path):
+    name = "Cost $x^{2}$ in $ and \\frac"
+    data = apply_overrides(resolve(PFP), [f"metadata.name={json.dumps(name)}", "boroughs.Bexley.source=\"$$\""])
+    res = simulate(validate_data(data, PFP), draws=10, seed=1, chunk_size=10)
+    for _section, _title, fn in F.RUN_FIGURES.values():
+        fig = fn(res)
+        F.to_png(fig)  # mathtext would fail or eat the dollars
+        assert name in F.caption_of(fig)
+    text = F.investor_returns(res).texts[0].get_text()
+    assert "\\$x^{2}\\$" in text
+
+
+def test_an_older_run_folder_without_a_figure_s_data_still_reports(run_dir, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    cf = pd.read_parquet(old / "cashflows.parquet")
+    cf.drop(columns=[c for c in cf.columns if c.startswith("investor_capital_drawn_cumulative")]).to_parquet(old / "cashflows.parquet")
+    res = CliRunner().invoke(main, ["report", str(old)])
+    assert res.exit_code == 0, res.output
+    html = (old / "report.html").read_text()
+    assert "Capital drawn against the commitment: not available" in html
+    assert html.count("data:image/png;base64,") == len(F.RUN_FIGURES) - 1
+
+
 def test_cli_report_regenerates_from_the_saved_run(run_dir, tmp_path):
     import shutil
 
