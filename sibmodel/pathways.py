@@ -193,6 +193,11 @@ def simulate_arms(
     cum_reentry_mix = np.cumsum(reentry_mix)
     cum_escalation = np.cumsum(escalation, axis=1)
     log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
+    # per person, once: the divisor of the exponential target and where the hazard is zero
+    home_scales = []
+    for scale in (entry_scale, reentry_scale):
+        zero = scale <= 0
+        home_scales.append((np.where(zero, 1.0, scale), zero if zero.any() else None))
 
     state = np.full((n_arms, n), HOME_NEVER, dtype=np.int8)
     t = np.zeros((n_arms, n), dtype=np.int64)
@@ -216,7 +221,7 @@ def simulate_arms(
                 continue
             sub = np.flatnonzero(alive)
             who = active[sub]
-            e_dur, u_type, u_break = neg_log_u[sub], u[1, sub], u[2, sub]
+            e_dur, u_type = neg_log_u[sub], u[1, sub]
             s_now = state[a, who]
             t0 = t[a, who]
             end = np.empty(who.size, dtype=np.int64)
@@ -225,19 +230,18 @@ def simulate_arms(
             in_place = s_now >= FIRST_PLACEMENT
 
             # home spells: inverse CDF of the cumulative hazard
-            for home_state, search, scale, cum_mix in (
-                (HOME_NEVER, search_entry, entry_scale, cum_entry_mix),
-                (HOME_AFTER, search_reentry, reentry_scale, cum_reentry_mix),
+            for home_state, search, (divisor, zero), cum_mix in (
+                (HOME_NEVER, search_entry, home_scales[0], cum_entry_mix),
+                (HOME_AFTER, search_reentry, home_scales[1], cum_reentry_mix),
             ):
                 m = np.flatnonzero(s_now == home_state)
                 if not m.size:
                     continue
                 p = who[m]
                 row = rows[a][p]
-                sc = scale[p]
-                e = e_dur[m]
-                with np.errstate(divide="ignore"):
-                    step = np.where(sc > 0, e / np.where(sc > 0, sc, 1.0), np.inf)
+                step = e_dur[m] / divisor[p]
+                if zero is not None:
+                    step[zero[p]] = np.inf
                 target = search.at(row, t0[m]) + step
                 j = search.first_reaching(row, target)
                 j[j >= search.width] = np.iinfo(np.int64).max // 4
@@ -256,7 +260,7 @@ def simulate_arms(
                     d = np.floor(-e_dur[m] / ls)
                 d = np.where(np.isfinite(d), d, 0.0) + 1.0
                 end[m] = t0[m] + np.minimum(d, 1e12).astype(np.int64)
-                b = u_break[m] < breakdown_share[p, kt]
+                b = u[2, sub[m]] < breakdown_share[p, kt]
                 broke[m] = b
                 nxt_type = np.minimum((u_type[m][:, None] >= cum_escalation[kt]).sum(axis=1), k_types - 1)
                 nxt[m] = np.where(b, FIRST_PLACEMENT + nxt_type, HOME_AFTER)
@@ -266,9 +270,9 @@ def simulate_arms(
             overlap = np.maximum(0, clipped_end - np.maximum(t0, window_start[who]))
             # each person has one spell per event number: plain indexed adds, no bincount over everyone
             home = ~in_place
-            weeks_home[a, who[home]] += overlap[home]
+            weeks_home[a][who[home]] += overlap[home]
             if m.size:
-                weeks_place[a, who[m] * k_types + (s_now[m].astype(np.int64) - FIRST_PLACEMENT)] += overlap[m]
+                weeks_place[a][who[m] * k_types + kt] += overlap[m]
             spells[a].append((who, s_now, t0, clipped_end))
 
             moved = end < we
