@@ -130,13 +130,11 @@ def test_summary_keys_and_parquet_consistency(run, tmp_path):
 
 def test_cli_run_writes_folder_and_json(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["run", PFP, "--draws", "40", "--seed", "2", "--out", str(tmp_path / "r"), "--json"])
+    res = runner.invoke(main, ["run", PFP, "--draws", "40", "--seed", "2", "--out", str(tmp_path / "r"), "--json", "--no-report"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["meta"]["draws"] == 40
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
-        "cashflows.parquet", "draws.parquet", "figures", "manifest.json", "occupancy.parquet", "report.html", "summary.json"
-    ]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["cashflows.parquet", "draws.parquet", "manifest.json", "occupancy.parquet", "summary.json"]
 
 
 def test_cli_run_bad_input_leaves_nothing(tmp_path):

@@ -19,7 +19,7 @@ from sibmodel import load_scenario
 from sibmodel.cli import main
 from sibmodel.engine import simulate
 from sibmodel.exceptions import RunFolderError
-from sibmodel.report import build_report, run_folder_writer
+from sibmodel.report import _validation_section, run_folder_writer
 from sibmodel.rundir import load_run
 from sibmodel.scenario import apply_overrides, resolve, validate_data
 
@@ -147,8 +147,7 @@ def test_figures_without_observed_figures(run):
     res = simulate(s, draws=10, seed=1, chunk_size=10)
     assert F.validation(res) is None
     assert "published" not in _texts(F.time_at_home(res))
-    html = build_report(res)
-    assert "no <code>observed:</code> figures" in html
+    assert "no <code>observed:</code> figures" in _validation_section(res.summary()["validation"])
 
 
 def test_validation_figure_has_one_row_per_observed_figure(run):
