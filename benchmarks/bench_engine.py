@@ -1,98 +1,128 @@
-"""Engine benchmark: draws per second, peak memory, and the ratio to the RNG floor.
+"""Benchmark of ``sibmodel run``: wall time, draws per second, peak memory, ratio to the RNG floor.
 
-Run by hand (never in the test suite):
+Run by hand (never in the test suite; the machine is shared, so repeat when it is quiet):
 
-    .venv/bin/python benchmarks/bench_engine.py [--draws 10000] [--scenario scenarios/pfp.yaml] [--workers 1]
+    .venv/bin/python benchmarks/bench_engine.py --draws 10000 100000 [--workers 2]
+    .venv/bin/python benchmarks/bench_engine.py --scenario benchmarks/synthetic_4100.yaml --draws 10000
+
+Each run is the real command line, ``sibmodel run SCENARIO --draws N --quiet
+--no-report`` (all outputs except figures and the report), in a child process
+timed from start to exit (imports included).  Peak RSS is the child's
+(``wait4``); with ``--workers > 1`` Linux reports the largest single process
+of the tree, so the memory figures in benchmarks/README.md use one worker.
 
 The *RNG floor* is the time numpy's default generator needs, in this process,
-to produce as many uniforms as the run consumed (parameter draws, referral
-counts and weeks, cohort spreads and three per person per spell in the kernel,
-counted by wrapping the generators).  The engine can never be faster than that.
+to produce as many random numbers as the run consumes: every number drawn from
+every stream (parameter uniforms, referral counts and weeks, cohort spreads,
+three uniforms per person per spell in the kernel), counted by wrapping the
+streams on the first 2,000 draws and scaled to the run, then generated as
+uniforms in blocks of ten million.  The engine can never be faster than that.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from sibmodel import (
-    load_scenario,  # noqa: E402
-    pathways,  # noqa: E402
-)
+from sibmodel import distributions, load_scenario  # noqa: E402
 from sibmodel.engine import simulate  # noqa: E402
 
 
-def count_kernel_uniforms(s, draws: int, seed: int) -> int:
-    """Uniforms the kernel draws, counted by wrapping ``Generator.random`` in the kernel's module."""
-    counted = {"n": 0}
-    original = pathways.simulate_arms
+class _Counting:
+    """A Generator stand-in that counts the numbers it hands out."""
+
+    def __init__(self, rng, counter):
+        self._rng = rng
+        self._counter = counter
+
+    def __getattr__(self, name):
+        method = getattr(self._rng, name)
+
+        def counted(*args, **kwargs):
+            out = method(*args, **kwargs)
+            self._counter["n"] += int(np.size(out))
+            return out
+
+        return counted
+
+
+def count_random_numbers(s, draws: int, seed: int) -> float:
+    """Random numbers one run of ``draws`` consumes (counted on up to 2,000 draws, then scaled)."""
+    sample = min(draws, 2000)
+    counter = {"n": 0}
+    original = distributions.stream
 
     def wrapped(*args, **kwargs):
-        rng = args[-1] if len(args) >= 12 else kwargs["rng"]
-
-        class Counting:
-            def random(self, size):
-                counted["n"] += int(np.prod(size))
-                return rng.random(size)
-
-        args = list(args)
-        args[-1] = Counting()
-        return original(*args, **kwargs)
+        return _Counting(original(*args, **kwargs), counter)
 
     import sibmodel.engine as eng
 
-    eng.simulate_arms = wrapped
+    distributions.stream, eng.stream = wrapped, wrapped
     try:
-        simulate(s, draws=draws, seed=seed)
+        simulate(s, draws=sample, seed=seed)
     finally:
-        eng.simulate_arms = original
-    return counted["n"]
+        distributions.stream, eng.stream = original, original
+    return counter["n"] * draws / sample
+
+
+def rng_floor_s(n_numbers: float) -> float:
+    """Seconds numpy's default generator needs for ``n_numbers`` uniforms [s]."""
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    left = int(n_numbers)
+    while left > 0:
+        m = min(left, 10_000_000)
+        rng.random(m)
+        left -= m
+    return time.perf_counter() - t0
+
+
+def run_cli(scenario: str, draws: int, seed: int, workers: int, scheduler: str | None) -> tuple[float, float, int]:
+    """Wall time [s], peak RSS [MB] and starts of one ``sibmodel run`` in a child process."""
+    exe = str(Path(sys.executable).with_name("sibmodel"))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        cmd = [exe, "run", scenario, "--draws", str(draws), "--seed", str(seed), "--quiet", "--no-report", "--out", str(out), "--workers", str(workers)]
+        if scheduler:
+            cmd += ["--scheduler", scheduler]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"sibmodel run failed with exit code {proc.returncode}")
+        import json
+
+        starts = json.loads((out / "summary.json").read_text())["outcomes"]["starts"]["mean"]
+    return wall, usage.ru_maxrss / 1024, starts
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", default="scenarios/pfp.yaml")
-    ap.add_argument("--draws", type=int, default=10_000)
+    ap.add_argument("--draws", type=int, nargs="+", default=[10_000])
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--scheduler", default=None)
     ap.add_argument("--seed", type=int, default=12345)
     a = ap.parse_args()
-    s = load_scenario(a.scenario)
-
-    simulate(s, draws=50, seed=a.seed)  # warm-up (imports, caches)
-    t0 = time.perf_counter()
-    res = simulate(s, draws=a.draws, seed=a.seed, workers=a.workers)
-    wall = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if a.workers > 1:
-        peak_mb += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-    n_uniforms = count_kernel_uniforms(s, min(a.draws, 2000), a.seed) * a.draws / min(a.draws, 2000)
-    rng = np.random.default_rng(0)
-    t1 = time.perf_counter()
-    left = int(n_uniforms)
-    while left > 0:
-        m = min(left, 10_000_000)
-        rng.random(m)
-        left -= m
-    floor = time.perf_counter() - t1
-
-    people = res.draws["starts"].sum()
-    print(f"scenario            {a.scenario}")
-    print(f"draws               {a.draws:,}   workers {a.workers}")
-    print(f"young people        {people:,.0f} ({people / a.draws:,.0f} per draw), two arms each")
-    print(f"wall time           {wall:.2f} s")
-    print(f"draws per second    {a.draws / wall:,.0f}")
-    print(f"peak RSS            {peak_mb:,.0f} MB")
-    print(f"kernel uniforms     {n_uniforms:,.0f} (estimated from the first {min(a.draws, 2000):,} draws)")
-    print(f"RNG floor           {floor:.2f} s")
-    print(f"ratio to RNG floor  {wall / floor:.1f}x")
+    s = load_scenario(ROOT / a.scenario if not Path(a.scenario).is_absolute() else a.scenario)
+    print(f"scenario {a.scenario}   workers {a.workers}   scheduler {a.scheduler or '-'}   load average {os.getloadavg()[0]:.2f}")
+    print(f"{'draws':>10} {'starts/draw':>11} {'wall s':>8} {'draws/s':>9} {'peak RSS MB':>11} {'RNG floor s':>11} {'ratio':>7}")
+    for draws in a.draws:
+        wall, rss, starts = run_cli(a.scenario, draws, a.seed, a.workers, a.scheduler)
+        floor = rng_floor_s(count_random_numbers(s, draws, a.seed))
+        print(f"{draws:>10,} {starts:>11,.0f} {wall:>8.2f} {draws / wall:>9,.0f} {rss:>11,.0f} {floor:>11.3f} {wall / floor:>6.0f}x", flush=True)
 
 
 if __name__ == "__main__":

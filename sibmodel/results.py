@@ -38,6 +38,23 @@ PERCENTILE_METHOD = (
     "reading one column at a time from draws.parquet (8 bytes per draw per column in memory)"
 )
 
+#: Above this many draws a whole column is not read into memory (400 MB a float column);
+#: summary figures then come from every k-th draw instead [draws].
+EXACT_LIMIT_DRAWS = 50_000_000
+
+
+def percentile_method(n_draws: int) -> str:
+    """How the summary's figures are computed for a run of ``n_draws`` (recorded in its metadata)."""
+    if n_draws <= EXACT_LIMIT_DRAWS:
+        return PERCENTILE_METHOD
+    k = -(-n_draws // EXACT_LIMIT_DRAWS)
+    return (
+        f"subsample: mean, sd, percentiles and probabilities over every {k}-th draw "
+        f"({-(-n_draws // k):,} of {n_draws:,} draws; draws are independent, so this is a simple "
+        "random sample whose Monte Carlo error is that of a run of that size), read row group by "
+        "row group from draws.parquet; numpy.percentile (linear interpolation)"
+    )
+
 
 class DrawStore:
     """Per-draw columns and quarterly series, spooled to Parquet row group by row group.
@@ -141,11 +158,19 @@ class DrawStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -------------------------------------------------------------- reading
-    def column(self, name: str) -> np.ndarray:
-        """One per-draw column, read whole (8 bytes x draws for a float column)."""
+    def column(self, name: str, every: int = 1) -> np.ndarray:
+        """One per-draw column: whole (8 bytes x draws for a float column), or every ``every``-th draw."""
         import pyarrow.parquet as pq
 
-        return pq.read_table(self.draws_path, columns=[name]).column(0).to_numpy()
+        if every == 1:
+            return pq.read_table(self.draws_path, columns=[name]).column(0).to_numpy()
+        f = pq.ParquetFile(self.draws_path)
+        parts, first = [], 0
+        for g in range(f.num_row_groups):
+            x = f.read_row_group(g, columns=[name]).column(0).to_numpy()
+            parts.append(x[(-first) % every :: every])
+            first += x.size
+        return np.concatenate(parts)
 
     def column_names(self) -> list[str]:
         import pyarrow.parquet as pq
@@ -180,10 +205,15 @@ class _Columns:
         self._store = store
 
     def __getitem__(self, name: str) -> pd.Series:
-        return pd.Series(self._store.column(name), name=name)
+        return pd.Series(self._store.column(name, self.every), name=name)
+
+    @property
+    def every(self) -> int:
+        """Read every k-th draw: 1 up to :data:`EXACT_LIMIT_DRAWS` (see :func:`percentile_method`)."""
+        return -(-self._store.n_draws // EXACT_LIMIT_DRAWS)
 
     def __len__(self) -> int:
-        return self._store.n_draws
+        return -(-self._store.n_draws // self.every)
 
     def __contains__(self, name: str) -> bool:
         return name in self._store.column_names()
@@ -536,7 +566,7 @@ def run_meta(s: Scenario, n_draws: int, *, entropy, seed, chunk_size, elapsed_s,
         "scenario_hash": scenario_hash(s),
         "version": __version__,
         "elapsed_s": round(float(elapsed_s), 3),
-        "percentile_method": PERCENTILE_METHOD,
+        "percentile_method": percentile_method(n_draws),
     }
 
 

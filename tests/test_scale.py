@@ -156,3 +156,28 @@ def test_cashflow_bands_and_summary_read_column_by_column(pfp):
     s = res.summary()
     assert s["contract"]["outcome_payments_gbp"]["p95"] == pytest.approx(np.percentile(res.draws["outcome_payments_gbp"], 95), rel=1e-15)
     assert s["meta"]["percentile_method"].startswith("exact")
+
+
+def test_summary_subsamples_beyond_the_exact_limit(pfp, monkeypatch):
+    """Past EXACT_LIMIT_DRAWS a column is read as every k-th draw, and the method says so."""
+    import sibmodel.results as results
+
+    monkeypatch.setattr(results, "EXACT_LIMIT_DRAWS", 40)
+    res = simulate(pfp, draws=100, seed=6, chunk_size=30)
+    res.store.row_group_draws = 7  # irrelevant once written; the file has its own row groups
+    s = res.summary()
+    x = res.draws["outcome_payments_gbp"].to_numpy()[::3]  # k = ceil(100 / 40) = 3
+    assert s["contract"]["outcome_payments_gbp"]["p50"] == pytest.approx(np.percentile(x, 50), rel=1e-15)
+    assert s["contract"]["outcome_payments_gbp"]["mean"] == pytest.approx(x.mean(), rel=1e-15)
+    assert s["meta"]["percentile_method"].startswith("subsample: ") and "every 3-th draw" in s["meta"]["percentile_method"]
+
+
+def test_store_reads_every_kth_draw_across_row_groups(tmp_path):
+    store = DrawStore.create(tmp_path, row_group_draws=10)
+    for lo in range(0, 95, 19):
+        n = min(19, 95 - lo)
+        store.add({"x": np.arange(lo, lo + n, dtype=float)}, {"s": np.zeros((n, 2))})
+    store.close()
+    np.testing.assert_array_equal(store.column("x", every=4), np.arange(0, 95, 4))
+    np.testing.assert_array_equal(store.column("x"), np.arange(95))
+    store.discard()
