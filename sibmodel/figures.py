@@ -130,14 +130,18 @@ def observed_value(scenario, figure: str) -> tuple[float, str] | None:
     return None
 
 
-def observed_time_at_home(scenario, arm: str) -> tuple[float, str] | None:
-    """Published share of tracked time at home for ``arm`` [1], from a time-at-home or care-share figure."""
+def observed_time_at_home(scenario, arm: str) -> tuple[float, str, bool] | None:
+    """Published share of tracked time at home for ``arm`` [1], its source, and whether it was derived.
+
+    A scenario may publish the time at home or the share of time in care; the
+    latter is converted (at home = 1 - in care) and flagged as derived.
+    """
     home, care = _TIME_AT_HOME[arm]
     found = observed_value(scenario, home)
     if found is not None:
-        return found
+        return found[0], found[1], False
     found = observed_value(scenario, care)
-    return None if found is None else (1.0 - found[0], found[1])
+    return None if found is None else (1.0 - found[0], found[1], True)
 
 
 def _observed_sources(pairs) -> str:
@@ -277,8 +281,9 @@ def time_at_home(run) -> Figure:
         x = _finite(d[f"time_at_home_share_{arm}"]) * 100
         ax.hist(x, bins=30, color=colour, alpha=0.55, label=f"{label}: median {np.median(x):.1f}%" if x.size else label)
         if obs[arm] is not None:
-            v = obs[arm][0] * 100
-            ax.axvline(v, color=colour, lw=2, ls="--", label=f"published {label}: {v:.1f}%")
+            v, _src, derived = obs[arm]
+            note = f" (100% - {100 - v * 100:.1f}% in care)" if derived else ""
+            ax.axvline(v * 100, color=colour, lw=2, ls="--", label=f"published {label}: {v * 100:.1f}%{note}")
     ax.set_xlabel("share of tracked time at home [%]")
     ax.set_ylabel("draws [count]")
     ax.set_xlim(0, 100)
