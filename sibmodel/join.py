@@ -256,7 +256,7 @@ def join_analysis(
     r0, r1 = settings.run(base), settings.run(joined)
     sm0, sm1 = r0.summary(), r1.summary()
     cand = sm1["commissioner"]["boroughs"][name]
-    investor = pd.DataFrame([{"case": "without", **investor_metrics(r0)}, {"case": f"with {name}", **investor_metrics(r1)}])
+    investor = pd.DataFrame([{"case": "without", **investor_metrics(r0.draws)}, {"case": f"with {name}", **investor_metrics(r1.draws)}])
 
     def shares(res) -> dict:
         total = res.draws["commissioner_outcome_payments_gbp"].to_numpy(float)
@@ -292,7 +292,7 @@ def join_analysis(
     if break_even:
         factor, costs, note = _break_even_care_cost(base, name, block, like, settings)
         notes.append(note)
-        starts_be, note = _break_even_starts(base, name, block, like, settings, investor_metrics(r0)["irr_p50"])
+        starts_be, note = _break_even_starts(base, name, block, like, settings, investor_metrics(r0.draws)["irr_p50"])
         notes.append(note)
     return JoinResult(
         borough=name,
@@ -341,7 +341,7 @@ def _break_even_starts(base, name, block, like, settings, irr_without: float, br
     from .stress import investor_metrics
 
     def g(x: float) -> float:
-        return investor_metrics(settings.run(with_borough(base, name, _with_starts(block, x), like)))["irr_p50"] - irr_without
+        return investor_metrics(settings.run(with_borough(base, name, _with_starts(block, x), like)).draws)["irr_p50"] - irr_without
 
     lo, hi = bracket
     g_small = g(0.05)

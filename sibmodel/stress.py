@@ -64,18 +64,42 @@ class RunSettings:
         return simulate(s, draws=self.draws, seed=self.seed, chunk_size=self.chunk_size, workers=self.workers)
 
 
-def investor_metrics(results) -> dict:
-    """The stress-table figures of one run (see :data:`STRESS_COLUMNS`)."""
-    sm = results.summary()
-    inv = sm["investor"]
+def _finite(x) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    return x[np.isfinite(x)]
+
+
+def _pct(x, q: float) -> float:
+    x = _finite(x)
+    return float(np.percentile(x, q)) if x.size else float("nan")
+
+
+#: Figures computed straight from the per-draw table, each as :meth:`Results.summary` defines it
+#: (percentiles over finite values, P(loss) = P(money multiple < 1) over finite multiples).
+FAST_FIGURES = {
+    "investor.irr.p50": lambda d: _pct(d["investor_irr_annual"], 50),
+    "investor.irr.p5": lambda d: _pct(d["investor_irr_annual"], 5),
+    "investor.moic.p50": lambda d: _pct(d["investor_moic"], 50),
+    "investor.moic.p5": lambda d: _pct(d["investor_moic"], 5),
+    "investor.p_loss": lambda d: float(np.mean(_finite(d["investor_moic"]) < 1.0)) if _finite(d["investor_moic"]).size else float("nan"),
+    "investor.p_commitment_exceeded": lambda d: float(np.mean(d["investor_commitment_exceeded"])),
+    "investor.capital_drawn_peak_gbp.p95": lambda d: _pct(d["investor_capital_drawn_peak_gbp"], 95),
+    "commissioner.total.net_savings_gbp.p50": lambda d: _pct(d["commissioner_net_savings_gbp"], 50),
+    "commissioner.total.p_net_positive": lambda d: float(np.mean(d["commissioner_net_savings_gbp"].to_numpy(float) > 0)),
+}
+
+
+def investor_metrics(draws: pd.DataFrame) -> dict:
+    """The stress-table figures (see :data:`STRESS_COLUMNS`) of one run's per-draw table (``Results.draws``)."""
+    f = FAST_FIGURES
     return {
-        "irr_p50": inv["irr"]["p50"],
-        "p_loss": inv["p_loss"],
-        "p_commitment_exceeded": inv["p_commitment_exceeded"],
-        "capital_drawn_peak_p95_gbp": inv["capital_drawn_peak_gbp"]["p95"],
-        "moic_p5": inv["moic"]["p5"],
-        "moic_p50": inv["moic"]["p50"],
-        "commissioner_net_savings_p50_gbp": sm["commissioner"]["total"]["net_savings_gbp"]["p50"],
+        "irr_p50": f["investor.irr.p50"](draws),
+        "p_loss": f["investor.p_loss"](draws),
+        "p_commitment_exceeded": f["investor.p_commitment_exceeded"](draws),
+        "capital_drawn_peak_p95_gbp": f["investor.capital_drawn_peak_gbp.p95"](draws),
+        "moic_p5": f["investor.moic.p5"](draws),
+        "moic_p50": f["investor.moic.p50"](draws),
+        "commissioner_net_savings_p50_gbp": f["commissioner.total.net_savings_gbp.p50"](draws),
     }
 
 
@@ -135,7 +159,7 @@ def stress_suite(base: Scenario, stresses: dict[str, Scenario], settings: RunSet
     """
     rows = []
     for label, s in {"base": base, **stresses}.items():
-        rows.append({"scenario": label, "name": s.metadata.name, **investor_metrics(settings.run(s))})
+        rows.append({"scenario": label, "name": s.metadata.name, **investor_metrics(settings.run(s).draws)})
     table = pd.DataFrame(rows)
     table["irr_p50_change"] = table["irr_p50"] - table.loc[0, "irr_p50"]
     table["p_loss_change"] = table["p_loss"] - table.loc[0, "p_loss"]
@@ -180,14 +204,14 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
     unknown = [p for p in (inputs or []) if p not in specs]
     if unknown:
         raise WorkflowError.one(f"not an uncertain input of this scenario; allowed: {', '.join(specs)}", path="tornado", given=unknown)
-    base = investor_metrics(settings.run(s))
+    base = investor_metrics(settings.run(s).draws)
     rows = []
     for path, spec in specs.items():
         if inputs is not None and path not in inputs:
             continue
         lo, hi = (float(v) for v in ppf(spec, np.array([low_q, high_q])))
-        m_lo = investor_metrics(settings.run(hold_inputs(s, {path: lo}, f"tornado: held at p{low_q * 100:g}")))
-        m_hi = investor_metrics(settings.run(hold_inputs(s, {path: hi}, f"tornado: held at p{high_q * 100:g}")))
+        m_lo = investor_metrics(settings.run(hold_inputs(s, {path: lo}, f"tornado: held at p{low_q * 100:g}")).draws)
+        m_hi = investor_metrics(settings.run(hold_inputs(s, {path: hi}, f"tornado: held at p{high_q * 100:g}")).draws)
         rows.append({
             "input": path,
             "low_value": lo,
@@ -219,14 +243,17 @@ class _Evaluator:
         self.lever = get_lever(self.lever_name, self.s)
 
     def run(self, value: float):
+        """The run at one lever value (cached: a value is simulated once)."""
         key = round(float(value), 12)
         if key not in self.cache:
-            res = self.settings.run(self.lever.scenario(self.s, value))
-            self.cache[key] = (res.summary(), res.draws)
+            self.cache[key] = self.settings.run(self.lever.scenario(self.s, value))
         return self.cache[key]
 
     def figure(self, value: float, key: str) -> float:
-        return summary_figure(self.run(value)[0], key)
+        res = self.run(value)
+        if key in FAST_FIGURES:
+            return FAST_FIGURES[key](res.draws)
+        return summary_figure(res.summary(), key)
 
 
 @dataclass(frozen=True)
@@ -281,9 +308,9 @@ def _standard_error(ev: _Evaluator, value: float, key: str) -> float:
     A probability ``p`` over ``n`` draws: ``sqrt(p (1 - p) / n)``.  The median
     IRR: bootstrap over draws (200 resamples, fixed seed).
     """
-    summary, draws = ev.run(value)
+    draws = ev.run(value).draws
     if key == "investor.p_loss":
-        p = summary["investor"]["p_loss"]
+        p = FAST_FIGURES[key](draws)
         n = int(np.isfinite(draws["investor_moic"].to_numpy(float)).sum())
         return math.sqrt(max(p * (1 - p), 1.0 / max(n, 1)) / max(n, 1))
     if key == "investor.irr.p50":

@@ -155,7 +155,7 @@ def test_tornado_ordering_is_stable_across_seeds(pfp):
 
 # --------------------------------------------------------------------------- reverse stress and goal seek
 def test_reverse_stress_root_gives_median_irr_zero_when_rerun(pfp):
-    settings = RunSettings(draws=200, seed=5, chunk_size=100)
+    settings = RunSettings(draws=150, seed=5, chunk_size=150)
     root = solve_lever(pfp, "delivery_cost", "investor.irr.p50", 0.0, settings)
     assert np.isfinite(root.value), root.note
     rerun = settings.run(get_lever("delivery_cost").scenario(pfp, root.value)).summary()
@@ -174,10 +174,10 @@ def test_reverse_stress_integer_lever_and_unreachable_target(pfp):
 
 
 def test_goal_seek_tariff_meets_target_when_rerun(pfp):
-    settings = RunSettings(draws=200, seed=3, chunk_size=100)
+    settings = RunSettings(draws=150, seed=3, chunk_size=150)
     root = goal_seek(pfp, "tariff", "investor.p_loss", 0.10, settings)
     rerun = settings.run(get_lever("tariff").scenario(pfp, root.value)).summary()
-    # P(loss) moves in steps of one draw in 200
+    # P(loss) moves in steps of one draw
     assert summary_figure(rerun, "investor.p_loss") == pytest.approx(0.10, abs=1.0 / settings.draws + 1e-12)
     assert root.achieved == summary_figure(rerun, "investor.p_loss")
     # raising the tariff lowers P(loss): the solved factor is above 1 exactly when the base is riskier
@@ -300,3 +300,13 @@ def test_cli_workflow_errors_exit_2_without_traceback(args, message, tmp_path):
     assert r.exit_code == 2, r.output
     assert message in r.output
     assert "Traceback" not in r.output
+
+
+def test_fast_figures_agree_with_the_summary(pfp):
+    """The figures the workflows compute from the per-draw table are those of summary.json."""
+    from sibmodel.stress import FAST_FIGURES
+
+    res = SETTINGS.run(pfp)
+    summary = res.summary()
+    for key, fn in FAST_FIGURES.items():
+        assert fn(res.draws) == pytest.approx(summary_figure(summary, key), rel=1e-12, nan_ok=True), key
