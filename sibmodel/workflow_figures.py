@@ -1,8 +1,8 @@
 """Charts of the three users' workflows (stress, tornado, reverse stress, Sobol, join, baseline).
 
 Each function takes the table a workflow returns and gives a matplotlib
-``Figure`` (non-interactive Agg backend; nothing is shown).  ``save`` writes a
-figure as PNG and closes it.  The run report's figures are in
+``Figure`` built without pyplot (no global state, no window, any backend);
+``save`` writes it as PNG.  In a notebook, ``display(fig)`` shows it.  The run report's figures are in
 :mod:`sibmodel.figures`.
 """
 
@@ -10,31 +10,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
-
-_PCT = PercentFormatter(1.0, decimals=0)
+_PCT = PercentFormatter(1.0, decimals=None)
 _GBP_M = FuncFormatter(lambda x, _: f"£{x / 1e6:,.1f}m")
 
 
 def save(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (folders created) and close it."""
+    """Write ``fig`` as a PNG at ``path`` (folders created)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=120, bbox_inches="tight")
-    plt.close(fig)
     return p
 
 
 def stress_chart(table: pd.DataFrame) -> Figure:
     """Median IRR and P(loss) of the base and each stress scenario (from :func:`sibmodel.stress.stress_suite`)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.45 * len(table) + 1.5), sharey=True)
+    fig = Figure(figsize=(11, 0.45 * len(table) + 1.5))
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(table))[::-1]
     colours = ["#4c72b0" if s == "base" else "#c44e52" for s in table["scenario"]]
     ax1.barh(y, table["irr_p50"], color=colours)
@@ -56,7 +52,8 @@ def stress_chart(table: pd.DataFrame) -> Figure:
 def tornado_chart(table: pd.DataFrame, top: int = 12) -> Figure:
     """Swing in median IRR and in P(loss) as each input goes from its p10 to its p90 (from :func:`sibmodel.stress.tornado`)."""
     t = table.head(top).iloc[::-1]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.45 * len(t) + 1.5), sharey=True)
+    fig = Figure(figsize=(12, 0.45 * len(t) + 1.5))
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(t))
     for ax, lo, hi, base, fmt, label in (
         (ax1, "irr_p50_low", "irr_p50_high", "irr_p50_base", _PCT, "median investor IRR [per year]"),
@@ -78,7 +75,8 @@ def tornado_chart(table: pd.DataFrame, top: int = 12) -> Figure:
 def reverse_stress_chart(table: pd.DataFrame) -> Figure:
     """Lever values at which the median IRR reaches 0 and P(loss) its target, with 95% Monte Carlo intervals."""
     levers = list(dict.fromkeys(table["lever"]))
-    fig, axes = plt.subplots(1, len(levers), figsize=(2.6 * len(levers) + 1, 3.2), squeeze=False)
+    fig = Figure(figsize=(2.6 * len(levers) + 1, 3.2))
+    axes = fig.subplots(1, len(levers), squeeze=False)
     for ax, name in zip(axes[0], levers):
         sub = table[table["lever"] == name].reset_index(drop=True)
         for i, row in sub.iterrows():
@@ -104,7 +102,8 @@ def reverse_stress_chart(table: pd.DataFrame) -> Figure:
 def sobol_chart(indices: pd.DataFrame) -> Figure:
     """First-order and total Sobol indices per input, one panel per output (from :func:`sibmodel.sensitivity.scenario_sobol`)."""
     outputs = list(dict.fromkeys(indices["output"]))
-    fig, axes = plt.subplots(1, len(outputs), figsize=(6 * len(outputs), 0.4 * indices["input"].nunique() + 1.8), squeeze=False, sharey=True)
+    fig = Figure(figsize=(6 * len(outputs), 0.4 * indices["input"].nunique() + 1.8))
+    axes = fig.subplots(1, len(outputs), squeeze=False, sharey=True)
     for ax, out in zip(axes[0], outputs):
         sub = indices[indices["output"] == out].iloc[::-1]
         y = np.arange(len(sub))
@@ -121,7 +120,8 @@ def sobol_chart(indices: pd.DataFrame) -> Figure:
 
 def join_chart(result) -> Figure:
     """The candidate's net savings distribution and the investor's figures without and with it (from :func:`sibmodel.join.join_analysis`)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig = Figure(figsize=(11, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
     x = result.net_savings_draws_gbp
     ax1.hist(x[np.isfinite(x)], bins=40, color="#4c72b0")
     ax1.axvline(0, color="k", lw=0.8)
@@ -151,7 +151,8 @@ def join_chart(result) -> Figure:
 def baseline_chart(tables: dict) -> Figure:
     """Time at home against the baseline, and the public's cost and net saving by way of purchase (from :func:`sibmodel.baseline.policy_baseline`)."""
     out, buy = tables["outcomes"], tables["purchase"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig = Figure(figsize=(11, 3.8))
+    ax1, ax2 = fig.subplots(1, 2)
     rows = out[out["figure"].isin(["time at home, with therapy", "time at home, without therapy"])]
     pos = np.arange(len(rows))
     ax1.bar(pos, rows["p50"], yerr=[rows["p50"] - rows["p5"], rows["p95"] - rows["p50"]], capsize=5, color=["#4c72b0", "#999999"])
