@@ -145,12 +145,15 @@ def test_cli_run_bad_input_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_weekly_occupancy_matches_person_totals(run):
-    """Summing the weekly occupancy over weeks gives person-weeks, which the per-person totals bound.
+def test_weekly_occupancy_matches_person_totals():
+    """Summing the weekly occupancy over weeks gives person-weeks.
 
     Occupancy counts every spell from referral to the window end; with tracking from
-    referral that equals the tracked weeks, so person-weeks per draw = tracked weeks.
+    referral (set here: pfp.yaml tracks from the end of therapy) that equals the tracked
+    weeks, so person-weeks per draw = tracked weeks, and home weeks = weeks at home.
     """
+    s = load_scenario(PFP, ["contract.tracking.starts_at=referral"])
+    run = simulate(s, draws=60, seed=7, chunk_size=30)
     occ = run.occupancy
     per_arm = occ.groupby("arm")["mean_count"].sum()
     tracked = run.draws["tracked_weeks"].mean()
