@@ -65,7 +65,7 @@ def _parse_target(text: str) -> tuple[str, float]:
 # --------------------------------------------------------------------------- stress
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--suite", "suite_dir", type=click.Path(), default="scenarios/stress", show_default=True, help="Folder of stress scenarios (*.yaml).")
+@click.option("--suite", "suite_dir", type=click.Path(), default=None, help="Folder of stress scenarios (*.yaml) [default: stress/ beside SCENARIO].")
 @click.option("--no-suite", is_flag=True, help="Skip the stress suite (run only what the other options ask for).")
 @click.option("--tornado", "do_tornado", is_flag=True, help="Also: one-way sensitivity, each uncertain input at its p10 and p90.")
 @click.option("--reverse", "do_reverse", is_flag=True, help="Also: reverse stress test (referrals, effect, breakdown, payment lag, delivery cost).")
@@ -99,7 +99,11 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
     click.echo(f"{settings.draws} draws per variant, seed {settings.seed}")
     written = []
     if not no_suite:
-        table = st.stress_suite(s, st.load_stress_suite(suite_dir, overrides), settings)
+        suite = suite_dir if suite_dir is not None else Path(scenario).parent / "stress"
+        others = st.stresses_not_extending(scenario, suite)
+        if others:
+            click.echo(f"warning: {', '.join(others)} do not extend {scenario}: their rows differ from the base in more than the stress", err=True)
+        table = st.stress_suite(s, st.load_stress_suite(suite, overrides), settings)
         click.echo("\nStress suite")
         _print_table(table, ["scenario", *st.STRESS_COLUMNS, "irr_p50_change"])
         table.to_csv(target / "stress.csv", index=False)

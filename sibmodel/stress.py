@@ -171,6 +171,29 @@ def load_stress_suite(suite_dir: str | Path, overrides=()) -> dict[str, Scenario
     return {p.stem: load_scenario(p, overrides) for p in stress_scenarios(suite_dir)}
 
 
+def stresses_not_extending(base_path: str | Path, suite_dir: str | Path) -> list[str]:
+    """Stress files whose ``extends:`` chain does not reach ``base_path``.
+
+    Their rows differ from the base in more than the stress itself (each stress
+    file names the scenario it changes), so the command warns about them.
+    """
+    from .scenario import load_yaml
+
+    target = Path(base_path).resolve()
+    out = []
+    for path in stress_scenarios(suite_dir):
+        p, seen = path.resolve(), set()
+        while p not in seen and p != target:
+            seen.add(p)
+            parent = load_yaml(p).get("extends")
+            if not isinstance(parent, str):
+                break
+            p = (p.parent / parent).resolve()
+        if p != target:
+            out.append(path.name)
+    return out
+
+
 # --------------------------------------------------------------------------- tornado
 def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: float = 0.90, inputs: list[str] | None = None) -> pd.DataFrame:
     """One-way sensitivity: each uncertain input held at its p10, then its p90, everything else drawn.

@@ -6,6 +6,8 @@ direction, an identity or that a solved value meets its target when re-run.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -310,3 +312,10 @@ def test_fast_figures_agree_with_the_summary(pfp):
     summary = res.summary()
     for key, fn in FAST_FIGURES.items():
         assert fn(res.draws) == pytest.approx(summary_figure(summary, key), rel=1e-12, nan_ok=True), key
+
+
+def test_stress_files_that_do_not_extend_the_base_are_named():
+    from sibmodel.stress import stresses_not_extending
+
+    assert stresses_not_extending(PFP, "scenarios/stress") == []
+    assert set(stresses_not_extending("scenarios/pfp_launch.yaml", "scenarios/stress")) == {p.name for p in Path("scenarios/stress").glob("*.yaml")}
