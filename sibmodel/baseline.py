@@ -19,9 +19,11 @@ teams and per-family work directly: they pay the delivery cost (team costs and
 per-family costs; not the SPV's management fee, set-up cost or evaluation) in
 every draw, whatever the outcomes, and carry the outcome risk themselves.
 Both are compared against the same care costs avoided, so the public's net
-saving and its spread show who carries the risk.  Assumption: fee-for-service
+saving and its spread show who carries the risk.  Assumptions: fee-for-service
 delivery costs the same as the SIB's delivery; no procurement or performance
-management costs are added to either.
+management costs are added to either; the central top-up (PFP: the National
+Lottery Community Fund's Commissioning Better Outcomes fund, DOMAIN.md) is
+counted as public money, like the boroughs' share.
 """
 
 from __future__ import annotations

@@ -255,7 +255,11 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
 # --------------------------------------------------------------------------- reverse stress and goal seek
 @dataclass
 class _Evaluator:
-    """Runs a lever's variants on common random numbers and remembers each run's summary."""
+    """Runs a lever's variants on common random numbers and remembers what each run gave.
+
+    Only the per-draw table is kept (and the summary, for a figure not in
+    :data:`FAST_FIGURES`), so a run's spool on disk is freed as soon as it is read.
+    """
 
     s: Scenario
     lever_name: str
@@ -265,18 +269,18 @@ class _Evaluator:
     def __post_init__(self):
         self.lever = get_lever(self.lever_name, self.s)
 
-    def run(self, value: float):
-        """The run at one lever value (cached: a value is simulated once)."""
+    def run(self, value: float, with_summary: bool = False) -> tuple:
+        """``(draws, summary or None)`` at one lever value; a value is simulated once."""
         key = round(float(value), 12)
-        if key not in self.cache:
-            self.cache[key] = self.settings.run(self.lever.scenario(self.s, value))
+        if key not in self.cache or (with_summary and self.cache[key][1] is None):
+            res = self.settings.run(self.lever.scenario(self.s, value))
+            self.cache[key] = (res.draws, res.summary() if with_summary else None)
         return self.cache[key]
 
     def figure(self, value: float, key: str) -> float:
-        res = self.run(value)
         if key in FAST_FIGURES:
-            return FAST_FIGURES[key](res.draws)
-        return summary_figure(res.summary(), key)
+            return FAST_FIGURES[key](self.run(value)[0])
+        return summary_figure(self.run(value, with_summary=True)[1], key)
 
 
 @dataclass(frozen=True)
@@ -331,7 +335,7 @@ def _standard_error(ev: _Evaluator, value: float, key: str) -> float:
     A probability ``p`` over ``n`` draws: ``sqrt(p (1 - p) / n)``.  The median
     IRR: bootstrap over draws (200 resamples, fixed seed).
     """
-    draws = ev.run(value).draws
+    draws = ev.run(value)[0]
     if key == "investor.p_loss":
         p = FAST_FIGURES[key](draws)
         n = int(np.isfinite(draws["investor_moic"].to_numpy(float)).sum())

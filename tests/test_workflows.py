@@ -186,6 +186,16 @@ def test_goal_seek_tariff_meets_target_when_rerun(pfp):
     assert (root.value > 1.0) == (root.base_figure > 0.10)
 
 
+def test_goal_seek_on_any_summary_figure(pfp):
+    """A figure outside FAST_FIGURES goes through summary(): the boroughs' median benefit-cost ratio down by a fifth."""
+    settings = RunSettings(draws=60, seed=4, chunk_size=60)
+    key = "commissioner.total.benefit_cost_ratio.p50"
+    base = summary_figure(settings.run(pfp).summary(), key)
+    root = goal_seek(pfp, "tariff", key, 0.8 * base, settings)
+    assert root.value > 1.0  # a higher tariff lowers the ratio of care costs avoided to payments
+    assert root.achieved == pytest.approx(0.8 * base, rel=0.02)
+
+
 def test_goal_seek_out_of_reach_and_bad_figure(pfp):
     settings = RunSettings(draws=50, seed=3, chunk_size=50)
     with pytest.raises(WorkflowError, match="cannot meet"):
@@ -282,6 +292,10 @@ def test_cli_workflows_write_tables_and_charts(tmp_path):
     assert r.exit_code == 0, r.output
     table = pd.read_csv(tmp_path / "s" / "stress.csv")
     assert table["scenario"].iloc[0] == "base" and (tmp_path / "s" / "stress.png").exists()
+    r = runner.invoke(main, ["sensitivity", PFP, "--n-base", "2", "--replicates", "1", "--out", str(tmp_path / "g")])
+    assert r.exit_code == 0, r.output
+    indices = pd.read_csv(tmp_path / "g" / "sobol.csv")
+    assert set(indices["output"]) == {"investor_irr", "net_savings"} and (tmp_path / "g" / "sobol.png").exists()
 
 
 @pytest.mark.parametrize(
