@@ -158,16 +158,21 @@ class DrawStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -------------------------------------------------------------- reading
-    def column(self, name: str, every: int = 1) -> np.ndarray:
-        """One per-draw column: whole (8 bytes x draws for a float column), or every ``every``-th draw."""
+    def _reader(self, path: Path):
+        """A Parquet reader of one of the store's files (single-threaded: it reads one
+        column at a time, and threads only make Arrow's memory pool hold more)."""
         import pyarrow.parquet as pq
 
+        return pq.ParquetFile(path)
+
+    def column(self, name: str, every: int = 1) -> np.ndarray:
+        """One per-draw column: whole (8 bytes x draws for a float column), or every ``every``-th draw."""
+        f = self._reader(self.draws_path)
         if every == 1:
-            return pq.read_table(self.draws_path, columns=[name]).column(0).to_numpy()
-        f = pq.ParquetFile(self.draws_path)
+            return f.read(columns=[name], use_threads=False).column(0).to_numpy()
         parts, first = [], 0
         for g in range(f.num_row_groups):
-            x = f.read_row_group(g, columns=[name]).column(0).to_numpy()
+            x = f.read_row_group(g, columns=[name], use_threads=False).column(0).to_numpy()
             parts.append(x[(-first) % every :: every])
             first += x.size
         return np.concatenate(parts)
@@ -179,9 +184,7 @@ class DrawStore:
 
     def series_column(self, name: str, quarter: int) -> np.ndarray:
         """One series in one cash quarter over all draws [GBP]."""
-        import pyarrow.parquet as pq
-
-        return pq.read_table(self.series_path, columns=[f"{name}|{quarter}"]).column(0).to_numpy()
+        return self._reader(self.series_path).read(columns=[f"{name}|{quarter}"], use_threads=False).column(0).to_numpy()
 
     def draws_frame(self) -> pd.DataFrame:
         import pyarrow.parquet as pq
