@@ -154,16 +154,16 @@ def without_borough(s: Scenario, name: str) -> Scenario:
     return validate_data(data, f"<scenario without {name}>")
 
 
-def _scale_care_costs(s: Scenario, name: str, block: dict, factor: float, like: str | None) -> Scenario:
-    """The candidate's weekly care cost of every placement type multiplied by ``factor``."""
+def _scale_care_costs(joined: Scenario, name: str, block: dict, factor: float) -> Scenario:
+    """The scenario with the candidate (already in ``joined``) paying ``factor`` times its weekly care costs."""
     from .levers import scale_spec
 
     b = copy.deepcopy(block)
     costs = dict(b.get("weekly_care_cost_gbp", {}))
-    for kind, placement in scenario_to_data(s)["care"]["placements"].items():
+    for kind, placement in scenario_to_data(joined)["care"]["placements"].items():
         costs[kind] = scale_spec(costs.get(kind, placement["weekly_cost_gbp"]), factor)
     b["weekly_care_cost_gbp"] = costs
-    return with_borough(s, name, b, like)
+    return with_borough(joined, name, b)
 
 
 def _with_starts(block: dict, per_quarter: float) -> dict:
@@ -252,7 +252,8 @@ def join_analysis(
 
     block = candidate_block(s, name, like=like, starts_per_quarter=starts_per_quarter, join_date=join_date, borough_file=borough_file)
     base = without_borough(s, name) if name in s.boroughs else s
-    joined = with_borough(base, name, block, like)
+    # a borough already in the scenario keeps its own teams; a new one joins those of `like`
+    joined = with_borough(s, name, block, like)
     r0, r1 = settings.run(base), settings.run(joined)
     sm0, sm1 = r0.summary(), r1.summary()
     cand = sm1["commissioner"]["boroughs"][name]
@@ -290,9 +291,9 @@ def join_analysis(
         )
     factor, costs, starts_be = float("nan"), {}, float("nan")
     if break_even:
-        factor, costs, note = _break_even_care_cost(base, name, block, like, settings)
+        factor, costs, note = _break_even_care_cost(joined, name, block, settings)
         notes.append(note)
-        starts_be, note = _break_even_starts(base, name, block, like, settings, investor_metrics(r0.draws)["irr_p50"])
+        starts_be, note = _break_even_starts(joined, name, block, settings, investor_metrics(r0.draws)["irr_p50"])
         notes.append(note)
     return JoinResult(
         borough=name,
@@ -312,11 +313,11 @@ def _median_net(res, name: str) -> float:
     return float(np.median(res.draws[f"borough.{name}.net_savings_gbp"].to_numpy(float)))
 
 
-def _break_even_care_cost(base, name, block, like, settings, bracket=(0.01, 20.0)):
+def _break_even_care_cost(joined, name, block, settings, bracket=(0.01, 20.0)):
     """Factor on the candidate's care costs at which its median net saving is zero (brentq, CRN)."""
 
     def g(f: float) -> float:
-        return _median_net(settings.run(_scale_care_costs(base, name, block, f, like)), name)
+        return _median_net(settings.run(_scale_care_costs(joined, name, block, f)), name)
 
     lo, hi = bracket
     g_lo, g_hi = g(lo), g(hi)
@@ -325,7 +326,7 @@ def _break_even_care_cost(base, name, block, like, settings, bracket=(0.01, 20.0
             f"Break-even care cost not found: {name}'s median net saving is £{g_lo:,.0f} at {lo:g}x and £{g_hi:,.0f} at {hi:g}x its care costs."
         )
     f = optimize.brentq(g, lo, hi, xtol=1e-3, rtol=1e-6)
-    s_be = _scale_care_costs(base, name, block, f, like)
+    s_be = _scale_care_costs(joined, name, block, f)
     from .distributions import ppf
 
     costs = {}
@@ -336,12 +337,12 @@ def _break_even_care_cost(base, name, block, like, settings, bracket=(0.01, 20.0
     return f, costs, f"Break-even care cost: {name} comes out ahead in the median draw if its weekly care costs exceed {f:.2f}x the assumed ones ({text} per week)."
 
 
-def _break_even_starts(base, name, block, like, settings, irr_without: float, bracket=(0.0, 40.0)):
+def _break_even_starts(joined, name, block, settings, irr_without: float, bracket=(0.0, 40.0)):
     """Candidate starts per quarter at which the investor's median IRR equals that without it."""
     from .stress import investor_metrics
 
     def g(x: float) -> float:
-        return investor_metrics(settings.run(with_borough(base, name, _with_starts(block, x), like)).draws)["irr_p50"] - irr_without
+        return investor_metrics(settings.run(with_borough(joined, name, _with_starts(block, x))).draws)["irr_p50"] - irr_without
 
     lo, hi = bracket
     g_small = g(0.05)

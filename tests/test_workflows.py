@@ -246,10 +246,19 @@ def test_join_break_even_care_cost_gives_zero_median_net_saving(pfp):
     from sibmodel.join import _scale_care_costs
 
     block = candidate_block(pfp, "Croydon", starts_per_quarter=2.0)
-    rerun = settings.run(_scale_care_costs(pfp, "Croydon", block, r.break_even_care_cost_factor, None))
+    rerun = settings.run(_scale_care_costs(with_borough(pfp, "Croydon", block), "Croydon", block, r.break_even_care_cost_factor))
     net = np.median(rerun.draws["borough.Croydon.net_savings_gbp"])
     paid = np.median(rerun.draws["borough.Croydon.outcome_payments_gbp"])
     assert abs(net) < 0.01 * paid
+
+
+def test_join_of_an_existing_borough_keeps_its_own_team(pfp):
+    """Merton's MST team is SWLSTG (seed 001): with vs without Merton keeps it there, not in the first borough's team."""
+    r = join_analysis(pfp, "Merton", RunSettings(draws=30, seed=1, chunk_size=30), break_even=False)
+    assert "Merton" not in set(r.others["borough"])
+    block = candidate_block(pfp, "Merton")
+    again = with_borough(pfp, "Merton", block)
+    assert again == pfp
 
 
 def test_join_errors(pfp):
