@@ -37,6 +37,14 @@ def _settings(draws: int, seed: int | None, workers: int = 1):
     return RunSettings(draws=draws, seed=seed, workers=workers)
 
 
+def _progress(message: str) -> None:
+    """A line on stderr while a workflow runs, only when stderr is a terminal."""
+    import sys
+
+    if sys.stderr.isatty():
+        click.echo(f"  ... {message}", err=True)
+
+
 def _target(out_dir: str | None, command: str, scenario: str) -> Path:
     p = Path(out_dir) if out_dir else Path("runs") / f"{command}-{Path(scenario).stem}"
     p.mkdir(parents=True, exist_ok=True)
@@ -103,21 +111,21 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
         others = st.stresses_not_extending(scenario, suite)
         if others:
             click.echo(f"warning: {', '.join(others)} do not extend {scenario}: their rows differ from the base in more than the stress", err=True)
-        table = st.stress_suite(s, st.load_stress_suite(suite, overrides), settings)
+        table = st.stress_suite(s, st.load_stress_suite(suite, overrides), settings, progress=_progress)
         click.echo("\nStress suite")
         _print_table(table, ["scenario", *st.STRESS_COLUMNS, "irr_p50_change"])
         table.to_csv(target / "stress.csv", index=False)
         wf.save(wf.stress_chart(table), target / "stress.png")
         written += ["stress.csv", "stress.png"]
     if do_tornado:
-        table = st.tornado(s, settings)
+        table = st.tornado(s, settings, progress=_progress)
         click.echo("\nTornado (input at p10 / p90)")
         _print_table(table, ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high"])
         table.to_csv(target / "tornado.csv", index=False)
         wf.save(wf.tornado_chart(table), target / "tornado.png")
         written += ["tornado.csv", "tornado.png"]
     if do_reverse:
-        table = st.reverse_stress(s, settings, p_loss_target=p_loss_target)
+        table = st.reverse_stress(s, settings, p_loss_target=p_loss_target, progress=_progress)
         click.echo("\nReverse stress: lever values at which the target is reached (95% Monte Carlo interval)")
         _print_table(table, ["lever", "unit", "figure", "target", "value", "ci_low", "ci_high", "achieved", "base_figure"])
         for _, row in table.iterrows():
@@ -156,11 +164,15 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides) 
     Correlated inputs are analysed as groups (see sibmodel/sensitivity.py).
     """
     from . import workflow_figures as wf
+    from .levers import uncertain_inputs
     from .scenario import load_scenario
-    from .sensitivity import scenario_sobol
+    from .sensitivity import input_groups, scenario_sobol
 
     s = load_scenario(scenario, overrides)
     target = _target(out_dir, "sensitivity", scenario)
+    paths = list(uncertain_inputs(s))
+    n_groups = len(set(input_groups(s, paths) or paths))
+    _progress(f"Sobol design: {n_base * (n_groups + 2):,} simulations of {replicates} draws")
     table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed)
     click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
     _print_table(table)

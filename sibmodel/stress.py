@@ -139,7 +139,7 @@ def stress_scenarios(suite_dir: str | Path) -> list[Path]:
     return files
 
 
-def stress_suite(base: Scenario, stresses: dict[str, Scenario], settings: RunSettings) -> pd.DataFrame:
+def stress_suite(base: Scenario, stresses: dict[str, Scenario], settings: RunSettings, progress=None) -> pd.DataFrame:
     """Run the base and every stress scenario on common random numbers.
 
     Parameters
@@ -149,6 +149,8 @@ def stress_suite(base: Scenario, stresses: dict[str, Scenario], settings: RunSet
     stresses : dict of label -> Scenario
         Stress scenarios, e.g. loaded from ``scenarios/stress/*.yaml``.
     settings : RunSettings
+    progress : callable, optional
+        Called with a short message before each run.
 
     Returns
     -------
@@ -159,6 +161,8 @@ def stress_suite(base: Scenario, stresses: dict[str, Scenario], settings: RunSet
     """
     rows = []
     for label, s in {"base": base, **stresses}.items():
+        if progress:
+            progress(f"stress suite: {label}")
         rows.append({"scenario": label, "name": s.metadata.name, **investor_metrics(settings.run(s).draws)})
     table = pd.DataFrame(rows)
     table["irr_p50_change"] = table["irr_p50"] - table.loc[0, "irr_p50"]
@@ -195,7 +199,7 @@ def stresses_not_extending(base_path: str | Path, suite_dir: str | Path) -> list
 
 
 # --------------------------------------------------------------------------- tornado
-def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: float = 0.90, inputs: list[str] | None = None) -> pd.DataFrame:
+def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: float = 0.90, inputs: list[str] | None = None, progress=None) -> pd.DataFrame:
     """One-way sensitivity: each uncertain input held at its p10, then its p90, everything else drawn.
 
     Parameters
@@ -206,6 +210,8 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
         Quantiles the input is held at [probability].
     inputs : list of str, optional
         Dotted paths of the uncertain inputs to vary; default: every one.
+    progress : callable, optional
+        Called with a short message before each input.
 
     Returns
     -------
@@ -232,6 +238,8 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
     for path, spec in specs.items():
         if inputs is not None and path not in inputs:
             continue
+        if progress:
+            progress(f"tornado: {path}")
         lo, hi = (float(v) for v in ppf(spec, np.array([low_q, high_q])))
         m_lo = investor_metrics(settings.run(hold_inputs(s, {path: lo}, f"tornado: held at p{low_q * 100:g}")).draws)
         m_hi = investor_metrics(settings.run(hold_inputs(s, {path: hi}, f"tornado: held at p{high_q * 100:g}")).draws)
@@ -452,7 +460,7 @@ def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings:
                 note=f"brentq on common random numbers in [{a:g}, {b:g}]")
 
 
-def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEVERS, p_loss_target: float = 0.5) -> pd.DataFrame:
+def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEVERS, p_loss_target: float = 0.5, progress=None) -> pd.DataFrame:
     """What has to go wrong for investors to lose money.
 
     For each lever: the value at which the median IRR reaches 0, and the value
@@ -460,7 +468,8 @@ def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEV
     interval.  For a conventional investment (outflows first, then inflows)
     IRR < 0 exactly when the money multiple is below 1, so the two roots
     coincide at ``p_loss_target = 0.5`` up to Monte Carlo error (the median IRR
-    leaves out total losses).
+    leaves out total losses).  ``progress``, if given, is called with a short
+    message before each lever.
 
     Returns
     -------
@@ -471,6 +480,8 @@ def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEV
         raise WorkflowError.one("P(loss) target must lie in (0, 1)", path="--p-loss", given=p_loss_target)
     rows = []
     for name in levers:
+        if progress:
+            progress(f"reverse stress: {name}")
         ev = _Evaluator(s, name, settings)
         rows.append(solve_lever(s, name, "investor.irr.p50", 0.0, settings, evaluator=ev).as_row())
         rows.append(solve_lever(s, name, "investor.p_loss", p_loss_target, settings, evaluator=ev).as_row())
