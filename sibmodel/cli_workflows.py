@@ -142,6 +142,7 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
         click.echo(f"  solved: {root.value:.6g} {root.unit} ({root.natural}); re-run gives {key} = {root.achieved:.4g} (base {root.base_figure:.4g})")
         if root.ci_low == root.ci_low:
             click.echo(f"  95% Monte Carlo interval: [{root.ci_low:.6g}, {root.ci_high:.6g}] {root.unit}")
+        click.echo(f"  {root.note}")
         pd.DataFrame([root.as_row()]).to_csv(target / "goal_seek.csv", index=False)
         written.append("goal_seek.csv")
     if not written:

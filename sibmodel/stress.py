@@ -389,7 +389,7 @@ def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings:
         With a 95% Monte Carlo interval for continuous levers when the figure is
         ``investor.irr.p50`` or ``investor.p_loss``: standard error of the figure at
         the root divided by the slope there (central difference on common random
-        numbers over 5% of the bracket).
+        numbers over 5% of the root's value).
     """
     ev = evaluator or _Evaluator(s, lever_name, settings)
     lever = ev.lever
@@ -438,6 +438,7 @@ def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings:
         ends = f"{ev.figure(lo, key):.4g} at {lo:g} and {ev.figure(hi, key):.4g} at {hi:g}"
         return Root(**common, value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), achieved=float("nan"), natural="",
                     note=f"not reached in [{lo:g}, {hi:g}] {lever.unit}: the figure is {f_base:.4g} at the base, {ends}")
+    note = f"brentq on common random numbers in [{a:g}, {b:g}]"
     if a == b:
         root = a
     else:
@@ -445,19 +446,24 @@ def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings:
         # brentq stops within xtol of the sign change; a step function (a probability over
         # draws) may jump there, so keep whichever neighbour is closest to the target
         step = xtol_rel * (hi - lo)
-        root = min((v for v in (root - step, root, root + step) if lo <= v <= hi), key=lambda v: abs(g(v)))
+        near = [v for v in (root - step, root, root + step) if lo <= v <= hi]
+        root = min(near, key=lambda v: abs(g(v)))
+        f_near = [ev.figure(v, key) for v in near]
+        note += f"; the figure is {f_near[0]:.4g} at {near[0]:.6g} and {f_near[-1]:.4g} at {near[-1]:.6g}"
+        if abs(f_near[-1] - f_near[0]) > 4.0 / settings.draws and key.rsplit(".", 1)[-1].startswith("p_"):
+            note += " (a jump: many draws cross together, e.g. where a cap binds; the target cannot be met more closely)"
     achieved = ev.figure(root, key)
     ci_low = ci_high = float("nan")
     se = _standard_error(ev, root, key)
     if np.isfinite(se):
-        h = 0.05 * (hi - lo)
+        # slope of the figure around the root, by a central difference over 5% of the value
+        h = 0.05 * max(abs(root), xtol_rel * (hi - lo))
         v1, v2 = max(lo, root - h), min(hi, root + h)
         slope = (ev.figure(v2, key) - ev.figure(v1, key)) / (v2 - v1)
         if slope != 0 and np.isfinite(slope):
             half = 1.96 * se / abs(slope)
             ci_low, ci_high = max(lo, root - half), min(hi, root + half)
-    return Root(**common, value=float(root), ci_low=ci_low, ci_high=ci_high, achieved=achieved, natural=natural(root),
-                note=f"brentq on common random numbers in [{a:g}, {b:g}]")
+    return Root(**common, value=float(root), ci_low=ci_low, ci_high=ci_high, achieved=achieved, natural=natural(root), note=note)
 
 
 def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEVERS, p_loss_target: float = 0.5, progress=None) -> pd.DataFrame:
