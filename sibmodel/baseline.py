@@ -4,8 +4,9 @@
 with its median and 5-95% range over draws:
 
 * time at home (share of tracked weeks) with therapy and without, against the
-  expectation without intervention (PFP: 35%, seed 004; taken from the
-  scenario's ``observed:`` block when it has one);
+  published figures in the scenario's ``observed:`` block (PFP: 89.4% and the
+  35% expected without intervention, seed 004; a published care share ``c``
+  counts as time at home ``1 - c``, e.g. Essex's 55% comparison group);
 * weeks out of care with therapy, without, and the difference;
 * value to government: gross care costs avoided [GBP, undiscounted and
   discounted to the price year];
@@ -36,10 +37,6 @@ from .finance import discount_factors, stats_block
 from .referrals import Calendar
 from .schema import Scenario
 
-#: Expected time with family without intervention, used when the scenario has no such observed figure.
-DEFAULT_COUNTERFACTUAL_HOME_SHARE = 0.35
-DEFAULT_COUNTERFACTUAL_SOURCE = "Seed 004: 35% of time with family expected without the intervention (DOMAIN.md)."
-
 
 def _fee_column(s: Scenario, draws: pd.DataFrame, path: str) -> np.ndarray:
     """Per-draw value of a fee: its ``input:`` column when uncertain, else its fixed value [GBP]."""
@@ -62,11 +59,19 @@ def fee_series(s: Scenario, draws: pd.DataFrame, n_cash_quarters: int) -> np.nda
     return out
 
 
-def _counterfactual_reference(s: Scenario) -> tuple[float, str]:
+def home_share_reference(s: Scenario, arm: str) -> tuple[float, str]:
+    """The published share of time at home for one arm (``treated`` or ``counterfactual``) [share], and its source.
+
+    From the scenario's ``observed:`` block: ``outcomes.time_at_home_share.<arm>``,
+    or ``1 -`` ``outcomes.care_share.<arm>``; NaN and ``""`` when neither is given.
+    """
     for obs in s.observed.values():
-        if obs.figure == "outcomes.time_at_home_share.counterfactual":
+        if obs.figure == f"outcomes.time_at_home_share.{arm}":
             return float(obs.value), obs.source
-    return DEFAULT_COUNTERFACTUAL_HOME_SHARE, DEFAULT_COUNTERFACTUAL_SOURCE
+    for obs in s.observed.values():
+        if obs.figure == f"outcomes.care_share.{arm}":
+            return 1.0 - float(obs.value), f"{obs.source} (time at home = 1 - care share {obs.value:g})"
+    return float("nan"), ""
 
 
 def _row(figure: str, unit: str, x: np.ndarray, reference: float = float("nan"), reference_source: str = "") -> dict:
@@ -94,9 +99,7 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
         and P(the public comes out ahead), plus who carries the outcome risk.
     """
     s, d = results.scenario, results.draws
-    ref_cf, ref_src = _counterfactual_reference(s)
     observed = {o.figure: o for o in s.observed.values()}
-    treated_obs = observed.get("outcomes.time_at_home_share.treated")
     weeks_obs = observed.get("outcomes.weeks_out_of_care")
     gov_obs = observed.get("government.value_gbp")
 
@@ -105,8 +108,8 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
 
     outcomes = pd.DataFrame(
         [
-            _row("time at home, with therapy", "share of tracked weeks", d["time_at_home_share_treated"], *obs(treated_obs)),
-            _row("time at home, without therapy", "share of tracked weeks", d["time_at_home_share_counterfactual"], ref_cf, ref_src),
+            _row("time at home, with therapy", "share of tracked weeks", d["time_at_home_share_treated"], *home_share_reference(s, "treated")),
+            _row("time at home, without therapy", "share of tracked weeks", d["time_at_home_share_counterfactual"], *home_share_reference(s, "counterfactual")),
             _row("time at home, difference", "share of tracked weeks", d["time_at_home_share_treated"] - d["time_at_home_share_counterfactual"]),
             _row("weeks out of care, with therapy", "weeks", d["weeks_home_treated"], *obs(weeks_obs)),
             _row("weeks out of care, without therapy", "weeks", d["weeks_home_counterfactual"]),

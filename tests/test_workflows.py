@@ -273,7 +273,8 @@ def test_baseline_tables_and_identities(pfp):
     res = SETTINGS.run(pfp)
     t = policy_baseline(res)
     out = t["outcomes"].set_index("figure")
-    assert out.loc["time at home, without therapy", "reference"] == pytest.approx(0.35)
+    assert out.loc["time at home, without therapy", "reference"] == pytest.approx(0.35)  # seed 004, pfp.yaml observed
+    assert out.loc["time at home, with therapy", "reference"] == pytest.approx(0.894)
     assert out.loc["time at home, with therapy", "p50"] > out.loc["time at home, without therapy", "p50"]
     buy = t["purchase"].set_index("purchase")
     # fee for service: delivery cost net of the SPV's fees, the same in every draw when costs are fixed
@@ -285,6 +286,17 @@ def test_baseline_tables_and_identities(pfp):
 
     fees = fee_series(pfp, res.draws, res.series["delivery_costs_gbp"].shape[1]).sum(axis=1)
     assert (fees > 0).all() and (fees < res.draws["delivery_costs_gbp"]).all()
+
+
+def test_baseline_reference_from_a_published_care_share():
+    """Essex publishes care shares (10.8% vs 55%, INDIGO-POJ-0130): time at home 89.2% vs 45%."""
+    from sibmodel.baseline import home_share_reference
+
+    essex = load_scenario("scenarios/essex_mst.yaml")
+    assert home_share_reference(essex, "counterfactual")[0] == pytest.approx(0.45)
+    assert home_share_reference(essex, "treated")[0] == pytest.approx(0.892)
+    bare = validate_data({**resolve(PFP), "observed": {}})
+    assert np.isnan(home_share_reference(bare, "counterfactual")[0])
 
 
 # --------------------------------------------------------------------------- CLI
