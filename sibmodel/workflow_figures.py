@@ -15,6 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from .figures import prob_text
+
 _PCT = PercentFormatter(1.0, decimals=None)
 _GBP_M = FuncFormatter(lambda x, _: f"£{x / 1e6:,.1f}m")
 
@@ -128,7 +130,7 @@ def join_chart(result) -> Figure:
     ax1.xaxis.set_major_formatter(_GBP_M)
     ax1.set_xlabel(f"{result.borough}: net savings [GBP, discounted]")
     ax1.set_ylabel("draws")
-    ax1.set_title(f"P(coming out ahead) = {result.candidate['p_net_positive']:.0%}")
+    ax1.set_title(f"P(coming out ahead) = {prob_text(result.candidate['p_net_positive'])}")
     inv = result.investor
     pos = np.arange(len(inv))
     ax2.bar(pos - 0.2, inv["irr_p50"], width=0.4, color="#4c72b0", label="median IRR")
