@@ -8,8 +8,9 @@ Run by hand (never in the test suite; the machine is shared, so repeat when it i
 Each run is the real command line, ``sibmodel run SCENARIO --draws N --quiet
 --no-report`` (all outputs except figures and the report), in a child process
 timed from start to exit (imports included).  Peak RSS is the child's
-(``wait4``); with ``--workers > 1`` Linux reports the largest single process
-of the tree, so the memory figures in benchmarks/README.md use one worker.
+(``wait4``: with ``--workers > 1`` that is the largest single process), and,
+where psutil is installed (it comes with the dev extra's Dask), the largest
+*sum* over the child and all its worker processes, sampled every 0.2 s.
 
 The *RNG floor* is the time numpy's default generator needs, in this process,
 to produce as many random numbers as the run consumes: every number drawn from
@@ -87,8 +88,45 @@ def rng_floor_s(n_numbers: float) -> float:
     return time.perf_counter() - t0
 
 
-def run_cli(scenario: str, draws: int, seed: int, workers: int, scheduler: str | None) -> tuple[float, float, int]:
-    """Wall time [s], peak RSS [MB] and starts of one ``sibmodel run`` in a child process."""
+class _TreeRss:
+    """Largest summed RSS of a process and its descendants, sampled in a thread [MB]."""
+
+    def __init__(self, pid: int, every_s: float = 0.2):
+        import threading
+
+        self.peak_mb = float("nan")
+        self._stop = threading.Event()
+        try:
+            import psutil
+        except ImportError:
+            return
+        self.peak_mb = 0.0
+
+        def sample():
+            try:
+                root = psutil.Process(pid)
+                while not self._stop.is_set():
+                    total = 0
+                    for proc in [root, *root.children(recursive=True)]:
+                        try:
+                            total += proc.memory_info().rss
+                        except psutil.Error:
+                            pass
+                    self.peak_mb = max(self.peak_mb, total / 2**20)
+                    self._stop.wait(every_s)
+            except psutil.Error:
+                pass
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        return self.peak_mb
+
+
+def run_cli(scenario: str, draws: int, seed: int, workers: int, scheduler: str | None) -> tuple[float, float, float, int]:
+    """Wall time [s], peak RSS of the largest process and of the whole tree [MB], and starts."""
     exe = str(Path(sys.executable).with_name("sibmodel"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
@@ -97,15 +135,17 @@ def run_cli(scenario: str, draws: int, seed: int, workers: int, scheduler: str |
             cmd += ["--scheduler", scheduler]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT)
+        tree = _TreeRss(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        tree_mb = tree.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"sibmodel run failed with exit code {proc.returncode}")
         import json
 
         starts = json.loads((out / "summary.json").read_text())["outcomes"]["starts"]["mean"]
-    return wall, usage.ru_maxrss / 1024, starts
+    return wall, usage.ru_maxrss / 1024, tree_mb, starts
 
 
 def main() -> None:
@@ -118,11 +158,12 @@ def main() -> None:
     a = ap.parse_args()
     s = load_scenario(ROOT / a.scenario if not Path(a.scenario).is_absolute() else a.scenario)
     print(f"scenario {a.scenario}   workers {a.workers}   scheduler {a.scheduler or '-'}   load average {os.getloadavg()[0]:.2f}")
-    print(f"{'draws':>10} {'starts/draw':>11} {'wall s':>8} {'draws/s':>9} {'peak RSS MB':>11} {'RNG floor s':>11} {'ratio':>7}")
+    print(f"{'draws':>10} {'starts/draw':>11} {'wall s':>8} {'draws/s':>9} {'max RSS MB':>10} {'tree RSS MB':>11} {'RNG floor s':>11} {'ratio':>6}")
     for draws in a.draws:
-        wall, rss, starts = run_cli(a.scenario, draws, a.seed, a.workers, a.scheduler)
+        wall, rss, tree_mb, starts = run_cli(a.scenario, draws, a.seed, a.workers, a.scheduler)
         floor = rng_floor_s(count_random_numbers(s, draws, a.seed))
-        print(f"{draws:>10,} {starts:>11,.0f} {wall:>8.2f} {draws / wall:>9,.0f} {rss:>11,.0f} {floor:>11.3f} {wall / floor:>6.0f}x", flush=True)
+        print(f"{draws:>10,} {starts:>11,.0f} {wall:>8.2f} {draws / wall:>9,.0f} {rss:>10,.0f} {tree_mb:>11,.0f} {floor:>11.3f} {wall / floor:>5.0f}x", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit, logit
 
 from . import finance
 from .contract import compute_payments, person_tracking, quarter_weeks
@@ -24,7 +25,6 @@ from .hazards import (
     hazard_scale,
     horizon_weight,
     shape_profile,
-    shift_logit,
 )
 from .pathways import HazardTables, occupancy_by_week, simulate_arms
 from .referrals import QUARTER_WEEKS, Calendar, borough_active_weeks, draw_starts, team_groups
@@ -86,9 +86,10 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     z = rng_spread.standard_normal((2, n_draws, n_cohorts))
     spread = s.care.cohort_spread
     odds = np.stack([params[f"boroughs.{n}.entry_odds_ratio"] for n in bnames], axis=1)  # (D, B)
-    shift = np.log(odds[d, b]) + spread.entry_logit_sd * z[0, d, people.cohort]
-    p_entry = shift_logit(params["care.entry.prob"][d], shift)
-    p_reentry = shift_logit(np.clip(params["care.reentry.prob"][d], 1e-12, 1 - 1e-12), shift)
+    # logits per draw, then gathered per person (the same numbers as logit of the gathered values)
+    shift = np.log(odds)[d, b] + spread.entry_logit_sd * z[0, d, people.cohort]
+    p_entry = expit(logit(np.asarray(params["care.entry.prob"], dtype=float))[d] + shift)
+    p_reentry = expit(logit(np.clip(params["care.reentry.prob"], 1e-12, 1 - 1e-12))[d] + shift)
     entry_scale = hazard_scale(p_entry, horizon_weight(_shape_steps(s), s.care.entry.horizon_weeks))
     reentry_scale = hazard_scale(np.minimum(p_reentry, 1 - 1e-12), float(s.care.reentry.horizon_weeks))
 
@@ -96,8 +97,10 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     end_prob = (1.0 / mean_dur)[d]
     brk = np.stack([params[f"care.placements.{k}.breakdown_share"] for k in pnames], axis=1)
     brk = np.clip(brk, 1e-12, 1 - 1e-12)
-    breakdown = shift_logit(brk[d], (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None])
-    breakdown = np.where(brk[d] <= 1e-12, 0.0, np.where(brk[d] >= 1 - 1e-12, 1.0, breakdown))
+    brk_person = brk[d]
+    breakdown = expit(logit(brk)[d] + (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None])
+    breakdown[brk_person <= 1e-12] = 0.0
+    breakdown[brk_person >= 1 - 1e-12] = 1.0
 
     escalation = np.eye(n_k)
     for r, k in enumerate(pnames):

@@ -262,7 +262,11 @@ def simulate_arms(
                 end[m] = t0[m] + np.minimum(d, 1e12).astype(np.int64)
                 b = u[2, sub[m]] < breakdown_share[p, kt]
                 broke[m] = b
-                nxt_type = np.minimum((u_type[m][:, None] >= cum_escalation[kt]).sum(axis=1), k_types - 1)
+                u_next = u_type[m]
+                nxt_type = np.zeros(m.size, dtype=np.int64)
+                for col in cum_escalation.T:  # K columns: count the cumulative shares u has passed
+                    nxt_type += u_next >= col[kt]
+                nxt_type = np.minimum(nxt_type, k_types - 1)
                 nxt[m] = np.where(b, FIRST_PLACEMENT + nxt_type, HOME_AFTER)
 
             we = window_end[who]
