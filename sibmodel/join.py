@@ -55,6 +55,8 @@ def candidate_block(
     starts_per_quarter: float | None = None,
     join_date: dt.date | None = None,
     borough_file: str | Path | None = None,
+    weekly_care_cost_gbp: dict[str, float] | None = None,
+    entry_odds_ratio: float | None = None,
 ) -> dict:
     """The candidate borough's scenario block (as data).
 
@@ -75,7 +77,12 @@ def candidate_block(
     borough_file : path, optional
         YAML file with a borough block (``join_date``, ``starts``,
         ``intervention_mix``, ``weekly_care_cost_gbp``, ``entry_odds_ratio``, ...);
-        its keys replace the template's, and the flags above replace both.
+        its keys replace the template's, and the flags replace both.
+    weekly_care_cost_gbp : dict of str -> float, optional
+        Its own weekly cost per placement type [GBP/week]; types not given keep
+        the template's or the scenario's default.
+    entry_odds_ratio : float, optional
+        Multiplies the odds of entering care of its referrals [ratio].
 
     Returns
     -------
@@ -109,6 +116,13 @@ def candidate_block(
         block["starts"] = starts
     if join_date is not None:
         block["join_date"] = join_date.isoformat()
+    if weekly_care_cost_gbp:
+        costs = dict(block.get("weekly_care_cost_gbp", {}))
+        for kind, cost in weekly_care_cost_gbp.items():
+            costs[kind] = {"value": float(cost), "source": "Candidate's own cost (sibmodel join --care-cost)."}
+        block["weekly_care_cost_gbp"] = costs
+    if entry_odds_ratio is not None:
+        block["entry_odds_ratio"] = {"value": float(entry_odds_ratio), "source": "Candidate's own estimate (sibmodel join --entry-odds-ratio)."}
     return block
 
 
@@ -228,6 +242,8 @@ def join_analysis(
     starts_per_quarter: float | None = None,
     join_date: dt.date | None = None,
     borough_file: str | Path | None = None,
+    weekly_care_cost_gbp: dict[str, float] | None = None,
+    entry_odds_ratio: float | None = None,
     break_even: bool = True,
 ) -> JoinResult:
     """Compare the contract without and with a candidate borough on common random numbers.
@@ -239,7 +255,7 @@ def join_analysis(
     name : str
         The candidate borough.
     settings : RunSettings
-    like, starts_per_quarter, join_date, borough_file
+    like, starts_per_quarter, join_date, borough_file, weekly_care_cost_gbp, entry_odds_ratio
         See :func:`candidate_block`.
     break_even : bool
         Whether to search for the break-even care cost and referrals (about 20 more runs).
@@ -250,7 +266,10 @@ def join_analysis(
     """
     from .stress import investor_metrics
 
-    block = candidate_block(s, name, like=like, starts_per_quarter=starts_per_quarter, join_date=join_date, borough_file=borough_file)
+    block = candidate_block(
+        s, name, like=like, starts_per_quarter=starts_per_quarter, join_date=join_date, borough_file=borough_file,
+        weekly_care_cost_gbp=weekly_care_cost_gbp, entry_odds_ratio=entry_odds_ratio,
+    )
     base = without_borough(s, name) if name in s.boroughs else s
     # a borough already in the scenario keeps its own teams; a new one joins those of `like`
     joined = with_borough(s, name, block, like)

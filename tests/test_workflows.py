@@ -227,11 +227,12 @@ def test_join_with_zero_referrals_changes_nothing():
 def test_join_with_care_costs_far_above_tariff_saves_money(pfp):
     """Care costs 100x the tariff per week: avoiding care saves far more than the payments."""
     tariff = pfp.contract.tariffs[0].payment_per_week_gbp.mean()
-    block = candidate_block(pfp, "Croydon", starts_per_quarter=3.0)
-    block["weekly_care_cost_gbp"] = {k: 100 * tariff for k in pfp.care.placements}
+    block = candidate_block(pfp, "Croydon", starts_per_quarter=3.0, weekly_care_cost_gbp={k: 100 * tariff for k in pfp.care.placements})
     data = without_borough(with_borough(pfp, "Croydon", block), "Croydon")
     assert set(data.boroughs) == set(pfp.boroughs)
-    r = join_analysis(with_borough(pfp, "Croydon", block), "Croydon", SETTINGS, break_even=False)
+    joined = with_borough(pfp, "Croydon", block)
+    assert all(joined.boroughs["Croydon"].weekly_care_cost_gbp[k].mean() == pytest.approx(100 * tariff) for k in pfp.care.placements)
+    r = join_analysis(joined, "Croydon", SETTINGS, break_even=False)
     assert r.candidate["net_savings_gbp"]["p50"] > 0
     assert r.candidate["p_net_positive"] > 0.9
     assert r.candidate["outcome_payments_gbp"]["p50"] > 0
@@ -306,6 +307,7 @@ def test_cli_workflows_write_tables_and_charts(tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "b" / "baseline_outcomes.csv").exists() and (tmp_path / "b" / "baseline.png").exists()
     r = runner.invoke(main, ["join", PFP, "--borough", "Croydon", "--starts-per-quarter", "2", "--join", "2019-01-01",
+                             "--care-cost", "foster=710", "--entry-odds-ratio", "1.2",
                              "--no-break-even", "--draws", "50", "--seed", "1", "--out", str(tmp_path / "j")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "j" / "join.png").exists()
@@ -328,6 +330,8 @@ def test_cli_workflows_write_tables_and_charts(tmp_path):
         (["stress", PFP, "--no-suite", "--solve", "tariff", "--for", "investor.p_loss=lots", "--draws", "10"], "FIGURE=VALUE"),
         (["join", PFP, "--borough", "Croydon", "--like", "Atlantis"], "unknown borough"),
         (["join", PFP, "--borough", "Croydon", "--join", "2030-01-01", "--draws", "10"], "join_date"),
+        (["join", PFP, "--borough", "Croydon", "--care-cost", "foster", "--draws", "10"], "PLACEMENT=GBP_PER_WEEK"),
+        (["join", PFP, "--borough", "Croydon", "--care-cost", "castle=900", "--draws", "10", "--no-break-even"], "unknown placement type"),
         (["sensitivity", PFP, "--n-base", "100"], "power of 2"),
         (["baseline", "no/such.yaml"], "file not found"),
     ],
