@@ -6,7 +6,7 @@ payments, its care costs avoided, its net savings and its probability of
 coming out ahead (all discounted to the price year at the Green Book rate,
 as in :mod:`sibmodel.results`), its break-even care cost, and the investor's
 break-even referrals from it (the borough pays only per outcome and bears no
-fixed cost, so its own net saving scales with its referrals and has no
+fixed cost, so its own net saving is roughly proportional to its referrals, with no
 break-even volume); and, for everyone else, the investor's IRR and
 P(loss) and the other boroughs' payments and shares of the total cap, with
 and without the candidate.
