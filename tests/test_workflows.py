@@ -94,7 +94,8 @@ EXPECTED = {
     "referrals_minus30": {"irr_p50": -1, "moic_p50": -1},
     "effect_halved": {"irr_p50": -1, "moic_p50": -1, "commissioner_net_savings_p50_gbp": -1},
     "delivery_costs_plus25": {"irr_p50": -1, "moic_p50": -1, "capital_drawn_peak_p95_gbp": +1},
-    "payments_year_late": {"irr_p50": -1, "capital_drawn_peak_p95_gbp": +1},
+    # the same payments arrive later: more capital for the same profit, so a lower multiple but the same P(loss)
+    "payments_year_late": {"irr_p50": -1, "capital_drawn_peak_p95_gbp": +1, "moic_p50": -1, "p_loss": 0},
     "borough_leaves": {"irr_p50": -1, "moic_p50": -1},
     # the top-up only changes who pays: the investor receives the same, the boroughs pay more
     "no_topup": {"irr_p50": 0, "p_loss": 0, "moic_p50": 0, "commissioner_net_savings_p50_gbp": -1},
