@@ -159,7 +159,8 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the Sobol' sequence, bootstrap and simulations.")
 @_out_option
 @set_option
-def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides) -> None:
+@_workers_option
+def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, workers) -> None:
     """First-order and total Sobol indices of the investor IRR and total net savings of SCENARIO.
 
     Correlated inputs are analysed as groups (see sibmodel/sensitivity.py).
@@ -174,7 +175,7 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides) 
     paths = list(uncertain_inputs(s))
     n_groups = len(set(input_groups(s, paths) or paths))
     _progress(f"Sobol design: {n_base * (n_groups + 2):,} simulations of {replicates} draws")
-    table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed)
+    table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers)
     click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
     _print_table(table)
     table.to_csv(target / "sobol.csv", index=False)

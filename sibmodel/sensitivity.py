@@ -134,7 +134,24 @@ def input_groups(s: Scenario, paths: list[str]) -> list[str] | None:
     return [" + ".join(members[find(p)]) for p in paths]
 
 
-def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: int = 1, num_resamples: int = 100) -> pd.DataFrame:
+def _evaluate_points(s: Scenario, paths: list[str], values: np.ndarray, replicates: int, seed: int) -> np.ndarray:
+    """Outputs at design points, shape (n, 2): mean IRR [1/year] and mean net savings [GBP] over ``replicates`` draws.
+
+    ``values`` has one row per point and one column per input of ``paths`` (in each input's unit).
+    A draw whose IRR does not exist (a total loss) counts as -100%.
+    """
+    irr_col, savings_col = (col for col, _ in SOBOL_OUTPUTS.values())
+    out = np.empty((len(values), 2))
+    for i, row in enumerate(values):
+        held = hold_inputs(s, dict(zip(paths, map(float, row))), "Sobol design point")
+        d = simulate(held, draws=replicates, seed=seed).draws
+        irr = d[irr_col].to_numpy(float)
+        out[i, 0] = np.where(np.isfinite(irr), irr, -1.0).mean()
+        out[i, 1] = d[savings_col].to_numpy(float).mean()
+    return out
+
+
+def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: int = 1, num_resamples: int = 100, workers: int = 1) -> pd.DataFrame:
     """Sobol indices of the investor's IRR and the boroughs' total net savings.
 
     Parameters
@@ -149,6 +166,8 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
         Seed of the Sobol' sequence, the bootstrap and the simulations.
     num_resamples : int
         Bootstrap resamples.
+    workers : int
+        Local processes sharing the design points (results do not change).
 
     Returns
     -------
@@ -161,18 +180,17 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
     paths = list(specs)
     corr = [(c.inputs[0], c.inputs[1], c.rank_corr) for c in s.correlations]
     groups = input_groups(s, paths)
-    columns = [col for col, _ in SOBOL_OUTPUTS.values()]
 
     def model(u: np.ndarray) -> np.ndarray:
         uc = correlate_uniforms({p: u[:, j] for j, p in enumerate(paths)}, corr)
-        values = {p: ppf(specs[p], uc[p]) for p in paths}
-        out = np.empty((len(u), len(columns)))
-        for i in range(len(u)):
-            held = hold_inputs(s, {p: float(values[p][i]) for p in paths}, "Sobol design point")
-            d = simulate(held, draws=replicates, seed=seed).draws
-            irr = d[columns[0]].to_numpy(float)
-            out[i, 0] = np.where(np.isfinite(irr), irr, -1.0).mean()
-            out[i, 1] = d[columns[1]].to_numpy(float).mean()
-        return out
+        values = np.column_stack([ppf(specs[p], uc[p]) for p in paths])
+        if workers <= 1:
+            return _evaluate_points(s, paths, values, replicates, seed)
+        from concurrent.futures import ProcessPoolExecutor
+
+        blocks = np.array_split(values, workers)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = pool.map(_evaluate_points, *zip(*[(s, paths, b, replicates, seed) for b in blocks]))
+            return np.vstack(list(parts))
 
     return sobol_indices(paths, model, n_base, seed, groups=groups, output_names=list(SOBOL_OUTPUTS), num_resamples=num_resamples)

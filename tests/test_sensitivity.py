@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sibmodel import load_scenario
@@ -52,3 +53,15 @@ def test_scenario_sobol_small_run_is_sane():
     assert np.isfinite(res[["S1", "ST"]].to_numpy()).all()
     irr = res[res["output"] == "investor_irr"].set_index("input")
     assert irr["ST"].idxmax() in {"referrals.volume_multiplier", "interventions.FFT.effect.hazard_ratio", "care.entry.prob"}
+    # worker processes share the design points; the indices do not change
+    two = scenario_sobol(s, n_base=4, replicates=1, seed=3, num_resamples=20, workers=2)
+    pd.testing.assert_frame_equal(res, two)
+
+
+def test_scenario_sobol_reports_correlated_inputs_as_one_group():
+    data = apply_overrides(resolve("scenarios/pfp.yaml"), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"])
+    s = validate_data(data)
+    res = scenario_sobol(s, n_base=2, replicates=1, seed=1, num_resamples=10)
+    names = set(res["input"])
+    assert "care.entry.prob + care.reentry.prob" in names
+    assert "care.entry.prob" not in names and "care.reentry.prob" not in names
