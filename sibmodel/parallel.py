@@ -12,9 +12,11 @@ nothing beyond the standard library.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -37,6 +39,19 @@ def _run(s: Scenario, entropy, index: int, size: int):
 def _ignore_sigint() -> None:  # pragma: no cover - runs in pool workers
     # Ctrl-C goes to the whole process group; the parent handles it and shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT while child processes are started (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _in_order(results: dict, next_index: int):
@@ -115,14 +130,17 @@ def _connect(scheduler: str, workers: int):
             "--scheduler needs Dask: pip install 'sibmodel[dask]' (or dask[distributed])"
         ) from exc
     if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        # Worker processes inherit SIGINT ignored (Python keeps an ignored SIGINT), so that
+        # Ctrl-C reaches only this process, which then closes the cluster cleanly.
+        with _sigint_ignored():
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         return Client(cluster), cluster
     address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
     try:
