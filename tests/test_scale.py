@@ -38,7 +38,7 @@ def pfp():
 @pytest.fixture(scope="module")
 def in_process_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "run"
-    res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(out), "--quiet"])
+    res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(out), "--quiet", "--no-report"])
     assert res.exit_code == 0, res.output
     return out
 
@@ -48,7 +48,7 @@ def test_dask_local_cluster_gives_identical_draws(pfp, in_process_run, tmp_path)
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True) as cluster:
         address = cluster.scheduler_address
-        res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(tmp_path / "dask"), "--quiet", "--scheduler", address])
+        res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(tmp_path / "dask"), "--quiet", "--no-report", "--scheduler", address])
         assert res.exit_code == 0, res.output
         with distributed.Client(address) as client:
             assert len(client.nthreads()) == 2
