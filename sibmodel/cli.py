@@ -94,7 +94,6 @@ def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_siz
     from .engine import DEFAULT_CHUNK_SIZE, simulate
     from .parallel import default_workers
     from .progress import progress_bar
-    from .report import run_folder_writer
     from .scenario import load_scenario
     from .tables import headline_table
 
@@ -109,7 +108,13 @@ def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_siz
                 s, draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers,
                 scheduler=scheduler, spool_dir=target.parent, progress=bar,
             )
-        res.to_dir(target, extra_writers=() if no_report else (run_folder_writer,))
+        if no_report:
+            writers = ()
+        else:  # matplotlib is imported only when a report is written
+            from .report import run_folder_writer
+
+            writers = (run_folder_writer,)
+        res.to_dir(target, extra_writers=writers)
     except KeyboardInterrupt:
         if res is not None:
             res.discard()
