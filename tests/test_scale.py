@@ -181,3 +181,17 @@ def test_store_reads_every_kth_draw_across_row_groups(tmp_path):
     np.testing.assert_array_equal(store.column("x", every=4), np.arange(0, 95, 4))
     np.testing.assert_array_equal(store.column("x"), np.arange(95))
     store.discard()
+
+
+def test_default_path_does_not_import_dask():
+    """In process and on local processes, Dask is never imported (it is an optional extra)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from sibmodel import load_scenario; from sibmodel.engine import simulate; "
+        f"s = load_scenario({PFP!r}); simulate(s, draws=20, seed=1, chunk_size=10, workers=2).summary(); "
+        "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
