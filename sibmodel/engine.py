@@ -81,9 +81,14 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     n_cohorts = n_b * n_i * cal.n_referral_quarters
     d, b, i_ = people.draw, people.borough, people.intervention
 
-    # cohort spread: one normal per draw x cohort for entry/re-entry, one for breakdowns
-    rng_spread = stream(entropy, chunk_index, "cohort_spread")
-    z = rng_spread.standard_normal((2, n_draws, n_cohorts))
+    # cohort spread: one normal per draw x cohort for entry/re-entry, one for breakdowns, from a
+    # stream per borough (cohorts are numbered borough-major), so that adding or removing a
+    # borough leaves the other boroughs' cohorts unchanged
+    per_borough = n_i * cal.n_referral_quarters
+    z = np.concatenate(
+        [stream(entropy, chunk_index, f"cohort_spread:{bn}").standard_normal((2, n_draws, per_borough)) for bn in bnames],
+        axis=2,
+    ).reshape(2, n_draws, n_cohorts)
     spread = s.care.cohort_spread
     odds = np.stack([params[f"boroughs.{n}.entry_odds_ratio"] for n in bnames], axis=1)  # (D, B)
     # logits per draw, then gathered per person (the same numbers as logit of the gathered values)

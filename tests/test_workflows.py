@@ -26,7 +26,7 @@ from sibmodel.levers import (
     power_spec,
     scale_spec,
 )
-from sibmodel.scenario import apply_overrides, resolve, validate_data
+from sibmodel.scenario import resolve, validate_data
 from sibmodel.stress import (
     STRESS_COLUMNS,
     RunSettings,
@@ -179,10 +179,15 @@ def test_reverse_stress_integer_lever_and_unreachable_target(pfp):
 def test_goal_seek_tariff_meets_target_when_rerun(pfp):
     settings = RunSettings(draws=150, seed=3, chunk_size=150)
     root = goal_seek(pfp, "tariff", "investor.p_loss", 0.10, settings)
-    rerun = settings.run(get_lever("tariff").scenario(pfp, root.value)).summary()
-    # P(loss) moves in steps of one draw
-    assert summary_figure(rerun, "investor.p_loss") == pytest.approx(0.10, abs=1.0 / settings.draws + 1e-12)
+    lever = get_lever("tariff")
+    rerun = settings.run(lever.scenario(pfp, root.value)).summary()
     assert root.achieved == summary_figure(rerun, "investor.p_loss")
+    # P(loss) is a step function over draws (several draws can cross at once, e.g. where a cap
+    # binds): the solved tariff is where it crosses 0.10, so a little either side brackets it
+    step = 2e-3 * (root.bracket[1] - root.bracket[0])
+    below = summary_figure(settings.run(lever.scenario(pfp, root.value - step)).summary(), "investor.p_loss")
+    above = summary_figure(settings.run(lever.scenario(pfp, root.value + step)).summary(), "investor.p_loss")
+    assert above <= 0.10 <= below, (below, root.achieved, above)
     # raising the tariff lowers P(loss): the solved factor is above 1 exactly when the base is riskier
     assert (root.value > 1.0) == (root.base_figure > 0.10)
 
@@ -206,19 +211,13 @@ def test_goal_seek_out_of_reach_and_bad_figure(pfp):
 
 
 # --------------------------------------------------------------------------- join
-def _no_spread():
-    # The cohort spread is drawn as one (draws x cohorts) block whose layout depends on the
-    # number of boroughs, so it is switched off to compare runs with different borough sets bit for bit.
-    data = apply_overrides(resolve(PFP), ["care.cohort_spread.entry_logit_sd=0", "care.cohort_spread.breakdown_logit_sd=0"])
-    return validate_data(data, PFP)
-
-
-def test_join_with_zero_referrals_changes_nothing():
-    s = _no_spread()
-    block = candidate_block(s, "Croydon", starts_per_quarter=0.0)
-    joined = with_borough(s, "Croydon", block)
+def test_join_with_zero_referrals_changes_nothing(pfp):
+    """A borough with no referrals changes no other figure, bit for bit: the cohort spread is
+    drawn from a stream per borough (engine.run_chunk), so the other boroughs' cohorts keep their draws."""
+    block = candidate_block(pfp, "Croydon", starts_per_quarter=0.0)
+    joined = with_borough(pfp, "Croydon", block)
     assert "Croydon" in joined.interventions["FFT"].delivery.teams["Family Psychology Mutual FFT"].boroughs
-    r0, r1 = SETTINGS.run(s).draws, SETTINGS.run(joined).draws
+    r0, r1 = SETTINGS.run(pfp).draws, SETTINGS.run(joined).draws
     for col in r0:
         np.testing.assert_allclose(r1[col].to_numpy(float), r0[col].to_numpy(float), rtol=1e-12, atol=1e-6, err_msg=col)
     for col in ("starts", "outcome_payments_gbp", "care_costs_avoided_gbp", "net_savings_gbp"):
