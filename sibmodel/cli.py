@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .cli_options import set_option
 from .exceptions import SibmodelError
 
 EXIT_BAD_INPUT = 2
@@ -30,13 +31,6 @@ class _Group(click.Group):
             ctx.exit(EXIT_BAD_INPUT)
 
 
-set_option = click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Override a field by dotted path; VALUE is parsed as YAML. Repeatable.",
-)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

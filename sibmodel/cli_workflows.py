@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .cli import set_option
+from .cli_options import set_option
 from .exceptions import Issue
 
 _draws_option = click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True, help="Monte Carlo draws per scenario variant.")
