@@ -224,14 +224,19 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     col["care_cost_counterfactual_gbp"] = care_cost["counterfactual"].sum(axis=(1, 2))
     col["government_value_gbp"] = col["care_cost_counterfactual_gbp"] - col["care_cost_treated_gbp"]
     paid_disc = (borough_paid * df).sum(axis=2)  # (D, B)
-    avoided_disc = ((care_cost["counterfactual"] - care_cost["treated"]) * df_q).sum(axis=2)
+    care_disc = {arm: (care_cost[arm] * df_q).sum(axis=2) for arm in care_cost}  # (D, B), discounted
+    avoided_disc = care_disc["counterfactual"] - care_disc["treated"]
     for bi, bn in enumerate(bnames):
         pre = f"borough.{bn}."
         col[pre + "starts"] = np.bincount(d[b == bi], minlength=n_draws).astype(float)
         col[pre + "outcome_payments_gbp"] = paid_disc[:, bi]
+        col[pre + "care_costs_treated_gbp"] = care_disc["treated"][:, bi]
+        col[pre + "care_costs_counterfactual_gbp"] = care_disc["counterfactual"][:, bi]
         col[pre + "care_costs_avoided_gbp"] = avoided_disc[:, bi]
         col[pre + "net_savings_gbp"] = avoided_disc[:, bi] - paid_disc[:, bi]
     col["commissioner_outcome_payments_gbp"] = paid_disc.sum(axis=1)
+    col["commissioner_care_costs_treated_gbp"] = care_disc["treated"].sum(axis=1)
+    col["commissioner_care_costs_counterfactual_gbp"] = care_disc["counterfactual"].sum(axis=1)
     col["commissioner_care_costs_avoided_gbp"] = avoided_disc.sum(axis=1)
     col["commissioner_net_savings_gbp"] = col["commissioner_care_costs_avoided_gbp"] - col["commissioner_outcome_payments_gbp"]
     col["government_value_discounted_gbp"] = avoided_disc.sum(axis=1)

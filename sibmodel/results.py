@@ -434,6 +434,8 @@ class Results:
         bcr = np.divide(avoided, paid, out=np.full(len(d), np.nan), where=paid > 0)
         block = {
             "outcome_payments_gbp": stats_block(paid),
+            "care_costs_treated_gbp": stats_block(d[prefix + "care_costs_treated_gbp"].to_numpy(float)),
+            "care_costs_counterfactual_gbp": stats_block(d[prefix + "care_costs_counterfactual_gbp"].to_numpy(float)),
             "care_costs_avoided_gbp": stats_block(avoided),
             "net_savings_gbp": stats_block(net),
             "benefit_cost_ratio": stats_block(bcr),

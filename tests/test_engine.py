@@ -74,6 +74,20 @@ def test_accounting_identities(run):
     np.testing.assert_allclose(total, d["commissioner_outcome_payments_gbp"], rtol=1e-12)
     starts = sum(d[f"borough.{n}.starts"] for n in names)
     np.testing.assert_array_equal(starts, d["starts"])
+    # care costs in each arm: avoided = counterfactual - treated, per borough and in total;
+    # boroughs add up; discounting to 2018 only shrinks (flows are all after the price-year start)
+    for arm in ("treated", "counterfactual"):
+        by_b = sum(d[f"borough.{n}.care_costs_{arm}_gbp"] for n in names)
+        np.testing.assert_allclose(by_b, d[f"commissioner_care_costs_{arm}_gbp"], rtol=1e-12)
+        assert (d[f"commissioner_care_costs_{arm}_gbp"] <= d[f"care_cost_{arm}_gbp"] + 1e-6).all()
+    for n in names:
+        np.testing.assert_allclose(
+            d[f"borough.{n}.care_costs_avoided_gbp"],
+            d[f"borough.{n}.care_costs_counterfactual_gbp"] - d[f"borough.{n}.care_costs_treated_gbp"],
+            rtol=1e-12, atol=1e-6,
+        )
+    blk = run.summary()["commissioner"]["total"]
+    assert {"care_costs_treated_gbp", "care_costs_counterfactual_gbp", "care_costs_avoided_gbp", "benefit_cost_ratio"} <= set(blk)
     # caps and top-up maximum hold
     assert (d["outcome_payments_gbp"] <= 10_000_000 + 1e-6).all()
     assert (d["topup_paid_gbp"] <= 1_500_000 + 1e-6).all()
