@@ -68,6 +68,14 @@ def _meta(run) -> dict:
     return run.summary().get("meta", {})
 
 
+def given_seed(meta: dict):
+    """The seed the user gave, or None (a run without --seed may come back from a saved folder as NaN)."""
+    seed = meta.get("seed")
+    if seed is None or (isinstance(seed, float) and seed != seed):
+        return None
+    return int(seed)
+
+
 def run_label(run) -> str:
     """The scenario's name, as shown in legends."""
     return run.scenario.metadata.name
@@ -76,7 +84,7 @@ def run_label(run) -> str:
 def source_line(run) -> str:
     """Where a figure's numbers come from: model, scenario, hash, draws, seed."""
     m = _meta(run)
-    seed = m.get("seed")
+    seed = given_seed(m)
     seed_text = f"seed {seed}" if seed is not None else f"seed entropy {m.get('seed_entropy', '?')}"
     return (
         f"Source: sibmodel {m.get('version', '?')} Monte Carlo, scenario \u201c{run_label(run)}\u201d "
@@ -356,7 +364,7 @@ def _labels(runs: Sequence) -> list[str]:
 
 def _compare_caption(runs: Sequence) -> str:
     m = _meta(runs[0])
-    seed = m.get("seed")
+    seed = given_seed(m)
     return (
         f"Source: sibmodel {m.get('version', '?')}; {len(runs)} scenarios each run with {m.get('draws', '?')} draws on the same "
         f"{'seed ' + str(seed) if seed is not None else 'seed entropy ' + str(m.get('seed_entropy'))} (common random numbers): "

@@ -181,7 +181,7 @@ def _assumption_section(scenario) -> str:
 
 
 def _manifest_section(manifest: dict, meta: dict) -> str:
-    keys = [("seed", meta.get("seed")), ("seed entropy", meta.get("seed_entropy")), ("scenario hash (SHA-256)", meta.get("scenario_hash")),
+    keys = [("seed", F.given_seed(meta)), ("seed entropy", meta.get("seed_entropy")), ("scenario hash (SHA-256)", meta.get("scenario_hash")),
             ("sibmodel version", meta.get("version")), ("draws", meta.get("draws")), ("chunk size", meta.get("chunk_size")),
             ("workers", meta.get("workers")), ("elapsed [s]", meta.get("elapsed_s")), ("written at (UTC)", manifest.get("written_at"))]
     versions = manifest.get("versions") or {}
@@ -302,7 +302,7 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
     names = [F.run_label(r) for r in runs]
     m = runs[0].summary()["meta"]
     header = (f"<h1>Comparison of {len(runs)} scenarios</h1><p>Each scenario was run with {_e(m.get('draws'))} draws on the same seed "
-              f"({_e(m.get('seed') if m.get('seed') is not None else m.get('seed_entropy'))}): common random numbers, so the "
+              f"({_e(F.given_seed(m) if F.given_seed(m) is not None else m.get('seed_entropy'))}): common random numbers, so the "
               "differences below are paired draw by draw and reflect the scenarios, not sampling noise.</p>")
     scen_rows = [[i, names[i], r.summary()["meta"].get("scenario_hash", ""), path] for i, (r, path) in enumerate(zip(runs, comparison.paths))]
     scen = _table(["#", "scenario", "hash (SHA-256)", "file"], scen_rows, numeric=())
@@ -326,7 +326,7 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
         ("headline", "Headline figures and differences", note + _table(head, rows, numeric=range(2, 9))),
         ("figures", "Figures", figs),
         ("manifest", "Manifest", _table(["item", "value"], [["sibmodel version", m.get("version")], ["draws", m.get("draws")],
-                                                               ["seed", m.get("seed")], ["seed entropy", m.get("seed_entropy")],
+                                                               ["seed", F.given_seed(m)], ["seed entropy", m.get("seed_entropy")],
                                                                ["chunk size", m.get("chunk_size")]], numeric=())),
     ]
     return _page("sibmodel comparison: " + " vs ".join(names), header, sections)

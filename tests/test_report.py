@@ -365,3 +365,18 @@ def test_saved_run_reads_columns_lazily(saved, run):
     assert "investor_moic" in saved.draws
     pd.testing.assert_series_equal(saved.draws["investor_moic"], run.draws["investor_moic"], check_names=False)
     assert saved.scenario.metadata.name == run.scenario.metadata.name
+
+
+def test_run_without_seed_reports_fresh_entropy_not_nan(tmp_path):
+    """A run without --seed records seed null; the report says so (it once printed 'seed nan')."""
+    from click.testing import CliRunner
+
+    from sibmodel.cli import main
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["run", "scenarios/pfp.yaml", "--draws", "30", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    html = (out / "report.html").read_text()
+    assert "none (fresh entropy)" in html
+    assert "seed nan" not in html and "<td>nan" not in html
+    assert "seed entropy " in html
