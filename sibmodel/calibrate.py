@@ -36,6 +36,7 @@ from .hazards import (
     effect_profile,
     hazard_scale,
     horizon_weight,
+    placement_mixes,
     shape_profile,
     shift_logit,
 )
@@ -127,9 +128,7 @@ def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
     for r, k in enumerate(pnames):
         if k in s.care.escalation:
             esc[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
-    emix = np.array([s.care.entry.placement_mix.get(k, 0.0) for k in pnames])
-    rm = s.care.reentry.placement_mix or s.care.entry.placement_mix
-    rmix = np.array([rm.get(k, 0.0) for k in pnames])
+    mixes = placement_mixes(s)  # (B, K) entry and re-entry mixes per borough
     z, w = np.polynomial.hermite_e.hermegauss(GH_NODES)
     w = w / w.sum()
     spread = s.care.cohort_spread
@@ -151,7 +150,8 @@ def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
                 continue
             hr = values[f"interventions.{iname}.effect.hazard_ratio"]
             eff = effect_profile(hr, iv.therapy_weeks, iv.effect.fade_weeks, t_max)
-            key = (odds, iname)
+            emix, rmix = mixes[0][bi], mixes[1][bi]
+            key = (odds, iname, tuple(emix), tuple(rmix))
             if key not in cache:
                 occ = {"treated": np.zeros(t_max), "counterfactual": np.zeros(t_max)}
                 for ze, we_ in zip(z, w):

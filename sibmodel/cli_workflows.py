@@ -184,6 +184,22 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, 
 
 
 # --------------------------------------------------------------------------- join
+def _placement_numbers(items: tuple[str, ...], option: str, expected: str) -> dict[str, float]:
+    """``PLACEMENT=NUMBER`` items of a repeatable option as a dict; a clear error otherwise."""
+    from .levers import WorkflowError
+
+    out = {}
+    for item in items:
+        kind, eq, value = item.partition("=")
+        try:
+            if not eq or not kind.strip():
+                raise ValueError
+            out[kind.strip()] = float(value)
+        except ValueError:
+            raise WorkflowError([Issue(option, kind, f"expected {expected}", item, True)]) from None
+    return out
+
+
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--borough", "name", required=True, help="The candidate borough (new, or one already in SCENARIO).")
@@ -193,35 +209,29 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, 
 @click.option("--borough-file", type=click.Path(dir_okay=False), default=None, help="YAML file with its borough block (join_date, starts, intervention_mix, weekly_care_cost_gbp, ...).")
 @click.option("--care-cost", "care_costs", multiple=True, metavar="PLACEMENT=GBP", help="Its own weekly cost of a placement type, e.g. foster=710 [GBP/week]. Repeatable.")
 @click.option("--entry-odds-ratio", type=click.FloatRange(min=0, min_open=True), default=None, help="Multiplies the odds that its referrals enter care [ratio].")
+@click.option("--placement-mix", "placement_mix", multiple=True, metavar="PLACEMENT=SHARE", help="Its own first placement type on entering care, e.g. foster=0.6 residential=0.4 (shares sum to 1). Repeatable.")
 @click.option("--no-break-even", is_flag=True, help="Skip the break-even searches (about 20 more runs).")
 @_draws_option
 @_seed_option
 @_out_option
 @set_option
 @_workers_option
-def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care_costs, entry_odds_ratio, no_break_even,
+def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care_costs, entry_odds_ratio, placement_mix, no_break_even,
          draws, seed, out_dir, overrides, workers) -> None:
     """What joining SCENARIO means for borough --borough, and for everyone else."""
     from . import workflow_figures as wf
     from .join import join_analysis
-    from .levers import WorkflowError
     from .scenario import load_scenario
 
     s = load_scenario(scenario, overrides)
     settings = _settings(draws, seed, workers)
     target = _target(out_dir, f"join-{name.replace(' ', '_')}", scenario)
     jd = join_date.date() if isinstance(join_date, dt.datetime) else join_date
-    costs = {}
-    for item in care_costs:
-        kind, eq, value = item.partition("=")
-        try:
-            if not eq or not kind.strip():
-                raise ValueError
-            costs[kind.strip()] = float(value)
-        except ValueError:
-            raise WorkflowError([Issue("--care-cost", kind, "expected PLACEMENT=GBP_PER_WEEK, e.g. foster=710", item, True)]) from None
+    costs = _placement_numbers(care_costs, "--care-cost", "PLACEMENT=GBP_PER_WEEK, e.g. foster=710")
+    mix = _placement_numbers(placement_mix, "--placement-mix", "PLACEMENT=SHARE, e.g. foster=0.6")
     r = join_analysis(s, name, settings, like=like, starts_per_quarter=starts_per_quarter, join_date=jd, borough_file=borough_file,
-                      weekly_care_cost_gbp=costs, entry_odds_ratio=entry_odds_ratio, break_even=not no_break_even)
+                      weekly_care_cost_gbp=costs, entry_odds_ratio=entry_odds_ratio, placement_mix=mix or None,
+                      break_even=not no_break_even)
     import pandas as pd
 
     c = r.candidate

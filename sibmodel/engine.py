@@ -24,6 +24,7 @@ from .hazards import (
     effect_profile,
     hazard_scale,
     horizon_weight,
+    placement_mixes,
     shape_profile,
 )
 from .pathways import HazardTables, occupancy_by_week, simulate_arms
@@ -111,9 +112,11 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     for r, k in enumerate(pnames):
         if k in s.care.escalation:
             escalation[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
-    entry_mix = np.array([s.care.entry.placement_mix.get(k, 0.0) for k in pnames])
-    rmix = s.care.reentry.placement_mix or s.care.entry.placement_mix
-    reentry_mix = np.array([rmix.get(k, 0.0) for k in pnames])
+    mix_by_borough, remix_by_borough = placement_mixes(s)  # (B, K) each
+    if any(bo.placement_mix is not None for bo in s.boroughs.values()):
+        entry_mix, reentry_mix = mix_by_borough[b], remix_by_borough[b]  # a mix per person
+    else:
+        entry_mix, reentry_mix = mix_by_borough[0], remix_by_borough[0]  # one mix: the faster path
 
     therapy_weeks = np.array([iv.therapy_weeks for iv in s.interventions.values()])
     ws, we = person_tracking(s, people, therapy_weeks, cal.contract_end_week)
@@ -179,7 +182,7 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     }
 
     # ---- outcome payments
-    ref_cost = (weekly_cost * entry_mix[None, None, :]).sum(axis=2)
+    ref_cost = (weekly_cost * mix_by_borough[None, :, :]).sum(axis=2)  # (D, B): each borough's entry-mix cost
     pay = compute_payments(s, people, treated, ws, we, params, ref_cost, n_draws, n_q)
     n_qc = pay.paid.shape[2]
 

@@ -114,6 +114,29 @@ def effect_profile(hazard_ratio: np.ndarray | float, therapy_weeks: int, fade_we
     return hr + (1.0 - hr) * frac
 
 
+def placement_mixes(s) -> tuple[np.ndarray, np.ndarray]:
+    """First placement type on entry and on re-entry, per borough.
+
+    Parameters
+    ----------
+    s : Scenario
+
+    Returns
+    -------
+    entry_mix, reentry_mix : ndarray, shape (B, K)
+        Shares per borough (scenario order) and placement type (scenario order) [share].
+        A borough's own ``placement_mix`` replaces ``care.entry.placement_mix``; re-entry
+        uses ``care.reentry.placement_mix`` when given, else the borough's entry mix.
+    """
+    pnames = list(s.care.placements)
+    entry = np.array([[(b.placement_mix or s.care.entry.placement_mix).get(k, 0.0) for k in pnames] for b in s.boroughs.values()])
+    if s.care.reentry.placement_mix is not None:
+        reentry = np.tile([s.care.reentry.placement_mix.get(k, 0.0) for k in pnames], (len(s.boroughs), 1))
+    else:
+        reentry = entry.copy()
+    return entry.reshape(len(s.boroughs), len(pnames)), reentry.reshape(len(s.boroughs), len(pnames))
+
+
 def shift_logit(prob: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """``expit(logit(prob) + shift)``: a probability moved on the logit scale (odds ratio ``exp(shift)``)."""
     prob = np.asarray(prob, dtype=float)

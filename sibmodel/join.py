@@ -59,6 +59,7 @@ def candidate_block(
     borough_file: str | Path | None = None,
     weekly_care_cost_gbp: dict[str, float] | None = None,
     entry_odds_ratio: float | None = None,
+    placement_mix: dict[str, float] | None = None,
 ) -> dict:
     """The candidate borough's scenario block (as data).
 
@@ -85,6 +86,8 @@ def candidate_block(
         the template's or the scenario's default.
     entry_odds_ratio : float, optional
         Multiplies the odds of entering care of its referrals [ratio].
+    placement_mix : dict of str -> float, optional
+        Its own first placement type on entering care [share], summing to 1.
 
     Returns
     -------
@@ -125,6 +128,8 @@ def candidate_block(
         block["weekly_care_cost_gbp"] = costs
     if entry_odds_ratio is not None:
         block["entry_odds_ratio"] = {"value": float(entry_odds_ratio), "source": "Candidate's own estimate (sibmodel join --entry-odds-ratio)."}
+    if placement_mix:
+        block["placement_mix"] = {k: float(v) for k, v in placement_mix.items()}
     return block
 
 
@@ -246,6 +251,7 @@ def join_analysis(
     borough_file: str | Path | None = None,
     weekly_care_cost_gbp: dict[str, float] | None = None,
     entry_odds_ratio: float | None = None,
+    placement_mix: dict[str, float] | None = None,
     break_even: bool = True,
 ) -> JoinResult:
     """Compare the contract without and with a candidate borough on common random numbers.
@@ -257,7 +263,7 @@ def join_analysis(
     name : str
         The candidate borough.
     settings : RunSettings
-    like, starts_per_quarter, join_date, borough_file, weekly_care_cost_gbp, entry_odds_ratio
+    like, starts_per_quarter, join_date, borough_file, weekly_care_cost_gbp, entry_odds_ratio, placement_mix
         See :func:`candidate_block`.
     break_even : bool
         Whether to search for the break-even care cost and referrals (about 20 more runs).
@@ -270,7 +276,7 @@ def join_analysis(
 
     block = candidate_block(
         s, name, like=like, starts_per_quarter=starts_per_quarter, join_date=join_date, borough_file=borough_file,
-        weekly_care_cost_gbp=weekly_care_cost_gbp, entry_odds_ratio=entry_odds_ratio,
+        weekly_care_cost_gbp=weekly_care_cost_gbp, entry_odds_ratio=entry_odds_ratio, placement_mix=placement_mix,
     )
     base = without_borough(s, name) if name in s.boroughs else s
     # a borough already in the scenario keeps its own teams; a new one joins those of `like`

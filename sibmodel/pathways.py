@@ -168,8 +168,8 @@ def simulate_arms(
         Share of endings that are breakdowns [share].
     escalation : ndarray, shape (K, K)
         Next placement after a breakdown [share].
-    entry_mix, reentry_mix : ndarray, shape (K,)
-        Placement type on entry and re-entry [share].
+    entry_mix, reentry_mix : ndarray, shape (K,) or (N, K)
+        Placement type on entry and re-entry [share]: one mix for everybody, or one per person.
     window_start, window_end : ndarray of int, shape (N,)
         Tracking window [weeks since referral]; simulation stops at ``window_end``.
     rng : numpy.random.Generator
@@ -189,8 +189,8 @@ def simulate_arms(
     window_end = window_end.astype(np.int64)
     search_entry = _RowSearch(tables.cum_entry)
     search_reentry = _RowSearch(tables.cum_reentry)
-    cum_entry_mix = np.cumsum(entry_mix)
-    cum_reentry_mix = np.cumsum(reentry_mix)
+    cum_entry_mix = np.cumsum(entry_mix, axis=-1)
+    cum_reentry_mix = np.cumsum(reentry_mix, axis=-1)
     cum_escalation = np.cumsum(escalation, axis=1)
     log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
     # per person, once: the divisor of the exponential target and where the hazard is zero
@@ -246,9 +246,11 @@ def simulate_arms(
                 j = search.first_reaching(row, target)
                 j[j >= search.width] = np.iinfo(np.int64).max // 4
                 end[m] = j
-                nxt[m] = FIRST_PLACEMENT + np.minimum(
-                    np.searchsorted(cum_mix, u_type[m], side="right"), k_types - 1
-                )
+                if cum_mix.ndim == 1:  # one mix for everybody
+                    first = np.searchsorted(cum_mix, u_type[m], side="right")
+                else:  # a mix per person: count the cumulative shares at or below the uniform
+                    first = (u_type[m][:, None] >= cum_mix[p]).sum(axis=1)
+                nxt[m] = FIRST_PLACEMENT + np.minimum(first, k_types - 1)
 
             # placement spells: geometric duration, then reunification or breakdown
             m = np.flatnonzero(in_place)

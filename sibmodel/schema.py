@@ -131,6 +131,13 @@ class Borough(Model):
     entry_odds_ratio: Positive = Field(
         1.0, description="Local modifier: multiplies the odds of entering care (and of re-entry) in this borough [ratio]."
     )
+    placement_mix: dict[Name, float] | None = Field(
+        None,
+        description=(
+            "The borough's own first placement type on entering care [share]; sums to 1. Also used on re-entry "
+            "unless care.reentry.placement_mix is given. Default: care.entry.placement_mix."
+        ),
+    )
     source: str | None = Field(None, description="Where the borough's facts come from.")
 
 
@@ -487,6 +494,8 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
         if (b.starts.per_quarter is None) == (b.starts.total is None):
             issues.append(Issue(file, f"{p}.starts", "give exactly one of per_quarter and total"))
         _check_shares(issues, file, f"{p}.intervention_mix", b.intervention_mix, interventions, "intervention")
+        if b.placement_mix is not None:
+            _check_shares(issues, file, f"{p}.placement_mix", b.placement_mix, placements, "placement type")
         for k in b.weekly_care_cost_gbp:
             if k not in placements:
                 issues.append(Issue(file, f"{p}.weekly_care_cost_gbp.{k}", f"unknown placement type; allowed: {', '.join(sorted(placements))}", k, True))

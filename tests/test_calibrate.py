@@ -117,3 +117,31 @@ def test_cli_bad_target_exits_2():
     res = CliRunner().invoke(main, ["calibrate", PFP, "--target", "time_at_home.treated"])
     assert res.exit_code == 2
     assert "NAME=VALUE" in res.output
+
+
+def test_borough_placement_mix_in_cohort_expectation_and_engine():
+    """A borough's own placement mix: the cohort expectation (per-borough mixes) still agrees with
+    the Monte Carlo engine at fixed inputs, and a residential-heavy borough costs more per care week."""
+    sets = [
+        "boroughs.Haringey.placement_mix={foster: 0.2, residential: 0.7, secure: 0.1}",
+        "boroughs.Bexley.placement_mix={foster: 1.0}",
+    ]
+    s = _all_fixed(load_scenario(PFP, sets))
+    fig = expected_figures(s, _centers(s))
+    r = simulate(s, draws=300, seed=5, chunk_size=150)
+    for arm, expect in (("treated", fig.time_at_home_treated), ("counterfactual", fig.time_at_home_counterfactual)):
+        x = r.draws[f"time_at_home_share_{arm}"].to_numpy()
+        assert abs(x.mean() - expect) < 5 * x.std(ddof=1) / np.sqrt(x.size), arm
+    d = r.draws
+    per_start = {}  # counterfactual care cost per start [GBP]
+    for bn in ("Haringey", "Bexley"):
+        cost = d[f"borough.{bn}.care_costs_counterfactual_gbp"].sum()
+        per_start[bn] = cost / d[f"borough.{bn}.starts"].sum()
+    assert per_start["Haringey"] > 1.5 * per_start["Bexley"]
+
+
+def test_borough_placement_mix_is_checked():
+    with pytest.raises(ScenarioError, match="placement_mix"):
+        load_scenario(PFP, ["boroughs.Bexley.placement_mix={foster: 0.5, kinship: 0.5}"])
+    with pytest.raises(ScenarioError, match="placement_mix"):
+        load_scenario(PFP, ["boroughs.Bexley.placement_mix={foster: 0.5, residential: 0.2}"])

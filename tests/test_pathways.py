@@ -133,3 +133,33 @@ def test_occupancy_offsets_and_groups():
                 direct[group[p], w, sp.state[i]] += 1
     np.testing.assert_array_equal(occ, direct)
     assert FIRST_PLACEMENT == 2
+
+
+def test_per_person_placement_mix_matches_exact_model_per_group():
+    """A placement mix per person (a borough's own mix): each group's occupancy matches the exact
+    cohort model run with that group's mix, and the one-mix path gives the same as equal rows."""
+    from sibmodel.hazards import PathwayParams
+    from sibmodel.pathways import HazardTables, simulate_arms
+
+    base = reentry()
+    mix_a, mix_b = np.array([0.9, 0.05, 0.05]), np.array([0.1, 0.8, 0.1])
+    remix_a, remix_b = np.array([0.2, 0.7, 0.1]), np.array([0.6, 0.3, 0.1])
+    n = 60_000
+    group = np.arange(n) % 2
+    emix = np.where(group[:, None] == 0, mix_a, mix_b)
+    rmix = np.where(group[:, None] == 0, remix_a, remix_b)
+    tables = HazardTables.from_profiles(base.entry_hazard[None, :], base.reentry_hazard[None, :])
+    ones = np.ones(n)
+    args = (base.end_prob[None, :].repeat(n, 0), base.breakdown_share[None, :].repeat(n, 0), base.escalation)
+    window = (np.zeros(n, np.int64), np.full(n, 104, np.int64))
+    (arm,) = simulate_arms(tables, [np.zeros(n, np.int64)], ones, ones, *args, emix, rmix, *window, np.random.default_rng(4))
+    occ = occupancy_by_week(arm, 104, base.n_states, group=group, n_groups=2) / (n / 2)
+    for g, (em, rm) in enumerate(((mix_a, remix_a), (mix_b, remix_b))):
+        par = PathwayParams(base.entry_hazard, base.reentry_hazard, base.end_prob, base.breakdown_share, base.escalation, em, rm)
+        p = expected_outcomes(par, 0, 104).occupancy
+        se = np.sqrt(np.maximum(p * (1 - p), 1.0 / n) / (n / 2))
+        assert np.max(np.abs(occ[g] - p) / se) <= Z + 0.5, g
+    # equal rows per person give exactly the one-mix result (same uniforms, same comparisons)
+    (one,) = simulate_arms(tables, [np.zeros(n, np.int64)], ones, ones, *args, mix_a, remix_a, *window, np.random.default_rng(4))
+    (rows,) = simulate_arms(tables, [np.zeros(n, np.int64)], ones, ones, *args, np.tile(mix_a, (n, 1)), np.tile(remix_a, (n, 1)), *window, np.random.default_rng(4))
+    np.testing.assert_array_equal(one.weeks_in_placement, rows.weeks_in_placement)

@@ -224,6 +224,16 @@ def test_join_with_zero_referrals_changes_nothing(pfp):
         assert (r1[f"borough.Croydon.{col}"] == 0).all()
 
 
+def test_join_candidate_placement_mix_drives_its_care_costs(pfp):
+    """The same candidate with a residential-heavy placement mix avoids more care cost than with
+    a foster-only one (children's homes cost ~5x foster care, DOMAIN.md), on common random numbers."""
+    out = {}
+    for label, mix in (("foster", {"foster": 1.0}), ("residential", {"foster": 0.2, "residential": 0.8})):
+        r = join_analysis(pfp, "Croydon", SETTINGS, starts_per_quarter=3.0, placement_mix=mix, break_even=False)
+        out[label] = r.candidate["care_costs_avoided_gbp"]["p50"]
+    assert out["residential"] > 2 * out["foster"] > 0
+
+
 def test_join_with_care_costs_far_above_tariff_saves_money(pfp):
     """Care costs 100x the tariff per week: avoiding care saves far more than the payments."""
     tariff = pfp.contract.tariffs[0].payment_per_week_gbp.mean()
@@ -308,6 +318,7 @@ def test_cli_workflows_write_tables_and_charts(tmp_path):
     assert (tmp_path / "b" / "baseline_outcomes.csv").exists() and (tmp_path / "b" / "baseline.png").exists()
     r = runner.invoke(main, ["join", PFP, "--borough", "Croydon", "--starts-per-quarter", "2", "--join", "2019-01-01",
                              "--care-cost", "foster=710", "--entry-odds-ratio", "1.2",
+                             "--placement-mix", "foster=0.6", "--placement-mix", "residential=0.4",
                              "--no-break-even", "--draws", "50", "--seed", "1", "--out", str(tmp_path / "j")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "j" / "join.png").exists()
@@ -332,6 +343,8 @@ def test_cli_workflows_write_tables_and_charts(tmp_path):
         (["join", PFP, "--borough", "Croydon", "--join", "2030-01-01", "--draws", "10"], "join_date"),
         (["join", PFP, "--borough", "Croydon", "--care-cost", "foster", "--draws", "10"], "PLACEMENT=GBP_PER_WEEK"),
         (["join", PFP, "--borough", "Croydon", "--care-cost", "castle=900", "--draws", "10", "--no-break-even"], "unknown placement type"),
+        (["join", PFP, "--borough", "Croydon", "--placement-mix", "foster", "--draws", "10"], "PLACEMENT=SHARE"),
+        (["join", PFP, "--borough", "Croydon", "--placement-mix", "foster=0.5", "--draws", "10", "--no-break-even"], "placement_mix"),
         (["sensitivity", PFP, "--n-base", "100"], "power of 2"),
         (["baseline", "no/such.yaml"], "file not found"),
     ],
