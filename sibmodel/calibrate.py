@@ -243,12 +243,12 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
             a, b = _field_range(specs[p])
             c = base[p]
             # a triangular, PERT or uniform input is scaled whole: its support must stay allowed
-            top = getattr(specs[p], "high", None) if isinstance(specs[p], (Triangular, Pert, Uniform)) else c
-            bottom = getattr(specs[p], "low", None) if isinstance(specs[p], (Triangular, Pert, Uniform)) else c
+            whole = isinstance(specs[p], (Triangular, Pert, Uniform))
+            top, bottom = (specs[p].high, specs[p].low) if whole else (c, c)
             if c > 0:
-                if b < np.inf and top and top > 0:
+                if b < np.inf and top > 0:
                     h_ = min(h_, math.log(b / top) - 1e-9)
-                if a > 0 and bottom and bottom > 0:
+                if a > 0 and bottom > 0:
                     l_ = max(l_, math.log(a / bottom) + 1e-9)
         lo.append(l_)
         hi.append(h_)
@@ -338,6 +338,8 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
 
     import yaml
 
+    from .scenario import apply_overrides
+
     specs = dict(iter_quantities(result.scenario))
     paths = [p for p, _, _ in result.moved]
     header = "# Written by `sibmodel calibrate`: " + ", ".join(
@@ -349,13 +351,7 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
 
         return header + yaml.safe_dump(scenario_to_data(result.scenario), sort_keys=False, allow_unicode=True)
     doc: dict = {"extends": os.path.relpath(os.path.abspath(original_path), os.path.dirname(os.path.abspath(write_path)))}
-    for o in overrides:
-        path, _, value = o.partition("=")
-        node = doc
-        parts = path.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
+    doc = apply_overrides(doc, overrides)  # the --set values, as the loader read them
     for p in paths:
         node = doc
         parts = p.split(".")
@@ -363,9 +359,8 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
             node = node.setdefault(part, {})
         spec = specs[p]
         d = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
-        if d.get("dist") == "beta":
-            d.pop("mean", None)
-            d.pop("sd", None)
+        if d.get("dist") == "beta":  # written as alpha/beta: a parent's mean/sd must go
+            d["mean"] = d["sd"] = None
         # null removes a parameter the parent may give in another form (deep merge, see scenario.py)
         for key in ("value", "mean", "sd", "median", "sigma", "alpha", "beta", "mode", "low", "high"):
             d.setdefault(key, None)

@@ -86,8 +86,13 @@ def expected_occupancy(params: PathwayParams, n_weeks: int, initial: np.ndarray 
     ndarray, shape (n_weeks, S)
         ``pi[t, s]``: probability of being in state ``s`` during week ``t`` [probability].
     """
-    mats = transition_matrices(params, n_weeks)
-    pi = np.zeros((n_weeks, params.n_states))
+    return _propagate(transition_matrices(params, n_weeks), initial)
+
+
+def _propagate(mats: np.ndarray, initial: np.ndarray | None = None) -> np.ndarray:
+    """``pi[t] = pi[0] P[0] ... P[t-1]`` for ``t < len(mats)``; ``pi[0]`` at home, never in care, by default."""
+    n_weeks, n_states = mats.shape[0], mats.shape[1]
+    pi = np.zeros((n_weeks, n_states))
     if n_weeks == 0:
         return pi
     if initial is None:
@@ -153,8 +158,8 @@ def expected_outcomes(params: PathwayParams, window_start: int, window_end: int)
     """
     if not 0 <= window_start <= window_end:
         raise ValueError("need 0 <= window_start <= window_end")
-    pi = expected_occupancy(params, window_end)
     mats = transition_matrices(params, window_end)
+    pi = _propagate(mats)
     k_types = params.n_placements
     places = slice(FIRST_PLACEMENT, FIRST_PLACEMENT + k_types)
     inside = pi[window_start:window_end]

@@ -29,9 +29,7 @@ class ReferenceOutcomes:
 
 
 def _pick(cum_mix: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Index drawn from a categorical with cumulative shares ``cum_mix`` (rows or one row)."""
-    if cum_mix.ndim == 1:
-        return np.minimum((u[:, None] >= cum_mix[None, :]).sum(axis=1), cum_mix.shape[-1] - 1)
+    """Index drawn from a categorical with cumulative shares ``cum_mix`` (one row, or a row per uniform)."""
     return np.minimum((u[:, None] >= cum_mix).sum(axis=1), cum_mix.shape[-1] - 1)
 
 
