@@ -1,7 +1,7 @@
-"""The care-pathway kernel: event-driven, vectorised over draws x young people.
+"""The care-pathway kernel: event-driven, over draws x young people.
 
-Arrays in, arrays out, numpy only.  The model (states, weekly transitions) is
-defined in :mod:`sibmodel.hazards`; this module samples it.
+Arrays in, arrays out.  The model (states, weekly transitions) is defined in
+:mod:`sibmodel.hazards`; this module samples it.
 
 Instead of stepping week by week, each *spell* (a stay at home or in one
 placement) is sampled whole by inverse CDF from one uniform:
@@ -9,12 +9,16 @@ placement) is sampled whole by inverse CDF from one uniform:
 * a home spell starting at week ``t0`` ends at the first week boundary ``j``
   where the cumulative hazard since ``t0`` reaches ``E = -ln U``; with hazards
   ``scale * profile[t]`` that is the first ``j`` with
-  ``C[j] >= C[t0] + E / scale`` where ``C`` is the cumulative profile, found by
-  a batched ``searchsorted`` across rows (draw x intervention);
+  ``C[j] >= C[t0] + E / scale`` where ``C`` is the cumulative profile of the
+  person's row (draw x intervention), found by binary search;
 * a placement lasts ``D = floor(ln U / ln(1 - q)) + 1`` weeks (geometric).
 
-The loop is over *event number* (a handful of iterations until every window is
-finished), never over people or weeks.
+The outer loop is over *event number* (a handful of iterations until every
+window is finished): each iteration draws three uniforms per person still
+inside a window (numpy) and hands them to one compiled pass over those people
+(:func:`_advance`, numba), never a Python loop over people or weeks.  The
+compiled pass is checked bit for bit against the earlier pure-numpy kernel
+(tests/vectorised_kernel.py), and both against the exact cohort model.
 
 Both arms (with therapy and without) are simulated side by side on the same
 uniforms: the ``k``-th spell of a person uses the same three uniforms in both
@@ -28,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER, PathwayParams
 
@@ -111,29 +116,100 @@ def _cumulate(profile: np.ndarray) -> np.ndarray:
     return out
 
 
-class _RowSearch:
-    """Batched ``searchsorted`` over the rows of a non-decreasing table.
+_BIG_WEEK = np.iinfo(np.int64).max // 4  # "never": a home spell whose hazard runs out before the table ends
 
-    Rows are laid end to end with an offset larger than any row's range, so one
-    ``np.searchsorted`` on the flat array answers a query per row.
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _advance(
+    active, u, neg_log_u, rows, tables, last, div, zero, log_stay, breakdown_share,
+    cum_escalation, cum_mix, window_start, window_end,
+    state, t, weeks_home, weeks_place, n_place, n_break,
+    sp_person, sp_state, sp_start, sp_end, n_spells,
+):  # pragma: no cover - compiled; covered through simulate_arms
+    """One spell for every active person in every arm whose window is not finished.
+
+    Writes the spells to ``sp_*[a, :n_spells[a]]`` in the order of ``active``
+    and returns the people for whom some arm moved before its window end.
     """
-
-    def __init__(self, table: np.ndarray):
-        self.table = table
-        self.width = table.shape[1]
-        self.last = table[:, -1]
-        self.offset = float(self.last.max()) + 2.0
-        self.flat = (table + self.offset * np.arange(table.shape[0])[:, None]).ravel()
-
-    def at(self, row: np.ndarray, col: np.ndarray) -> np.ndarray:
-        """``table[row, col]`` by one flat take."""
-        return self.table.ravel().take(row * self.width + col)
-
-    def first_reaching(self, row: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Smallest ``j`` with ``table[row, j] >= target``; ``width`` when none."""
-        clipped = np.minimum(target, self.last[row] + 1.0)
-        pos = np.searchsorted(self.flat, clipped + self.offset * row, side="left")
-        return pos - row * self.width
+    n_arms = rows.shape[0]
+    k_types = log_stay.shape[1]
+    width = tables.shape[2]
+    mix_per_person = cum_mix.shape[1] > 1
+    still = np.zeros(active.size, dtype=np.bool_)
+    n_spells[:] = 0
+    for i in range(active.size):
+        p = active[i]
+        we = window_end[p]
+        e_dur = neg_log_u[i]
+        u_type = u[1, i]
+        u_break = u[2, i]
+        for a in range(n_arms):
+            t0 = t[a, p]
+            if t0 >= we:
+                continue
+            s_now = state[a, p]
+            broke = False
+            if s_now < FIRST_PLACEMENT:
+                # home: the first week boundary where the cumulative hazard reaches -ln U
+                h = s_now  # HOME_NEVER (0): entry tables; HOME_AFTER (1): re-entry tables
+                row = rows[a, p]
+                step = np.inf if zero[h, p] else e_dur / div[h, p]
+                target = tables[h, row, t0] + step
+                if target > last[h, row]:
+                    end = _BIG_WEEK  # the hazard runs out before the table ends
+                else:
+                    # smallest j with tables[h, row, j] >= target (branch-free binary search)
+                    first, length = 0, width
+                    while length > 1:
+                        half = length >> 1
+                        first += half * (tables[h, row, first + half - 1] < target)
+                        length -= half
+                    end = first
+                mix_row = p if mix_per_person else 0
+                first = 0
+                for k in range(k_types):  # count the cumulative shares at or below the uniform
+                    if u_type >= cum_mix[h, mix_row, k]:
+                        first += 1
+                nxt = FIRST_PLACEMENT + min(first, k_types - 1)
+            else:
+                # placement: geometric duration, then reunification or breakdown
+                kt = s_now - FIRST_PLACEMENT
+                dur = np.floor(-e_dur / log_stay[p, kt])
+                if not np.isfinite(dur):
+                    dur = 0.0
+                end = t0 + np.int64(min(dur + 1.0, 1e12))
+                broke = u_break < breakdown_share[p, kt]
+                if broke:
+                    nxt_type = 0
+                    for k in range(k_types):
+                        if u_type >= cum_escalation[kt, k]:
+                            nxt_type += 1
+                    nxt = FIRST_PLACEMENT + min(nxt_type, k_types - 1)
+                else:
+                    nxt = HOME_AFTER
+            clipped_end = min(end, we)
+            overlap = max(0, clipped_end - max(t0, window_start[p]))
+            if s_now < FIRST_PLACEMENT:
+                weeks_home[a, p] += overlap
+            else:
+                weeks_place[a, p, s_now - FIRST_PLACEMENT] += overlap
+            ns = n_spells[a]
+            sp_person[a, ns] = p
+            sp_state[a, ns] = s_now
+            sp_start[a, ns] = t0
+            sp_end[a, ns] = clipped_end
+            n_spells[a] = ns + 1
+            if end < we:
+                if nxt >= FIRST_PLACEMENT:
+                    n_place[a, p] += 1
+                if broke:
+                    n_break[a, p] += 1
+                state[a, p] = nxt
+                t[a, p] = end
+                still[i] = True
+            else:
+                t[a, p] = we
+    return active[still]
 
 
 def simulate_arms(
@@ -185,110 +261,51 @@ def simulate_arms(
     k_types = int(end_prob.shape[1])
     if tables.cum_entry.shape[1] - 1 < int(window_end.max(initial=0)):
         raise ValueError("hazard tables are shorter than the longest tracking window")
-    window_start = window_start.astype(np.int64)
-    window_end = window_end.astype(np.int64)
-    search_entry = _RowSearch(tables.cum_entry)
-    search_reentry = _RowSearch(tables.cum_reentry)
-    cum_entry_mix = np.cumsum(entry_mix, axis=-1)
-    cum_reentry_mix = np.cumsum(reentry_mix, axis=-1)
-    cum_escalation = np.cumsum(escalation, axis=1)
-    log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
-    # per person, once: the divisor of the exponential target and where the hazard is zero
-    home_scales = []
-    for scale in (entry_scale, reentry_scale):
-        zero = scale <= 0
-        home_scales.append((np.where(zero, 1.0, scale), zero if zero.any() else None))
+    window_start = np.ascontiguousarray(window_start, dtype=np.int64)
+    window_end = np.ascontiguousarray(window_end, dtype=np.int64)
+    # entry (index HOME_NEVER) and re-entry (index HOME_AFTER) stacked, so the compiled loop indexes by state
+    cum_hazard = np.ascontiguousarray(np.stack([tables.cum_entry, tables.cum_reentry]), dtype=float)
+    cum_mix = np.ascontiguousarray(np.stack([np.atleast_2d(np.cumsum(m, axis=-1)) for m in np.broadcast_arrays(entry_mix, reentry_mix)]), dtype=float)
+    cum_escalation = np.ascontiguousarray(np.cumsum(escalation, axis=1), dtype=float)
+    with np.errstate(divide="ignore"):
+        log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
+    scales = np.stack([entry_scale, reentry_scale]).astype(float)
+    zero = scales <= 0  # no hazard at all: never leaves home
+    div = np.where(zero, 1.0, scales)  # the divisor of the exponential target
 
     state = np.full((n_arms, n), HOME_NEVER, dtype=np.int8)
     t = np.zeros((n_arms, n), dtype=np.int64)
     weeks_home = np.zeros((n_arms, n), dtype=np.int64)
-    weeks_place = np.zeros((n_arms, n * k_types), dtype=np.int64)
+    weeks_place = np.zeros((n_arms, n, k_types), dtype=np.int64)
     n_place = np.zeros((n_arms, n), dtype=np.int32)
     n_break = np.zeros((n_arms, n), dtype=np.int32)
+    row_table = np.ascontiguousarray(np.stack([np.asarray(r, dtype=np.int64) for r in rows]))
+    breakdown_share = np.ascontiguousarray(breakdown_share, dtype=float)
     spells: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_arms)]
+    last = np.ascontiguousarray(cum_hazard[:, :, -1])
 
-    active = np.arange(n)
+    active = np.arange(n, dtype=np.int64)
+    n_spells = np.zeros(n_arms, dtype=np.int64)
     while active.size:
         u = rng.random((UNIFORMS_PER_SPELL, active.size))
         # -ln U once per spell, shared by the arms (home spells: the exponential
-        # target; placements: ln U = -(-ln U) exactly)
+        # target; placements: ln U = -(-ln U) exactly); numpy's log, outside the compiled loop
         neg_log_u = -np.log(u[0])
-        still = np.zeros(active.size, dtype=bool)
-        we_active = window_end[active]
+        buf = (
+            np.empty((n_arms, active.size), np.int64),
+            np.empty((n_arms, active.size), np.int8),
+            np.empty((n_arms, active.size), np.int64),
+            np.empty((n_arms, active.size), np.int64),
+        )
+        nxt_active = _advance(
+            active, u, neg_log_u, row_table, cum_hazard, last, div, zero, log_stay, breakdown_share,
+            cum_escalation, cum_mix, window_start, window_end,
+            state, t, weeks_home, weeks_place, n_place, n_break, *buf, n_spells,
+        )
         for a in range(n_arms):
-            alive = t[a, active] < we_active
-            if not alive.any():
-                continue
-            sub = np.flatnonzero(alive)
-            who = active[sub]
-            e_dur, u_type = neg_log_u[sub], u[1, sub]
-            s_now = state[a, who]
-            t0 = t[a, who]
-            end = np.empty(who.size, dtype=np.int64)
-            nxt = np.empty(who.size, dtype=np.int8)
-            broke = np.zeros(who.size, dtype=bool)
-            in_place = s_now >= FIRST_PLACEMENT
-
-            # home spells: inverse CDF of the cumulative hazard
-            for home_state, search, (divisor, zero), cum_mix in (
-                (HOME_NEVER, search_entry, home_scales[0], cum_entry_mix),
-                (HOME_AFTER, search_reentry, home_scales[1], cum_reentry_mix),
-            ):
-                m = np.flatnonzero(s_now == home_state)
-                if not m.size:
-                    continue
-                p = who[m]
-                row = rows[a][p]
-                step = e_dur[m] / divisor[p]
-                if zero is not None:
-                    step[zero[p]] = np.inf
-                target = search.at(row, t0[m]) + step
-                j = search.first_reaching(row, target)
-                j[j >= search.width] = np.iinfo(np.int64).max // 4
-                end[m] = j
-                if cum_mix.ndim == 1:  # one mix for everybody
-                    first = np.searchsorted(cum_mix, u_type[m], side="right")
-                else:  # a mix per person: count the cumulative shares at or below the uniform
-                    first = (u_type[m][:, None] >= cum_mix[p]).sum(axis=1)
-                nxt[m] = FIRST_PLACEMENT + np.minimum(first, k_types - 1)
-
-            # placement spells: geometric duration, then reunification or breakdown
-            m = np.flatnonzero(in_place)
-            if m.size:
-                p = who[m]
-                kt = s_now[m].astype(np.int64) - FIRST_PLACEMENT
-                ls = log_stay[p, kt]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    d = np.floor(-e_dur[m] / ls)
-                d = np.where(np.isfinite(d), d, 0.0) + 1.0
-                end[m] = t0[m] + np.minimum(d, 1e12).astype(np.int64)
-                b = u[2, sub[m]] < breakdown_share[p, kt]
-                broke[m] = b
-                u_next = u_type[m]
-                nxt_type = np.zeros(m.size, dtype=np.int64)
-                for col in cum_escalation.T:  # K columns: count the cumulative shares u has passed
-                    nxt_type += u_next >= col[kt]
-                nxt_type = np.minimum(nxt_type, k_types - 1)
-                nxt[m] = np.where(b, FIRST_PLACEMENT + nxt_type, HOME_AFTER)
-
-            we = window_end[who]
-            clipped_end = np.minimum(end, we)
-            overlap = np.maximum(0, clipped_end - np.maximum(t0, window_start[who]))
-            # each person has one spell per event number: plain indexed adds, no bincount over everyone
-            home = ~in_place
-            weeks_home[a][who[home]] += overlap[home]
-            if m.size:
-                weeks_place[a][who[m] * k_types + kt] += overlap[m]
-            spells[a].append((who, s_now, t0, clipped_end))
-
-            moved = end < we
-            into_placement = moved & (nxt >= FIRST_PLACEMENT)
-            n_place[a, who[into_placement]] += 1
-            n_break[a, who[moved & broke]] += 1
-            state[a, who] = np.where(moved, nxt, s_now)
-            t[a, who] = np.where(moved, end, we)
-            still[sub] |= moved
-        active = active[still]
+            if n_spells[a]:
+                spells[a].append(tuple(x[a, : n_spells[a]] for x in buf))
+        active = nxt_active
 
     out = []
     for a in range(n_arms):
@@ -302,7 +319,7 @@ def simulate_arms(
         out.append(
             ArmOutcomes(
                 weeks_home=weeks_home[a].astype(np.int32),
-                weeks_in_placement=weeks_place[a].reshape(n, k_types).astype(np.int32),
+                weeks_in_placement=weeks_place[a].astype(np.int32),
                 entered_care=n_place[a] > 0,
                 n_placements=n_place[a],
                 n_breakdowns=n_break[a],
