@@ -31,6 +31,7 @@ from .hazards import FIRST_PLACEMENT
 from .pathways import ArmOutcomes
 from .referrals import QUARTER_WEEKS, People
 from .schema import CareDaysSaved, Engagement, Milestone, Scenario, WeeklyOutOfCare
+from .tally import CARE, HOME, quarter_weeks, spell_quarter_weeks
 
 
 def split_by_quarter(key: np.ndarray, start: np.ndarray, end: np.ndarray, weight: np.ndarray, n_keys: int, n_quarters: int) -> np.ndarray:
@@ -69,49 +70,6 @@ def split_by_quarter(key: np.ndarray, start: np.ndarray, end: np.ndarray, weight
         key, start, end, weight, q = key[more], hi[more], end[more], weight[more], q[more] + 1
     out = np.bincount(np.concatenate(idx_parts), weights=np.concatenate(val_parts), minlength=n_keys * n_quarters)
     return out.reshape(n_keys, n_quarters)
-
-
-def quarter_weeks(key: np.ndarray, start: np.ndarray, end: np.ndarray, n_keys: int, n_quarters: int) -> np.ndarray:
-    """Count the weeks of intervals ``[start, end)`` (calendar weeks) in each quarter, without a loop.
-
-    The same as ``split_by_quarter(key, start, end, 1.0, n_keys, n_quarters)``,
-    by a closed form: with ``G_q(t) = clip(t - 13 q, 0, 13)`` the weeks of
-    ``[s, e)`` in quarter ``q`` are ``G_q(e) - G_q(s)``, and ``sum_i G_q(t_i)``
-    per key is the remainders ``t mod 13`` binned at quarter ``t // 13`` plus
-    13 for every ``t`` in a later quarter (a reverse cumulative sum).  Counts
-    are integers held in float64, so the result is exact (below 2**53 weeks).
-
-    Parameters
-    ----------
-    key : ndarray of int
-        Row each interval belongs to.
-    start, end : ndarray of int
-        Interval bounds [calendar weeks], ``start >= 0``.
-    n_keys, n_quarters : int
-        Output shape.
-
-    Returns
-    -------
-    ndarray, shape (n_keys, n_quarters)
-        Weeks in each quarter [weeks]; weeks at or after ``n_quarters * 13`` are dropped.
-    """
-    horizon = n_quarters * QUARTER_WEEKS
-    start = np.asarray(start, dtype=np.int64)
-    end = np.minimum(np.asarray(end, dtype=np.int64), horizon)
-    ok = end > start
-    key, start, end = np.asarray(key, dtype=np.int64)[ok], start[ok], end[ok]
-    width = n_quarters + 1  # quarter index n_quarters holds t == horizon
-    size = n_keys * width
-
-    def g_sum(t):
-        q, r = np.divmod(t, QUARTER_WEEKS)
-        idx = key * width + q
-        part = np.bincount(idx, weights=r, minlength=size).reshape(n_keys, width)
-        whole = np.bincount(idx, minlength=size).reshape(n_keys, width)
-        later = np.cumsum(whole[:, ::-1], axis=1)[:, ::-1]  # intervals ending in quarter >= q
-        return part[:, :n_quarters] + QUARTER_WEEKS * later[:, 1:]
-
-    return g_sum(end) - g_sum(start)
 
 
 def cap_in_time_order(amounts: np.ndarray, cap: np.ndarray | float | None) -> np.ndarray:
@@ -236,14 +194,15 @@ def compute_payments(
         base = f"contract.tariffs.{i}"
         if isinstance(tariff, WeeklyOutOfCare):
             price = params[f"{base}.payment_per_week_gbp"]
-            home = sp.state < FIRST_PLACEMENT
-            p = sp.person[home]
-            lo = np.maximum(sp.start[home], window_start[p]) + ref[p]
-            hi = np.minimum(sp.end[home], window_end[p]) + ref[p]
             if by_person:
+                home = sp.state < FIRST_PLACEMENT
+                p = sp.person[home]
+                lo = np.maximum(sp.start[home], window_start[p]) + ref[p]
+                hi = np.minimum(sp.end[home], window_end[p]) + ref[p]
                 per_person += split_by_quarter(p, lo, hi, price[d[p]], n, n_quarters)
             else:
-                per_person += quarter_weeks(key_db[p], lo, hi, n_keys, n_quarters) * np.repeat(price, n_b)[:, None]
+                weeks = spell_quarter_weeks(treated, HOME, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
+                per_person += weeks * np.repeat(price, n_b)[:, None]
         elif isinstance(tariff, Engagement):
             price = params[f"{base}.payment_gbp"]
             week = ref + tariff.after_therapy_weeks
@@ -266,11 +225,7 @@ def compute_payments(
             else:
                 cost = reference_weekly_cost
             tracked = quarter_weeks(key_db, window_start + ref, window_end + ref, n_keys, n_quarters)
-            care = ~(sp.state < FIRST_PLACEMENT)
-            p = sp.person[care]
-            lo = np.maximum(sp.start[care], window_start[p]) + ref[p]
-            hi = np.minimum(sp.end[care], window_end[p]) + ref[p]
-            care_weeks = quarter_weeks(key_db[p], lo, hi, n_keys, n_quarters)
+            care_weeks = spell_quarter_weeks(treated, CARE, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
             weeks_saved = share.repeat(n_b)[:, None] * tracked - care_weeks
             if tariff.floor_at_zero:
                 weeks_saved = np.maximum(weeks_saved, 0.0)

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from . import finance
-from .contract import compute_payments, person_tracking, quarter_weeks
+from .contract import compute_payments, person_tracking
 from .distributions import sample_inputs, stream
 from .hazards import (
     FIRST_PLACEMENT,
@@ -27,9 +27,10 @@ from .hazards import (
     placement_mixes,
     shape_profile,
 )
-from .pathways import HazardTables, occupancy_by_week, simulate_arms
+from .pathways import HazardTables, simulate_arms
 from .referrals import QUARTER_WEEKS, Calendar, borough_active_weeks, draw_starts, team_groups
 from .schema import Scenario, iter_quantities
+from .tally import CARE, occupancy_by_week, spell_quarter_weeks, sum_by_key
 
 DEFAULT_CHUNK_SIZE = 500
 
@@ -141,17 +142,19 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     tracked = (we - ws).astype(float)
     col: dict[str, np.ndarray] = {}
 
-    def per_draw(x):
-        return np.bincount(d, weights=x, minlength=n_draws)
-
-    col["starts"] = per_draw(np.ones(people.n))
-    col["tracked_weeks"] = per_draw(tracked)
-    for arm, out in (("treated", treated), ("counterfactual", cf)):
-        col[f"weeks_home_{arm}"] = per_draw(out.weeks_home.astype(float))
+    arms = (("treated", treated), ("counterfactual", cf))
+    per_person = [np.ones(people.n), tracked]
+    for _arm, out in arms:
+        per_person += [out.weeks_home, out.entered_care, out.n_placements, out.n_breakdowns]
+    sums = iter(sum_by_key(d, np.stack(per_person, dtype=float), n_draws))  # one pass: a row per figure
+    col["starts"] = next(sums)
+    col["tracked_weeks"] = next(sums)
+    for arm, _out in arms:
+        col[f"weeks_home_{arm}"] = next(sums)
         col[f"time_at_home_share_{arm}"] = np.divide(col[f"weeks_home_{arm}"], col["tracked_weeks"], out=np.full(n_draws, np.nan), where=col["tracked_weeks"] > 0)
-        col[f"entered_care_share_{arm}"] = np.divide(per_draw(out.entered_care.astype(float)), col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
-        col[f"placements_{arm}"] = per_draw(out.n_placements.astype(float))
-        col[f"breakdowns_{arm}"] = per_draw(out.n_breakdowns.astype(float))
+        col[f"entered_care_share_{arm}"] = np.divide(next(sums), col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+        col[f"placements_{arm}"] = next(sums)
+        col[f"breakdowns_{arm}"] = next(sums)
     col["weeks_out_of_care"] = col["weeks_home_treated"]
 
     # ---- care costs per draw x borough x quarter, both arms (calendar quarters)
@@ -165,12 +168,8 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     key_db = d * n_b + b
     care_cost = {}
     for arm, out in (("treated", treated), ("counterfactual", cf)):
-        sp = out.spells
-        m = sp.state >= FIRST_PLACEMENT
-        p = sp.person[m]
-        k = sp.state[m].astype(np.int64) - FIRST_PLACEMENT
         # exact care weeks per draw x borough x placement type x quarter, then priced
-        weeks = quarter_weeks(key_db[p] * n_k + k, sp.start[m] + ref[p], sp.end[m] + ref[p], n_draws * n_b * n_k, n_q)
+        weeks = spell_quarter_weeks(out, CARE, key_db, ref, n_draws * n_b * n_k, n_q, by_type=n_k)
         care_cost[arm] = np.einsum("dbkq,dbk->dbq", weeks.reshape(n_draws, n_b, n_k, n_q), weekly_cost)
 
     # ---- weekly occupancy by borough and state (difference arrays), reduced over draws
@@ -229,9 +228,10 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     paid_disc = (borough_paid * df).sum(axis=2)  # (D, B)
     care_disc = {arm: (care_cost[arm] * df_q).sum(axis=2) for arm in care_cost}  # (D, B), discounted
     avoided_disc = care_disc["counterfactual"] - care_disc["treated"]
+    starts_db = np.bincount(key_db, minlength=n_draws * n_b).reshape(n_draws, n_b).astype(float)
     for bi, bn in enumerate(bnames):
         pre = f"borough.{bn}."
-        col[pre + "starts"] = np.bincount(d[b == bi], minlength=n_draws).astype(float)
+        col[pre + "starts"] = starts_db[:, bi]
         col[pre + "outcome_payments_gbp"] = paid_disc[:, bi]
         col[pre + "care_costs_treated_gbp"] = care_disc["treated"][:, bi]
         col[pre + "care_costs_counterfactual_gbp"] = care_disc["counterfactual"][:, bi]

@@ -153,7 +153,7 @@ def test_cap_in_time_order():
 
 def test_quarter_weeks_matches_split_and_a_week_by_week_count():
     """The loop-free quarter split equals the spell-by-spell split and a brute-force count."""
-    from sibmodel.contract import quarter_weeks
+    from sibmodel.tally import quarter_weeks
 
     rng = np.random.default_rng(1)
     start = rng.integers(0, 420, 3000)

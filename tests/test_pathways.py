@@ -21,7 +21,8 @@ from scipy import stats
 
 from sibmodel.cohort_model import expected_outcomes
 from sibmodel.hazards import FIRST_PLACEMENT
-from sibmodel.pathways import occupancy_by_week, simulate_from_params
+from sibmodel.pathways import simulate_from_params
+from sibmodel.tally import occupancy_by_week
 
 N = 100_000
 Z = 5.0
