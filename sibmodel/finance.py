@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 #: Bracket of the quarterly IRR search [1/quarter].
 IRR_LOW, IRR_HIGH = -0.9999, 10.0
@@ -53,27 +54,6 @@ def npv(rate: np.ndarray, flows: np.ndarray) -> np.ndarray:
     return (flows * (1.0 + rate[:, None]) ** (-q[None, :])).sum(axis=1)
 
 
-def _npv_future(rate: np.ndarray, flows: np.ndarray) -> np.ndarray:
-    """NPV times ``(1 + r)^(Q - 1)``: the value at the last quarter, same sign as NPV for r > -1.
-
-    Parameters
-    ----------
-    rate : ndarray, shape (D, G)
-        Quarterly rates per row [1/quarter].
-    flows : ndarray, shape (D, Q)
-
-    Returns
-    -------
-    ndarray, shape (D, G)
-        Free of the overflow of ``(1 + r)^-q`` near r = -1 (Horner's rule in ``1 + r``).
-    """
-    growth = 1.0 + rate
-    out = np.zeros(np.broadcast_shapes(rate.shape, (flows.shape[0], 1)))
-    for q in range(flows.shape[1]):  # loop over quarters, vectorised over draws x rates
-        out = out * growth + flows[:, q : q + 1]
-    return out
-
-
 @dataclass(frozen=True)
 class IRR:
     """IRR of each draw.
@@ -99,7 +79,7 @@ def annualise(r_quarterly: np.ndarray) -> np.ndarray:
 
 
 def irr(flows: np.ndarray, tol: float = 1e-12, max_iter: int = 200) -> IRR:
-    """Internal rate of return of each row of quarterly flows, by vectorised bisection.
+    """Internal rate of return of each row of quarterly flows, by bisection.
 
     The root is searched in ``(-0.9999, 10)`` per quarter.  Rows with no sign
     change have no IRR (NaN); rows where money went in and nothing came back
@@ -110,6 +90,12 @@ def irr(flows: np.ndarray, tol: float = 1e-12, max_iter: int = 200) -> IRR:
     root is unique; with several sign changes of the flows NPV may have several
     roots, and the one nearest zero is returned, as ``numpy_financial.irr``
     does (the tests compare the two on thousands of rows).
+
+    The grid is scanned outwards from r = 0 and only until the nearest sign
+    change (:func:`_irr_kernel`, compiled); every row is bisected the same
+    number of times, until all rows are within ``tol``.  The result is the same,
+    bit for bit, as evaluating NPV on the whole grid and bisecting all rows in
+    numpy (kept in tests/test_finance.py as the reference).
 
     Parameters
     ----------
@@ -124,34 +110,99 @@ def irr(flows: np.ndarray, tol: float = 1e-12, max_iter: int = 200) -> IRR:
     total_loss = has_neg & ~has_pos
     out = np.full(n, np.nan)
     if valid.any():
-        f = flows[valid]
-        grid = IRR_GRID
-        vals = _npv_future(grid[None, :], f)  # (m, G), same sign as NPV
-        s = np.sign(vals)
-        change = (s[:, :-1] * s[:, 1:]) <= 0
-        has = change.any(axis=1)
-        # choose the sign change nearest r = 0 (numpy_financial's choice among several roots):
-        # the distance of an interval [g_k, g_k+1] to zero, 0 when it contains zero
-        g_lo, g_hi = grid[:-1], grid[1:]
-        gap = np.where((g_lo <= 0) & (g_hi >= 0), 0.0, np.minimum(np.abs(g_lo), np.abs(g_hi)))
-        k = np.argmin(np.where(change, gap[None, :], np.inf), axis=1)
-        rows = np.arange(len(k))
-        lo = grid[k]
-        hi = grid[np.minimum(k + 1, grid.size - 1)]
-        f_lo = vals[rows, k]
-        for _ in range(max_iter):
-            mid = 0.5 * (lo + hi)
-            f_mid = _npv_future(mid[:, None], f)[:, 0]
-            left = np.sign(f_mid) == np.sign(f_lo)
-            lo = np.where(left, mid, lo)
-            f_lo = np.where(left, f_mid, f_lo)
-            hi = np.where(left, hi, mid)
-            if np.all(hi - lo < tol * (1.0 + np.abs(lo))):
-                break
-        root = 0.5 * (lo + hi)
-        root = np.where(has, root, np.nan)
-        out[valid] = root
+        f_t = np.ascontiguousarray(flows[valid].T)  # (Q, m): one quarter's flows of every row side by side
+        out[valid] = _irr_kernel(f_t, IRR_GRID, _IRR_SCAN, float(tol), int(max_iter))
     return IRR(out, annualise(out), total_loss)
+
+
+def _grid_scan_order(grid: np.ndarray) -> np.ndarray:
+    """Grid intervals ``[g_k, g_k+1]`` by distance to r = 0 (0 for those containing it), ties by ``k``."""
+    g_lo, g_hi = grid[:-1], grid[1:]
+    gap = np.where((g_lo <= 0) & (g_hi >= 0), 0.0, np.minimum(np.abs(g_lo), np.abs(g_hi)))
+    return np.argsort(gap, kind="stable")
+
+
+#: Order in which :func:`_irr_kernel` looks for the sign change nearest zero.
+_IRR_SCAN = _grid_scan_order(IRR_GRID)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _sign(x):  # pragma: no cover - compiled
+    """``np.sign`` of a float: -1, 0, 1, or NaN for NaN."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    if x == 0.0:
+        return 0.0
+    return np.nan
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _irr_kernel(f_t, grid, scan, tol, max_iter):  # pragma: no cover - compiled; covered through irr
+    """Quarterly IRR of each column of ``f_t`` (Q, m) that has money in and out; NaN where none is found.
+
+    NPV times ``(1 + r)^(Q - 1)`` (the value at the last quarter, same sign as
+    NPV for r > -1, free of the overflow of ``(1 + r)^-q`` near r = -1) is
+    evaluated by Horner's rule in ``1 + r`` from 0.0.  The choices are those of
+    a full grid scan: the interval nearest zero
+    among those where ``sign(v_k) * sign(v_k+1) <= 0`` (interval 0 when there is
+    none), then bisection of every row together until all satisfy
+    ``hi - lo < tol (1 + |lo|)`` or ``max_iter`` is reached.
+    """
+    n_q, m = f_t.shape
+    n_g = grid.size
+    lo = np.empty(m)
+    hi = np.empty(m)
+    f_lo = np.empty(m)
+    has = np.zeros(m, dtype=np.bool_)
+    vals = np.empty(n_g)
+    done = np.zeros(n_g, dtype=np.bool_)
+    for r in range(m):
+        done[:] = False
+        k = 0
+        for j in range(scan.size):
+            kk = scan[j]
+            for g in (kk, kk + 1):
+                if not done[g]:
+                    growth = 1.0 + grid[g]
+                    v = 0.0
+                    for q in range(n_q):
+                        v = v * growth + f_t[q, r]
+                    vals[g] = v
+                    done[g] = True
+            if _sign(vals[kk]) * _sign(vals[kk + 1]) <= 0.0:
+                k = kk
+                has[r] = True
+                break
+        # no sign change: k = 0, and the scan has evaluated every grid point
+        lo[r] = grid[k]
+        hi[r] = grid[k + 1]
+        f_lo[r] = vals[k]
+    f_mid = np.empty(m)
+    mid = np.empty(m)
+    for _ in range(max_iter):
+        for r in range(m):
+            mid[r] = 0.5 * (lo[r] + hi[r])
+            f_mid[r] = 0.0
+        for q in range(n_q):  # Horner's rule, vectorised over rows
+            for r in range(m):
+                f_mid[r] = f_mid[r] * (1.0 + mid[r]) + f_t[q, r]
+        converged = True
+        for r in range(m):
+            if _sign(f_mid[r]) == _sign(f_lo[r]):
+                lo[r] = mid[r]
+                f_lo[r] = f_mid[r]
+            else:
+                hi[r] = mid[r]
+            if not (hi[r] - lo[r] < tol * (1.0 + abs(lo[r]))):
+                converged = False
+        if converged:
+            break
+    out = np.empty(m)
+    for r in range(m):
+        out[r] = 0.5 * (lo[r] + hi[r]) if has[r] else np.nan
+    return out
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sibmodel.finance import (
+    IRR_GRID,
     IRR_HIGH,
     IRR_LOW,
     annualise,
@@ -121,6 +122,74 @@ def test_irr_without_sign_change_and_total_loss():
     assert np.isnan(r.quarterly[:3]).all()
     assert r.total_loss.tolist() == [True, False, False, False]
     assert r.quarterly[3] == pytest.approx(0.0, abs=1e-10)
+
+
+def _irr_full_grid(flows, tol=1e-12, max_iter=200):
+    """The earlier numpy IRR, kept as the reference for the compiled one: NPV (times
+    ``(1 + r)^(Q-1)``, Horner's rule) on the whole grid for every row, the sign change
+    nearest zero by argmin, then bisection of all rows together."""
+    flows = np.atleast_2d(np.asarray(flows, dtype=float))
+
+    def npv_future(rate, f):
+        growth = 1.0 + rate
+        out = np.zeros(np.broadcast_shapes(rate.shape, (f.shape[0], 1)))
+        for q in range(f.shape[1]):
+            out = out * growth + f[:, q : q + 1]
+        return out
+
+    has_neg, has_pos = (flows < 0).any(axis=1), (flows > 0).any(axis=1)
+    valid = has_neg & has_pos
+    out = np.full(flows.shape[0], np.nan)
+    if valid.any():
+        f, grid = flows[valid], IRR_GRID
+        vals = npv_future(grid[None, :], f)
+        s = np.sign(vals)
+        change = (s[:, :-1] * s[:, 1:]) <= 0
+        g_lo, g_hi = grid[:-1], grid[1:]
+        gap = np.where((g_lo <= 0) & (g_hi >= 0), 0.0, np.minimum(np.abs(g_lo), np.abs(g_hi)))
+        k = np.argmin(np.where(change, gap[None, :], np.inf), axis=1)
+        lo, hi, f_lo = grid[k], grid[np.minimum(k + 1, grid.size - 1)], vals[np.arange(len(k)), k]
+        for _ in range(max_iter):
+            mid = 0.5 * (lo + hi)
+            f_mid = npv_future(mid[:, None], f)[:, 0]
+            left = np.sign(f_mid) == np.sign(f_lo)
+            lo, f_lo, hi = np.where(left, mid, lo), np.where(left, f_mid, f_lo), np.where(left, hi, mid)
+            if np.all(hi - lo < tol * (1.0 + np.abs(lo))):
+                break
+        out[valid] = np.where(change.any(axis=1), 0.5 * (lo + hi), np.nan)
+    return out, has_neg & ~has_pos
+
+
+def _awkward_flows(rng, kind, m, q):
+    if kind == 0:
+        return rng.normal(0, 1, (m, q))  # several sign changes
+    if kind == 1:
+        return _investor_like(rng, m, q) * rng.uniform(0.5, 8.0)  # one sign change, roots up to the bracket's end
+    if kind == 2:
+        return np.round(rng.normal(0, 1, (m, q))) * 100  # exact zeros of NPV, e.g. at r = 0
+    if kind == 3:
+        return rng.normal(0, 1, (m, q)) * (rng.random((m, q)) < 0.3)  # sparse, many rows without a root
+    if kind == 4:
+        f = rng.normal(0, 1, (m, q))
+        f[rng.random((m, q)) < 0.01] = np.nan
+        f[rng.random((m, q)) < 0.01] = np.inf
+        f[rng.random((m, q)) < 0.05] = -0.0
+        return f
+    return rng.normal(0, 1e12, (m, q)) ** 3  # overflow of NPV near the top of the bracket
+
+
+@pytest.mark.parametrize("kind", range(6))
+def test_irr_bit_identical_to_full_grid_numpy_reference(kind):
+    """The compiled outward scan and bisection give the same bits as the whole-grid numpy version,
+    including NaN/inf flows, exact roots on the grid and a loose tolerance or few iterations."""
+    rng = np.random.default_rng(100 + kind)
+    for _ in range(25):
+        flows = _awkward_flows(rng, kind, int(rng.integers(1, 300)), int(rng.integers(2, 40)))
+        for kw in ({}, {"tol": 1e-6}, {"max_iter": 5}):
+            ours = irr(flows, **kw)
+            ref, loss = _irr_full_grid(flows, **kw)
+            assert ours.quarterly.tobytes() == ref.tobytes()
+            assert ours.total_loss.tolist() == loss.tolist()
 
 
 def test_annualise():
