@@ -11,6 +11,7 @@ from sibmodel.distributions import (
     correlation_matrix,
     ppf,
     sample_inputs,
+    scipy_form,
     spearman_to_pearson,
     stream,
     uniforms,
@@ -45,6 +46,71 @@ def test_ppf_sample_means_match_closed_forms(data, mean):
     se = x.std() / np.sqrt(x.size)
     assert abs(x.mean() - mean) < 5 * se
     assert s.mean() == pytest.approx(mean, rel=1e-6)
+
+
+def _random_specs(rng, n):
+    """Specs of every type with random parameters, some truncated to a field's range."""
+    out = []
+    for i in range(n):
+        kind = i % 8
+        lo = float(rng.uniform(-5, 5))
+        w = float(rng.uniform(0.01, 100))
+        if kind == 0:
+            m = float(rng.uniform(0.01, 0.99))
+            out.append(spec({"dist": "beta", "mean": m, "sd": float(rng.uniform(0.01, 0.99) * np.sqrt(m * (1 - m)))}))
+        elif kind == 1:
+            out.append(spec({"dist": "beta", "alpha": float(rng.uniform(0.2, 80)), "beta": float(rng.uniform(0.2, 80)), "low": lo, "high": lo + w}))
+        elif kind == 2:
+            out.append(spec({"dist": "pert", "low": lo, "mode": lo + float(rng.uniform(0, 1)) * w, "high": lo + w}))
+        elif kind == 3:
+            mode = lo + [0.0, 1.0, float(rng.uniform(0, 1))][i % 3] * w  # modes at either end, too
+            out.append(spec({"dist": "triangular", "low": lo, "mode": mode, "high": lo + w}))
+        elif kind == 4:
+            out.append(spec({"dist": "uniform", "low": lo, "high": lo + w}))
+        elif kind == 5:
+            out.append(spec({"dist": "normal", "mean": lo, "sd": w}))
+            out.append(spec({"dist": "normal", "mean": 0.5, "sd": float(rng.uniform(0.01, 0.18))}, quantity(0.0, 1.0)))  # truncated
+        elif kind == 6:
+            out.append(spec({"dist": "lognormal", "median": float(rng.uniform(0.01, 10)), "sigma": float(rng.uniform(0.01, 1.5))}))
+            out.append(spec({"dist": "lognormal", "median": 1.0, "sigma": float(rng.uniform(0.05, 0.3))}, quantity(0.0, 3.0)))
+        else:
+            out.append(spec({"dist": "lognormal", "mean": float(rng.uniform(0.01, 10)), "sd": float(rng.uniform(0.01, 5))}))
+    return out
+
+
+def _ppf_by_frozen(s, u):
+    """The definition: truncate and invert with ``s.frozen()``."""
+    f = s.frozen()
+    if s.bounds is not None:
+        f_lo, f_hi = f.cdf(s.bounds[0]), f.cdf(s.bounds[1])
+        if f_lo > 0 or f_hi < 1:
+            u = f_lo + u * (f_hi - f_lo)
+    return f.ppf(u)
+
+
+def test_scipy_form_is_the_frozen_distribution():
+    """The parameters handed to scipy are those of spec.frozen(), exactly."""
+    for s in _random_specs(np.random.default_rng(3), 200):
+        dist, shapes, loc, scale = scipy_form(s)
+        f = s.frozen()
+        assert type(f.dist) is type(dist)
+        assert f.dist._parse_args(*f.args, **f.kwds) == (shapes, loc, scale)
+    assert scipy_form(spec(0.3)) is None  # a fixed value needs no distribution
+
+
+@pytest.mark.filterwarnings("ignore:Error in function boost")  # extreme beta shapes at u near 1, in both paths
+def test_ppf_bit_identical_to_frozen_distribution():
+    """ppf without frozen objects gives the bits of frozen().ppf (with truncation), and falls back to
+    scipy's generic path for uniforms at or outside 0 and 1, NaN, or non-float64 input."""
+    rng = np.random.default_rng(4)
+    specs = _random_specs(rng, 240)
+    assert sum(s.bounds is not None for s in specs) >= 40
+    edge = np.array([0.0, 1.0, np.nan, -0.5, 1.5, 1e-300, 1 - 2**-53, 0.5])
+    for s in specs:
+        for u in (uniforms(rng, 300), rng.random(1000), edge, np.concatenate([rng.random(5), edge]), rng.random((3, 4))):
+            assert ppf(s, u).tobytes() == _ppf_by_frozen(s, u).tobytes()
+        u32 = rng.random(20).astype(np.float32)
+        np.testing.assert_array_equal(ppf(s, u32), _ppf_by_frozen(s, u32))
 
 
 def test_truncated_lognormal_stays_in_range():
