@@ -6,11 +6,12 @@ builds it from a validated :class:`~sibmodel.schema.Scenario`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
 from .schema import Scenario, iter_quantities
+from .uncertain import Spec
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,8 @@ class Assumption:
         Dotted path in the scenario.
     distribution : str
         Readable form, e.g. ``beta(mean=0.75, alpha=55.5, beta=18.5)`` or ``646``.
-    mean : float
-        Mean of the distribution [unit of the field].
+    spec : Spec
+        The quantity itself.
     uncertain : bool
         Whether it is drawn per Monte Carlo draw.
     source : str
@@ -33,9 +34,15 @@ class Assumption:
 
     path: str
     distribution: str
-    mean: float
+    spec: Spec = field(repr=False)
     uncertain: bool
     source: str
+
+    @property
+    def mean(self) -> float:
+        """Mean of the distribution [unit of the field] (computed when asked for: a truncated
+        spec's mean is a numerical integral, which ``sibmodel validate`` does not need)."""
+        return self.spec.mean()
 
 
 NO_SOURCE = "(no source given)"
@@ -64,7 +71,7 @@ def assumption_log(scenario: Scenario, *, uncertain_only: bool = False) -> list[
         if uncertain_only and spec.is_fixed:
             continue
         source = spec.source or _block_source(scenario, path) or NO_SOURCE
-        out.append(Assumption(path, spec.describe(), spec.mean(), not spec.is_fixed, " ".join(source.split())))
+        out.append(Assumption(path, spec.describe(), spec, not spec.is_fixed, " ".join(source.split())))
     return out
 
 

@@ -7,6 +7,10 @@ module holds the schema of those specs and checks their parameters; sampling
 (mapping uniforms through each spec's ppf) lives in
 :mod:`sibmodel.distributions`.
 
+scipy.stats (0.3 s to import) is imported only by :meth:`frozen`: loading and
+checking a scenario do not need it, and the mean of an untruncated spec is
+computed by scipy's own closed form without it.
+
 Supported distributions and their parameters:
 
 ===========  =====================================================
@@ -33,7 +37,6 @@ from pydantic import (
     Field,
     model_validator,
 )
-from scipy import stats
 
 #: Most probability mass a field's range may cut off an unbounded distribution.
 MAX_TRUNCATED_MASS = 0.01
@@ -56,11 +59,18 @@ class _Spec(BaseModel):
 
     def mean(self) -> float:
         """Mean of the (possibly truncated) distribution, in the unit of the field."""
-        lo, hi = self.bounds if self.bounds is not None else (-math.inf, math.inf)
-        f = self.frozen()
-        if self.bounds is None or (f.support()[0] >= lo and f.support()[1] <= hi):
-            return float(f.mean())
-        return float(f.expect(lb=lo, ub=hi, conditional=True))
+        if self.bounds is None:
+            return self._untruncated_mean()
+        lo, hi = self.bounds
+        s_lo, s_hi = self.support()
+        if s_lo >= lo and s_hi <= hi:
+            return self._untruncated_mean()
+        return float(self.frozen().expect(lb=lo, ub=hi, conditional=True))
+
+    def _untruncated_mean(self) -> float:
+        """``frozen().mean()``, by the same floating-point operations as scipy's ``_stats``
+        (``mu * scale + loc``), so the value is identical to the bit."""
+        raise NotImplementedError
 
     def mass_outside(self, lo: float, hi: float) -> float:
         """Probability mass of the untruncated distribution outside [lo, hi]."""
@@ -97,6 +107,8 @@ class Fixed(_Spec):
         return float(self.value)
 
     def frozen(self):
+        from scipy import stats
+
         return stats.uniform(loc=self.value, scale=0.0)
 
     def describe(self) -> str:
@@ -156,8 +168,14 @@ class Beta(_Spec):
         return (self.low, self.high)
 
     def frozen(self):
+        from scipy import stats
+
         a, b = self.shape_params()
         return stats.beta(a, b, loc=self.low, scale=self.high - self.low)
+
+    def _untruncated_mean(self) -> float:
+        a, b = self.shape_params()
+        return a / (a + b) * (self.high - self.low) + self.low
 
     def describe(self) -> str:
         a, b = self.shape_params()
@@ -176,7 +194,17 @@ class Normal(_Spec):
         return (-math.inf, math.inf)
 
     def frozen(self):
+        from scipy import stats
+
         return stats.norm(self.mean_, self.sd)
+
+    def _untruncated_mean(self) -> float:
+        return 0.0 * self.sd + self.mean_
+
+    def mass_outside(self, lo: float, hi: float) -> float:
+        from scipy.special import ndtr  # what scipy.stats.norm's cdf and sf evaluate
+
+        return float(ndtr((lo - self.mean_) / self.sd) + ndtr(-((hi - self.mean_) / self.sd)))
 
     def describe(self) -> str:
         return f"normal(mean={_fmt(self.mean_)}, sd={_fmt(self.sd)})"
@@ -214,8 +242,34 @@ class LogNormal(_Spec):
         return f"lognormal(median={math.exp(mu):.6g}, sigma={s:.4g})"
 
     def frozen(self):
+        from scipy import stats
+
         mu, s = self.log_params()
         return stats.lognorm(s, scale=math.exp(mu))
+
+    def _untruncated_mean(self) -> float:
+        import numpy as np  # np.exp, as scipy: math.exp may differ in the last bit
+
+        mu, s = self.log_params()
+        return float(np.sqrt(np.exp(s * s))) * math.exp(mu) + 0.0
+
+    def mass_outside(self, lo: float, hi: float) -> float:
+        # scipy.stats.lognorm's cdf and sf, operation for operation, without importing scipy.stats
+        import numpy as np
+        from scipy.special import ndtr
+
+        mu, s = self.log_params()
+        scale = math.exp(mu)
+
+        def below(x: float) -> float:
+            z = x / scale
+            return 0.0 if z <= 0.0 else 1.0 if z == math.inf else float(ndtr(np.log(z) / s))
+
+        def above(x: float) -> float:
+            z = x / scale
+            return 1.0 if z <= 0.0 else 0.0 if z == math.inf else float(ndtr(-(np.log(z) / s)))
+
+        return below(lo) + above(hi)
 
 
 class Triangular(_Spec):
@@ -238,8 +292,14 @@ class Triangular(_Spec):
         return (self.low, self.high)
 
     def frozen(self):
+        from scipy import stats
+
         w = self.high - self.low
         return stats.triang((self.mode - self.low) / w, loc=self.low, scale=w)
+
+    def _untruncated_mean(self) -> float:
+        w = self.high - self.low
+        return ((self.mode - self.low) / w + 1.0) / 3.0 * w + self.low
 
 
 class Pert(Triangular):
@@ -247,11 +307,19 @@ class Pert(Triangular):
 
     dist: Literal["pert"]
 
-    def frozen(self):
+    def _shape_params(self) -> tuple[float, float]:
         w = self.high - self.low
-        a = 1 + 4 * (self.mode - self.low) / w
-        b = 1 + 4 * (self.high - self.mode) / w
-        return stats.beta(a, b, loc=self.low, scale=w)
+        return 1 + 4 * (self.mode - self.low) / w, 1 + 4 * (self.high - self.mode) / w
+
+    def frozen(self):
+        from scipy import stats
+
+        a, b = self._shape_params()
+        return stats.beta(a, b, loc=self.low, scale=self.high - self.low)
+
+    def _untruncated_mean(self) -> float:
+        a, b = self._shape_params()
+        return a / (a + b) * (self.high - self.low) + self.low
 
 
 class Uniform(_Spec):
@@ -271,7 +339,12 @@ class Uniform(_Spec):
         return (self.low, self.high)
 
     def frozen(self):
+        from scipy import stats
+
         return stats.uniform(loc=self.low, scale=self.high - self.low)
+
+    def _untruncated_mean(self) -> float:
+        return 0.5 * (self.high - self.low) + self.low
 
 
 DIST_NAMES = ("fixed", "beta", "normal", "lognormal", "triangular", "pert", "uniform")
