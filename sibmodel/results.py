@@ -84,6 +84,7 @@ class DrawStore:
         self._buffered = 0
         self._writers: dict = {}
         self._files: dict = {}
+        self._readers: dict = {}
         self.closed = False
 
     @classmethod
@@ -154,16 +155,25 @@ class DrawStore:
             except Exception:  # pragma: no cover - best effort on the way out
                 pass
         self._writers = {}
+        self._close_readers()
         self.closed = True
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -------------------------------------------------------------- reading
     def _reader(self, path: Path):
-        """A Parquet reader of one of the store's files (single-threaded: it reads one
-        column at a time, and threads only make Arrow's memory pool hold more)."""
-        import pyarrow.parquet as pq
+        """The Parquet reader of one of the store's files, opened once (its footer, which
+        names every column, is parsed once, not per column read; reads are single-threaded:
+        one column at a time, and threads only make Arrow's memory pool hold more)."""
+        if path not in self._readers:
+            import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path)
+            self._readers[path] = pq.ParquetFile(path)
+        return self._readers[path]
+
+    def _close_readers(self) -> None:
+        for r in self._readers.values():
+            r.close()
+        self._readers = {}
 
     def column(self, name: str, every: int = 1) -> np.ndarray:
         """One per-draw column: whole (8 bytes x draws for a float column), or every ``every``-th draw."""
@@ -178,9 +188,7 @@ class DrawStore:
         return np.concatenate(parts)
 
     def column_names(self) -> list[str]:
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(self.draws_path).names)
+        return list(self._reader(self.draws_path).schema_arrow.names)
 
     def series_column(self, name: str, quarter: int) -> np.ndarray:
         """One series in one cash quarter over all draws [GBP]."""
