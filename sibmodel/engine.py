@@ -104,10 +104,10 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     end_prob = (1.0 / mean_dur)[d]
     brk = np.stack([params[f"care.placements.{k}.breakdown_share"] for k in pnames], axis=1)
     brk = np.clip(brk, 1e-12, 1 - 1e-12)
-    brk_person = brk[d]
     breakdown = expit(logit(brk)[d] + (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None])
-    breakdown[brk_person <= 1e-12] = 0.0
-    breakdown[brk_person >= 1 - 1e-12] = 1.0
+    for at_bound, value in ((brk <= 1e-12, 0.0), (brk >= 1 - 1e-12, 1.0)):  # shares of 0 or 1 stay exact
+        if at_bound.any():
+            breakdown[at_bound[d]] = value
 
     escalation = np.eye(n_k)
     for r, k in enumerate(pnames):
