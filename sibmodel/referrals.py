@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .schema import Scenario
 
@@ -182,7 +183,8 @@ def draw_starts(s: Scenario, params: dict[str, np.ndarray], rng_counts: np.rando
     nb = np.isfinite(disp)
     if nb.any():
         k = disp[nb][None, :, None]
-        lam[:, nb, :] = rng_counts.gamma(k, 1.0, size=mu[:, nb, :].shape) * mu[:, nb, :] / k
+        # standard_gamma: numpy's gamma(k, 1.0) is 1.0 * standard_gamma(k), the same draws and bits
+        lam[:, nb, :] = rng_counts.standard_gamma(k, size=mu[:, nb, :].shape) * mu[:, nb, :] / k
     total = rng_counts.poisson(lam)
     inames = list(s.interventions)
     n_i = len(inames)
@@ -193,7 +195,7 @@ def draw_starts(s: Scenario, params: dict[str, np.ndarray], rng_counts: np.rando
     for ii in range(n_i):
         p = np.divide(mix[:, ii], left, out=np.zeros(n_b), where=left > 1e-12)
         p = np.clip(p, 0.0, 1.0)
-        x = rng_counts.binomial(remaining, p[None, :, None])
+        x = _binomial(rng_counts, remaining, p)
         counts[:, :, ii, :] = x
         remaining = remaining - x
         left = left - mix[:, ii]
@@ -206,25 +208,94 @@ def draw_starts(s: Scenario, params: dict[str, np.ndarray], rng_counts: np.rando
         over = tot > cap_i
         if not over.any():
             continue
-        kept = np.zeros_like(sub)
-        pool = tot.copy()
-        want = np.minimum(tot, cap_i)
+        # a draw x quarter within capacity keeps every start and draws no random number (its
+        # hypergeometric samples everything left); only those over capacity are drawn, in the same order
+        good = sub.transpose(1, 0, 2)[:, over]  # (m, cells over capacity)
+        kept = np.empty_like(good)
+        pool = tot[over]
+        want = np.full(pool.shape, cap_i, dtype=pool.dtype)
         for j in range(len(members)):
-            good = sub[:, j, :]
-            bad = pool - good
-            take = rng_counts.hypergeometric(good, bad, want)
-            kept[:, j, :] = take
-            pool = pool - good
+            take = rng_counts.hypergeometric(good[j], pool - good[j], want)
+            kept[j] = take
+            pool = pool - good[j]
             want = want - take
-        counts[:, members, ii, :] = kept
+        sub.transpose(1, 0, 2)[:, over] = kept
+        counts[:, members, ii, :] = sub
 
-    flat = counts.ravel()
-    idx = np.repeat(np.arange(flat.size), flat)
-    d, b, i, q = np.unravel_index(idx, counts.shape)
     active = borough_active_weeks(s)
-    lo = np.maximum(q * QUARTER_WEEKS, active[b, 0])
-    hi = np.minimum((q + 1) * QUARTER_WEEKS, active[b, 1])
-    hi = np.maximum(hi, lo + 1)
-    week = lo + np.floor(rng_weeks.random(idx.size) * (hi - lo)).astype(np.int64)
-    cohort = (b * n_i + i) * n_q + q
+    q0 = np.arange(n_q) * QUARTER_WEEKS
+    lo_bq = np.maximum(q0[None, :], active[:, :1])  # (B, Q) first week a start can have
+    hi_bq = np.maximum(np.minimum(q0[None, :] + QUARTER_WEEKS, active[:, 1:]), lo_bq + 1)
+    u = rng_weeks.random(int(counts.sum()))
+    d, b, i, q, cohort, week = _expand(counts, lo_bq, hi_bq, u)
     return People(d, b, i, q, cohort, week, counts)
+
+
+def _binomial(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``rng.binomial(n, p[None, :, None])`` for counts ``n`` (D, B, Q) and probabilities ``p`` (B,).
+
+    Where every probability is 0 or 1 (the last intervention of each borough's
+    mix, in the usual case), the draw is known: numpy returns 0 without drawing
+    where ``n == 0`` or ``p == 0``, and returns ``n`` after drawing exactly one
+    double where ``p == 1`` (an inversion with success probability
+    ``1 - p = 0``).  A PCG64 stream is then advanced by that many doubles
+    instead, leaving the same values and the same stream state.
+    """
+    p_cell = np.broadcast_to(p[None, :, None], n.shape)
+    if np.all((p == 0) | (p == 1)) and type(rng.bit_generator) is np.random.PCG64 and np.all(n >= 0):
+        draws = (n != 0) & (p_cell != 0)
+        _skip_doubles(rng, int(np.count_nonzero(draws)))
+        return np.where(draws, n, 0)
+    return rng.binomial(n, p[None, :, None])
+
+
+def _skip_doubles(rng: np.random.Generator, n: int) -> None:
+    """Move a PCG64 generator on as ``n`` draws of a double would.
+
+    A double is one 64-bit step of PCG64 and leaves its buffered 32-bit half
+    alone; ``advance`` makes the steps but clears that buffer, so it is restored.
+    """
+    bg = rng.bit_generator
+    before = bg.state
+    bg.advance(n)
+    after = bg.state
+    after["has_uint32"], after["uinteger"] = before["has_uint32"], before["uinteger"]
+    bg.state = after
+
+
+@njit(cache=True, nogil=True)
+def _expand(counts, lo_bq, hi_bq, u):  # pragma: no cover - compiled; covered through draw_starts
+    """One entry per start, cohort by cohort in the order of ``counts`` (D, B, I, Q).
+
+    Returns draw, borough, intervention and quarter indices, the cohort number
+    ``(b * I + i) * Q + q`` and the week of the start,
+    ``lo + floor(u * (hi - lo))`` with ``lo, hi = lo_bq[b, q], hi_bq[b, q]`` and
+    the start's uniform ``u`` (as numpy computes it: the int64 width times the
+    double, floored, truncated to int64).
+    """
+    n_d, n_b, n_i, n_q = counts.shape
+    n = u.size
+    d = np.empty(n, dtype=np.int64)
+    b = np.empty(n, dtype=np.int64)
+    i = np.empty(n, dtype=np.int64)
+    q = np.empty(n, dtype=np.int64)
+    cohort = np.empty(n, dtype=np.int64)
+    week = np.empty(n, dtype=np.int64)
+    k = 0
+    for dd in range(n_d):
+        for bb in range(n_b):
+            for ii in range(n_i):
+                for qq in range(n_q):
+                    c = counts[dd, bb, ii, qq]
+                    lo_c = lo_bq[bb, qq]
+                    span_c = hi_bq[bb, qq] - lo_c
+                    coh = (bb * n_i + ii) * n_q + qq
+                    for _ in range(c):
+                        d[k] = dd
+                        b[k] = bb
+                        i[k] = ii
+                        q[k] = qq
+                        cohort[k] = coh
+                        week[k] = lo_c + np.int64(np.floor(u[k] * span_c))
+                        k += 1
+    return d, b, i, q, cohort, week
