@@ -9,14 +9,13 @@ Latin hypercube sampling stratifies each input within a chunk of draws.
 
 from __future__ import annotations
 
-import math
 import zlib
 
 import numpy as np
 from scipy import stats
 
 from .exceptions import CorrelationError, Issue
-from .uncertain import Beta, Fixed, LogNormal, Normal, Pert, Spec, Triangular, Uniform
+from .uncertain import Fixed, Spec
 
 #: Uniforms are kept this far from 0 and 1 so that every ppf is finite [probability].
 U_EPS = 1e-12
@@ -50,33 +49,6 @@ def uniforms(rng: np.random.Generator, n: int, method: str = "random") -> np.nda
     else:
         raise ValueError(f"unknown sampling method {method!r}; allowed: random, lhs")
     return np.clip(u, U_EPS, 1.0 - U_EPS)
-
-
-def scipy_form(spec: Spec):
-    """``(dist, shapes, loc, scale)`` with ``spec.frozen()`` equal to ``dist(*shapes, loc=loc, scale=scale)``.
-
-    The same parameters as :meth:`frozen` builds, without building a frozen
-    distribution (which copies the distribution object: 0.2 ms each).  ``None``
-    for a spec type not listed here (then :func:`ppf` uses :meth:`frozen`).
-    """
-    kind = type(spec)
-    if kind is Beta:
-        a, b = spec.shape_params()
-        return stats.beta, (a, b), spec.low, spec.high - spec.low
-    if kind is Pert:
-        w = spec.high - spec.low
-        return stats.beta, (1 + 4 * (spec.mode - spec.low) / w, 1 + 4 * (spec.high - spec.mode) / w), spec.low, w
-    if kind is Triangular:
-        w = spec.high - spec.low
-        return stats.triang, ((spec.mode - spec.low) / w,), spec.low, w
-    if kind is Normal:
-        return stats.norm, (), spec.mean_, spec.sd
-    if kind is LogNormal:
-        mu, s = spec.log_params()
-        return stats.lognorm, (s,), 0, math.exp(mu)
-    if kind is Uniform:
-        return stats.uniform, (), spec.low, spec.high - spec.low
-    return None
 
 
 def _dist_ppf(dist, shapes: tuple, loc, scale, q: np.ndarray) -> np.ndarray:
@@ -113,10 +85,7 @@ def ppf(spec: Spec, u: np.ndarray) -> np.ndarray:
     """
     if isinstance(spec, Fixed):
         return np.full(u.shape, float(spec.value))
-    form = scipy_form(spec)
-    if form is None:
-        return _ppf_frozen(spec, u)
-    dist, shapes, loc, scale = form
+    dist, shapes, loc, scale = spec.scipy_form()
     if spec.bounds is not None:
         lo, hi = spec.bounds
         f_lo = dist.cdf(lo, *shapes, loc=loc, scale=scale)
@@ -124,17 +93,6 @@ def ppf(spec: Spec, u: np.ndarray) -> np.ndarray:
         if f_lo > 0 or f_hi < 1:
             u = f_lo + u * (f_hi - f_lo)
     return _dist_ppf(dist, shapes, loc, scale, u)
-
-
-def _ppf_frozen(spec: Spec, u: np.ndarray) -> np.ndarray:
-    """:func:`ppf` through ``spec.frozen()`` (the definition; slower)."""
-    f = spec.frozen()
-    if spec.bounds is not None:
-        lo, hi = spec.bounds
-        f_lo, f_hi = f.cdf(lo), f.cdf(hi)
-        if f_lo > 0 or f_hi < 1:
-            u = f_lo + u * (f_hi - f_lo)
-    return f.ppf(u)
 
 
 def spearman_to_pearson(rho_s: np.ndarray) -> np.ndarray:

@@ -77,8 +77,14 @@ class _Spec(BaseModel):
         f = self.frozen()
         return float(f.cdf(lo) + f.sf(hi))
 
-    def frozen(self):  # pragma: no cover - every subclass overrides
+    def scipy_form(self) -> tuple:  # pragma: no cover - every subclass overrides
+        """``(dist, shapes, loc, scale)``: the scipy distribution and its parameters (the one definition)."""
         raise NotImplementedError
+
+    def frozen(self):
+        """The scipy frozen distribution, ``dist(*shapes, loc=loc, scale=scale)`` of :meth:`scipy_form`."""
+        dist, shapes, loc, scale = self.scipy_form()
+        return dist(*shapes, loc=loc, scale=scale)
 
     def describe(self) -> str:
         params = self.model_dump(exclude={"source", "dist", "bounds"}, exclude_none=True)
@@ -106,10 +112,10 @@ class Fixed(_Spec):
     def mean(self) -> float:
         return float(self.value)
 
-    def frozen(self):
+    def scipy_form(self) -> tuple:
         from scipy import stats
 
-        return stats.uniform(loc=self.value, scale=0.0)
+        return stats.uniform, (), self.value, 0.0
 
     def describe(self) -> str:
         return _fmt(float(self.value))
@@ -167,11 +173,10 @@ class Beta(_Spec):
     def support(self):
         return (self.low, self.high)
 
-    def frozen(self):
+    def scipy_form(self) -> tuple:
         from scipy import stats
 
-        a, b = self.shape_params()
-        return stats.beta(a, b, loc=self.low, scale=self.high - self.low)
+        return stats.beta, self.shape_params(), self.low, self.high - self.low
 
     def _untruncated_mean(self) -> float:
         a, b = self.shape_params()
@@ -193,10 +198,10 @@ class Normal(_Spec):
     def support(self):
         return (-math.inf, math.inf)
 
-    def frozen(self):
+    def scipy_form(self) -> tuple:
         from scipy import stats
 
-        return stats.norm(self.mean_, self.sd)
+        return stats.norm, (), self.mean_, self.sd
 
     def _untruncated_mean(self) -> float:
         return 0.0 * self.sd + self.mean_
@@ -241,11 +246,11 @@ class LogNormal(_Spec):
         mu, s = self.log_params()
         return f"lognormal(median={math.exp(mu):.6g}, sigma={s:.4g})"
 
-    def frozen(self):
+    def scipy_form(self) -> tuple:
         from scipy import stats
 
         mu, s = self.log_params()
-        return stats.lognorm(s, scale=math.exp(mu))
+        return stats.lognorm, (s,), 0, math.exp(mu)
 
     def _untruncated_mean(self) -> float:
         import numpy as np  # np.exp, as scipy: math.exp may differ in the last bit
@@ -291,11 +296,11 @@ class Triangular(_Spec):
     def support(self):
         return (self.low, self.high)
 
-    def frozen(self):
+    def scipy_form(self) -> tuple:
         from scipy import stats
 
         w = self.high - self.low
-        return stats.triang((self.mode - self.low) / w, loc=self.low, scale=w)
+        return stats.triang, ((self.mode - self.low) / w,), self.low, w
 
     def _untruncated_mean(self) -> float:
         w = self.high - self.low
@@ -311,11 +316,10 @@ class Pert(Triangular):
         w = self.high - self.low
         return 1 + 4 * (self.mode - self.low) / w, 1 + 4 * (self.high - self.mode) / w
 
-    def frozen(self):
+    def scipy_form(self) -> tuple:
         from scipy import stats
 
-        a, b = self._shape_params()
-        return stats.beta(a, b, loc=self.low, scale=self.high - self.low)
+        return stats.beta, self._shape_params(), self.low, self.high - self.low
 
     def _untruncated_mean(self) -> float:
         a, b = self._shape_params()
@@ -338,10 +342,10 @@ class Uniform(_Spec):
     def support(self):
         return (self.low, self.high)
 
-    def frozen(self):
+    def scipy_form(self) -> tuple:
         from scipy import stats
 
-        return stats.uniform(loc=self.low, scale=self.high - self.low)
+        return stats.uniform, (), self.low, self.high - self.low
 
     def _untruncated_mean(self) -> float:
         return 0.5 * (self.high - self.low) + self.low

@@ -11,7 +11,6 @@ from sibmodel.distributions import (
     correlation_matrix,
     ppf,
     sample_inputs,
-    scipy_form,
     spearman_to_pearson,
     stream,
     uniforms,
@@ -86,16 +85,6 @@ def _ppf_by_frozen(s, u):
         if f_lo > 0 or f_hi < 1:
             u = f_lo + u * (f_hi - f_lo)
     return f.ppf(u)
-
-
-def test_scipy_form_is_the_frozen_distribution():
-    """The parameters handed to scipy are those of spec.frozen(), exactly."""
-    for s in _random_specs(np.random.default_rng(3), 200):
-        dist, shapes, loc, scale = scipy_form(s)
-        f = s.frozen()
-        assert type(f.dist) is type(dist)
-        assert f.dist._parse_args(*f.args, **f.kwds) == (shapes, loc, scale)
-    assert scipy_form(spec(0.3)) is None  # a fixed value needs no distribution
 
 
 @pytest.mark.filterwarnings("ignore:Error in function boost")  # extreme beta shapes at u near 1, in both paths
