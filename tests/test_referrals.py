@@ -157,6 +157,7 @@ def _draw_starts_reference(s, params, rng_counts, rng_weeks):
          "interventions.FFT.delivery.teams.Family Psychology Mutual FFT.capacity_families_per_quarter=12.5"],
         ["referrals.volume_multiplier=0.3", "boroughs.Newham.leave_date=2019-02-01"],
         ["interventions.FFT.delivery.teams.Family Psychology Mutual FFT.capacity_families_per_quarter=1000"],  # never over capacity
+        ["referrals.volume_multiplier=0.0001"],  # hardly any starts, often none in a chunk
     ],
 )
 def test_draw_starts_bit_identical_to_reference(sets):
