@@ -7,7 +7,7 @@ module holds the schema of those specs and checks their parameters; sampling
 (mapping uniforms through each spec's ppf) lives in
 :mod:`sibmodel.distributions`.
 
-scipy.stats (0.3 s to import) is imported only by :meth:`frozen`: loading and
+scipy.stats (0.3 s to import) is imported only by :meth:`scipy_form`: loading and
 checking a scenario do not need it, and the mean of an untruncated spec is
 computed by scipy's own closed form without it.
 
