@@ -72,7 +72,8 @@ def simulate_arms_vectorised(
     cum_entry_mix = np.cumsum(entry_mix, axis=-1)
     cum_reentry_mix = np.cumsum(reentry_mix, axis=-1)
     cum_escalation = np.cumsum(escalation, axis=1)
-    log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
+    with np.errstate(divide="ignore"):
+        log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
     # per person, once: the divisor of the exponential target and where the hazard is zero
     home_scales = []
     for scale in (entry_scale, reentry_scale):
