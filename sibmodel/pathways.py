@@ -119,6 +119,18 @@ def _cumulate(profile: np.ndarray) -> np.ndarray:
 _BIG_WEEK = np.iinfo(np.int64).max // 4  # "never": a home spell whose hazard runs out before the table ends
 
 
+@njit(cache=True, nogil=True)
+def _category(u, cum_shares, i, j):  # pragma: no cover - compiled
+    """The category a uniform falls in: how many of the cumulative shares ``cum_shares[i, j, :]``
+    are at or below it (at most K - 1)."""
+    n_k = cum_shares.shape[2]
+    k = 0
+    for c in range(n_k):
+        if u >= cum_shares[i, j, c]:
+            k += 1
+    return min(k, n_k - 1)
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def _advance(
     active, u, neg_log_u, rows, tables, last, div, zero, log_stay, breakdown_share,
@@ -132,7 +144,6 @@ def _advance(
     and returns the people for whom some arm moved before its window end.
     """
     n_arms = rows.shape[0]
-    k_types = log_stay.shape[1]
     width = tables.shape[2]
     mix_per_person = cum_mix.shape[1] > 1
     still = np.zeros(active.size, dtype=np.bool_)
@@ -165,12 +176,7 @@ def _advance(
                         first += half * (tables[h, row, first + half - 1] < target)
                         length -= half
                     end = first
-                mix_row = p if mix_per_person else 0
-                first = 0
-                for k in range(k_types):  # count the cumulative shares at or below the uniform
-                    if u_type >= cum_mix[h, mix_row, k]:
-                        first += 1
-                nxt = FIRST_PLACEMENT + min(first, k_types - 1)
+                nxt = FIRST_PLACEMENT + _category(u_type, cum_mix, h, p if mix_per_person else 0)
             else:
                 # placement: geometric duration, then reunification or breakdown
                 kt = s_now - FIRST_PLACEMENT
@@ -180,11 +186,7 @@ def _advance(
                 end = t0 + np.int64(min(dur + 1.0, 1e12))
                 broke = u_break < breakdown_share[p, kt]
                 if broke:
-                    nxt_type = 0
-                    for k in range(k_types):
-                        if u_type >= cum_escalation[kt, k]:
-                            nxt_type += 1
-                    nxt = FIRST_PLACEMENT + min(nxt_type, k_types - 1)
+                    nxt = FIRST_PLACEMENT + _category(u_type, cum_escalation, 0, kt)
                 else:
                     nxt = HOME_AFTER
             clipped_end = min(end, we)
@@ -266,7 +268,7 @@ def simulate_arms(
     # entry (index HOME_NEVER) and re-entry (index HOME_AFTER) stacked, so the compiled loop indexes by state
     cum_hazard = np.ascontiguousarray(np.stack([tables.cum_entry, tables.cum_reentry]), dtype=float)
     cum_mix = np.ascontiguousarray(np.stack([np.atleast_2d(np.cumsum(m, axis=-1)) for m in np.broadcast_arrays(entry_mix, reentry_mix)]), dtype=float)
-    cum_escalation = np.ascontiguousarray(np.cumsum(escalation, axis=1), dtype=float)
+    cum_escalation = np.ascontiguousarray(np.cumsum(escalation, axis=1)[None], dtype=float)  # (1, K, K), like cum_mix
     with np.errstate(divide="ignore"):
         log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
     scales = np.stack([entry_scale, reentry_scale]).astype(float)
