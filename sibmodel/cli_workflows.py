@@ -24,13 +24,17 @@ _seed_option = click.option(
     help="Root seed shared by every variant (common random numbers); omitted: fresh entropy, printed.",
 )
 _out_option = click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Output folder [default: runs/<command>-<scenario>].")
-_workers_option = click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes per run (results do not change).")
+_workers_option = click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per run [default: one per core]; results do not change.")
 
 
-def _settings(draws: int, seed: int | None, workers: int = 1):
+def _settings(draws: int, seed: int | None, workers: int | None = None):
     import numpy as np
 
+    from .parallel import default_workers
     from .stress import RunSettings
+
+    if workers is None:
+        workers = default_workers()
 
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
@@ -167,6 +171,7 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, 
     """
     from . import workflow_figures as wf
     from .levers import uncertain_inputs
+    from .parallel import default_workers
     from .scenario import load_scenario
     from .sensitivity import input_groups, scenario_sobol
 
@@ -175,7 +180,7 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, 
     paths = list(uncertain_inputs(s))
     n_groups = len(set(input_groups(s, paths) or paths))
     _progress(f"Sobol design: {n_base * (n_groups + 2):,} simulations of {replicates} draws")
-    table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers)
+    table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers or default_workers())
     click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
     _print_table(table)
     table.to_csv(target / "sobol.csv", index=False)

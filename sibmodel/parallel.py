@@ -103,7 +103,7 @@ def iter_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, schedu
 
 
 def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator:
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(sizes)), initializer=_ignore_sigint)
     pending: dict = {}
     ready: dict = {}
     submitted = nxt = 0
@@ -213,5 +213,13 @@ def run_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, progres
 
 
 def default_workers() -> int:
-    """Worker processes to start when none are given: one per core [count]."""
-    return max(1, os.cpu_count() or 1)
+    """Worker processes to start when none are given: one per core this process may use [count].
+
+    The cores the process is allowed to run on (``os.sched_getaffinity``, which
+    respects container and ``taskset`` limits) where the platform says;
+    otherwise ``os.cpu_count()``.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)

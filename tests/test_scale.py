@@ -38,9 +38,29 @@ def pfp():
 @pytest.fixture(scope="module")
 def in_process_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "run"
-    res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(out), "--quiet", "--no-report"])
+    res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(out), "--quiet", "--no-report", "--workers", "1"])
     assert res.exit_code == 0, res.output
     return out
+
+
+def test_run_uses_one_worker_per_core_by_default(in_process_run, tmp_path, monkeypatch):
+    """Without --workers, `run` starts one process per usable core; the output is the in-process output."""
+    import sibmodel.parallel as parallel
+
+    monkeypatch.setattr(parallel, "default_workers", lambda: 3)
+    res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(tmp_path / "auto"), "--quiet", "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "auto" / "summary.json").read_text())["meta"]["workers"] == 3
+    assert content_hash(tmp_path / "auto" / "draws.parquet") == content_hash(in_process_run / "draws.parquet")
+
+
+def test_default_workers_counts_the_usable_cores():
+    import os
+
+    from sibmodel.parallel import default_workers
+
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert default_workers() == max(1, expected)
 
 
 def test_dask_local_cluster_gives_identical_draws(pfp, in_process_run, tmp_path):
