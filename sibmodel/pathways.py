@@ -10,7 +10,12 @@ placement) is sampled whole by inverse CDF from one uniform:
   where the cumulative hazard since ``t0`` reaches ``E = -ln U``; with hazards
   ``scale * profile[t]`` that is the first ``j`` with
   ``C[j] >= C[t0] + E / scale`` where ``C`` is the cumulative profile of the
-  person's row (draw x intervention), found by binary search;
+  person's row (draw x intervention).  It is found in O(1) steps: an index of
+  each row, built once per call, gives the first week of the target's bucket of
+  ``C`` values, and four entries from there are compared at once; when that
+  cannot settle it (not seen in the shipped scenarios), a binary search does.
+  The week is the same as from the binary search alone, for every target:
+  ``np.searchsorted(C, target, side="left")``, ``C`` being non-decreasing;
 * a placement lasts ``D = floor(ln U / ln(1 - q)) + 1`` weeks (geometric).
 
 The outer loop is over *event number* (a handful of iterations until every
@@ -38,6 +43,13 @@ from .hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER, PathwayParams
 
 #: Uniforms consumed per person per spell: duration, placement type, breakdown.
 UNIFORMS_PER_SPELL = 3
+
+#: Buckets of the search index per week boundary of the hazard tables (see :func:`_bucket_index`);
+#: 2 was not faster on the PFP scenario.
+_BUCKETS_PER_WEEK = 1
+
+#: Consecutive week boundaries a bucket guess checks (see :func:`_bucket_guess`).
+_GUESS_WEEKS = 4
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,146 @@ _BIG_WEEK = np.iinfo(np.int64).max // 4  # "never": a home spell whose hazard ru
 
 
 @njit(cache=True, nogil=True)
+def _bucket_of(value, lo, buckets_per_hazard, last_bucket):  # pragma: no cover - compiled
+    """The bucket of a cumulative hazard ``value`` [weeks] in a row starting at ``lo`` [weeks]:
+    ``floor((value - lo) * buckets_per_hazard)`` within ``[0, last_bucket]``, 0 for NaN.
+
+    Non-decreasing in ``value`` (each operation rounds monotonically), which is
+    what makes the index of :func:`_bucket_index` a lower bound of the answer.
+    """
+    x = (value - lo) * buckets_per_hazard
+    if x >= last_bucket:
+        return last_bucket
+    if x > 0.0:
+        return int(x)
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _bucket_index(tables, n_buckets):  # pragma: no cover - compiled; covered through simulate_arms and its test
+    """A search index of each table row: the first week boundary in each bucket of cumulative hazard values.
+
+    The values ``[C[0], C[-1]]`` of each row ``C = tables[h, r, :]`` are cut
+    into ``n_buckets`` equal buckets (:func:`_bucket_of`); for bucket ``g`` the
+    index holds how many entries fall in buckets below ``g``.  As the bucket is
+    non-decreasing in the value, those entries are all below any target in
+    bucket ``g``, and the entries of later buckets all above it: the answer for
+    a target in bucket ``g`` lies between the starts of buckets ``g`` and
+    ``g + 1``.  Built by one histogram and one running sum per row (no search).
+    :func:`_bucket_guess` checks its answer anyway, so the index is only ever a
+    hint.
+
+    Parameters
+    ----------
+    tables : ndarray, shape (H, R, W)
+        Cumulative hazard per table set, row and week boundary [weeks].
+    n_buckets : int
+        Buckets per row [count].
+
+    Returns
+    -------
+    bucket_start_week : ndarray of int32, shape (H, R, n_buckets)
+        Entries of each row in the buckets below each bucket: the first week
+        boundary at or above the bucket [weeks].
+    buckets_per_hazard : ndarray, shape (H, R)
+        Buckets per unit of cumulative hazard of each row [1/weeks]: 0 when the
+        row is flat or its range has no finite size (every guess starts at week
+        0); -1 when the row is not non-decreasing (NaN included) or shorter than
+        the guess window, whose searches all go to :func:`_bisect_first_at_least`.
+    """
+    n_sets, n_rows, width = tables.shape
+    bucket_start_week = np.zeros((n_sets, n_rows, n_buckets), dtype=np.int32)
+    buckets_per_hazard = np.zeros((n_sets, n_rows))
+    for h in range(n_sets):
+        for r in range(n_rows):
+            usable = width >= _GUESS_WEEKS
+            for j in range(width - 1):
+                if not tables[h, r, j + 1] >= tables[h, r, j]:
+                    usable = False
+                    break
+            if not usable:
+                buckets_per_hazard[h, r] = -1.0
+                continue
+            lo = tables[h, r, 0]
+            spread = tables[h, r, width - 1] - lo
+            if not (spread > 0.0 and spread < np.inf):
+                continue  # flat, or a range without a finite size: bucket 0 only, which starts at week 0
+            per_hazard = n_buckets / spread
+            buckets_per_hazard[h, r] = per_hazard
+            start = bucket_start_week[h, r]
+            for j in range(width):  # histogram, shifted by one bucket ...
+                g = _bucket_of(tables[h, r, j], lo, per_hazard, n_buckets - 1) + 1
+                if g < n_buckets:
+                    start[g] += 1
+            for g in range(1, n_buckets):  # ... summed: entries in the buckets below g
+                start[g] += start[g - 1]
+    return bucket_start_week, buckets_per_hazard
+
+
+@njit(cache=True, nogil=True)
+def _bucket_guess(tables, h, r, target, bucket_start_week, buckets_per_hazard):  # pragma: no cover - compiled
+    """The smallest week boundary ``j`` with ``tables[h, r, j] >= target``, if it is near the bucket's start.
+
+    Looks up the start week ``s`` of the target's bucket (:func:`_bucket_index`)
+    and counts the entries below ``target`` among the ``_GUESS_WEEKS`` entries
+    from ``s`` on (independent loads, no branches).  The count plus ``s`` is
+    the answer when the row is non-decreasing, the entry before ``s`` is below
+    ``target`` (or ``s`` is 0) and the last counted entry is not: then
+    ``C[j - 1] < target <= C[j]`` with every earlier entry below ``target``.
+    Otherwise (the target's bucket holds more than ``_GUESS_WEEKS - 1``
+    entries, as in a flat stretch) the guess is not certain and the caller asks
+    :func:`_bisect_first_at_least`; so do rows that are not sorted or are
+    shorter than the window.  The two are separate functions because one that
+    calls the other costs the compiled caller two atomic reference counts per
+    search (measured: twice the time of the split).
+
+    Parameters
+    ----------
+    tables : ndarray, shape (H, R, W)
+        Cumulative hazard per table set, row and week boundary [weeks].
+    h, r : int
+        Table set and row.
+    target : float
+        Cumulative hazard to reach [weeks]; at most ``tables[h, r, -1]``, or NaN
+        (answer 0, as from the binary search).
+    bucket_start_week, buckets_per_hazard : ndarray
+        The index of :func:`_bucket_index` for ``tables``.
+
+    Returns
+    -------
+    week : int
+        The week boundary [weeks since referral], when ``certain``.
+    certain : bool
+        Whether ``week`` is the answer.
+    """
+    per_hazard = buckets_per_hazard[h, r]
+    width = tables.shape[2]
+    g = _bucket_of(target, tables[h, r, 0], per_hazard, bucket_start_week.shape[2] - 1)
+    start = max(min(np.int64(bucket_start_week[h, r, g]), width - _GUESS_WEEKS), 0)
+    n_below = 0
+    for k in range(_GUESS_WEEKS):  # min(): stays inside rows shorter than the window (never certain)
+        n_below += tables[h, r, min(start + k, width - 1)] < target
+    certain = (per_hazard >= 0.0) & (n_below < _GUESS_WEEKS) & ((start == 0) | (tables[h, r, max(start - 1, 0)] < target))
+    return start + n_below, certain
+
+
+@njit(cache=True, nogil=True)
+def _bisect_first_at_least(tables, h, r, target):  # pragma: no cover - compiled
+    """Branch-free binary search over the whole row ``tables[h, r, :]`` [weeks].
+
+    Counts the entries below ``target`` with ``log2(W)`` dependent steps, at
+    most ``W - 1``; for a non-decreasing row and ``target <= tables[h, r, -1]``
+    (or NaN: 0) that is the smallest ``j`` with ``tables[h, r, j] >= target``.
+    """
+    first, length = 0, tables.shape[2]
+    while length > 1:
+        half = length >> 1
+        first += half * (tables[h, r, first + half - 1] < target)
+        length -= half
+    return first
+
+
+@njit(cache=True, nogil=True)
 def _category(u, cum_shares, i, j):  # pragma: no cover - compiled
     """The category a uniform falls in: how many of the cumulative shares ``cum_shares[i, j, :]``
     are at or below it (at most K - 1)."""
@@ -133,8 +285,8 @@ def _category(u, cum_shares, i, j):  # pragma: no cover - compiled
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _advance(
-    active, u, neg_log_u, rows, tables, last, div, zero, log_stay, breakdown_share,
-    cum_escalation, cum_mix, window_start, window_end,
+    active, u, neg_log_u, rows, tables, last, bucket_start_week, buckets_per_hazard, div, zero, log_stay,
+    breakdown_share, cum_escalation, cum_mix, window_start, window_end,
     state, t, weeks_home, weeks_place, n_place, n_break,
     sp_person, sp_state, sp_start, sp_end, n_spells,
 ):  # pragma: no cover - compiled; covered through simulate_arms
@@ -144,7 +296,6 @@ def _advance(
     and returns the people for whom some arm moved before its window end.
     """
     n_arms = rows.shape[0]
-    width = tables.shape[2]
     mix_per_person = cum_mix.shape[1] > 1
     still = np.zeros(active.size, dtype=np.bool_)
     n_spells[:] = 0
@@ -169,13 +320,10 @@ def _advance(
                 if target > last[h, row]:
                     end = _BIG_WEEK  # the hazard runs out before the table ends
                 else:
-                    # smallest j with tables[h, row, j] >= target (branch-free binary search)
-                    first, length = 0, width
-                    while length > 1:
-                        half = length >> 1
-                        first += half * (tables[h, row, first + half - 1] < target)
-                        length -= half
-                    end = first
+                    # smallest j with tables[h, row, j] >= target: the bucket guess, else the binary search
+                    end, certain = _bucket_guess(tables, h, row, target, bucket_start_week, buckets_per_hazard)
+                    if not certain:
+                        end = _bisect_first_at_least(tables, h, row, target)
                 nxt = FIRST_PLACEMENT + _category(u_type, cum_mix, h, p if mix_per_person else 0)
             else:
                 # placement: geometric duration, then reunification or breakdown
@@ -285,6 +433,7 @@ def simulate_arms(
     breakdown_share = np.ascontiguousarray(breakdown_share, dtype=float)
     spells: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_arms)]
     last = np.ascontiguousarray(cum_hazard[:, :, -1])
+    bucket_start_week, buckets_per_hazard = _bucket_index(cum_hazard, _BUCKETS_PER_WEEK * cum_hazard.shape[2])
 
     active = np.arange(n, dtype=np.int64)
     n_spells = np.zeros(n_arms, dtype=np.int64)
@@ -300,8 +449,8 @@ def simulate_arms(
             np.empty((n_arms, active.size), np.int64),
         )
         nxt_active = _advance(
-            active, u, neg_log_u, row_table, cum_hazard, last, div, zero, log_stay, breakdown_share,
-            cum_escalation, cum_mix, window_start, window_end,
+            active, u, neg_log_u, row_table, cum_hazard, last, bucket_start_week, buckets_per_hazard, div, zero,
+            log_stay, breakdown_share, cum_escalation, cum_mix, window_start, window_end,
             state, t, weeks_home, weeks_place, n_place, n_break, *buf, n_spells,
         )
         for a in range(n_arms):

@@ -88,3 +88,26 @@ def test_heterogeneous_inputs_bit_for_bit(seed, mix_per_person):
     arm_rows = [g.integers(0, rows, n), np.zeros(n, np.int64), np.full(n, 2, np.int64)]
     args = (tables, arm_rows, entry_scale, reentry_scale, end_prob, breakdown, escalation, entry_mix, reentry_mix, window_start, window_end)
     _assert_same(*_both(*args, seed=seed))
+
+
+def test_flat_stretches_and_short_tables_bit_for_bit():
+    """Hazard profiles with weeks of no hazard (repeated table values, where the search must
+    return the first of them), a single jump, and tables shorter than the search's guess window."""
+    g = np.random.default_rng(7)
+    n, k = 20_000, 2
+    for n_weeks in (2, 40):
+        entry = g.uniform(0.0, 0.3, (4, n_weeks))
+        entry[0, : n_weeks // 3] = 0.0
+        entry[1, n_weeks // 4 : n_weeks // 2] = 0.0
+        entry[2] = 0.0
+        entry[2, n_weeks // 2] = 2.0  # one jump: everybody who leaves home leaves that week
+        entry[3, g.random(n_weeks) < 0.6] = 0.0
+        reentry = np.where(g.random((4, n_weeks)) < 0.5, 0.0, g.uniform(0.0, 0.1, (4, n_weeks)))
+        tables = HazardTables.from_profiles(entry, reentry)
+        ones = np.ones(n)
+        args = (
+            tables, [g.integers(0, 4, n), np.zeros(n, np.int64)], g.lognormal(0.0, 0.5, n), ones,
+            np.full((n, k), 0.2), np.full((n, k), 0.3), np.array([[0.5, 0.5], [0.0, 1.0]]),
+            np.array([0.6, 0.4]), np.array([0.5, 0.5]), np.zeros(n, np.int64), np.full(n, n_weeks, np.int64),
+        )
+        _assert_same(*_both(*args, seed=n_weeks))

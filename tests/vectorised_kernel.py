@@ -8,8 +8,9 @@ reproduce it bit for bit (tests/test_kernel_compiled.py).
 
 One difference in arithmetic is kept on purpose: this version finds the end of a
 home spell by one ``searchsorted`` over all rows laid end to end with an offset,
-the compiled one by a binary search within the row; the two agree except when a
-target ties a table value to within the rounding of the offset (never seen).
+the compiled one by a search within the row (a bucket index, else a binary
+search); the two agree except when a target ties a table value to within the
+rounding of the offset (never seen).
 """
 
 from __future__ import annotations
