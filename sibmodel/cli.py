@@ -75,7 +75,7 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed; omitted: fresh entropy, recorded in the manifest.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run folder [default: runs/<scenario name>].")
 @set_option
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes, local or (with --scheduler local) Dask [default: one per core]. Output is identical for any number.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes, local or (with --scheduler local) Dask [default: one per core, as many as fit in memory]. Output is identical for any number.")
 @click.option("--scheduler", default=None, metavar="ADDRESS|local", help="Run the chunks on Dask: 'local' starts a LocalCluster for the run; an address (tcp://host:8786) uses a running cluster. Needs sibmodel[dask].")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (fixes the random streams; default 500).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
@@ -86,7 +86,7 @@ def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_siz
     from pathlib import Path
 
     from .engine import DEFAULT_CHUNK_SIZE, simulate
-    from .parallel import default_workers
+    from .parallel import workers_for
     from .progress import progress_bar
     from .scenario import load_scenario
     from .tables import headline_table
@@ -94,7 +94,7 @@ def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_siz
     s = load_scenario(scenario, overrides)
     target = Path(out_dir) if out_dir else Path("runs") / Path(scenario).stem
     if workers is None:
-        workers = default_workers()
+        workers = workers_for(s, chunk_size)
     res = None
     try:
         with progress_bar(draws, enabled=not quiet) as bar:
@@ -201,7 +201,7 @@ def report(run_dir: str) -> None:
 @click.option("--draws", type=click.IntRange(min=2), default=1000, show_default=True, help="Monte Carlo draws per scenario.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="The root seed every scenario is run with; omitted: fresh entropy, shared by all and recorded.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Comparison folder [default: runs/compare-<A>-vs-<B>...].")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per scenario [default: one per core]; results do not change.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per scenario [default: one per core, as many as fit in memory]; results do not change.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (the same for every scenario; default 500).")
 def compare(scenarios, draws, seed, out_dir, workers, chunk_size) -> None:
     """Run SCENARIOS (two or more) on common random numbers and compare their headline figures."""
@@ -211,7 +211,7 @@ def compare(scenarios, draws, seed, out_dir, workers, chunk_size) -> None:
 
     from .compare import format_table, run_comparison, write_comparison
     from .engine import DEFAULT_CHUNK_SIZE
-    from .parallel import default_workers
+    from .parallel import workers_for
     from .scenario import load_scenario
 
     if len(scenarios) < 2:
@@ -221,7 +221,7 @@ def compare(scenarios, draws, seed, out_dir, workers, chunk_size) -> None:
         seed = int(np.random.SeedSequence().entropy)
     target = Path(out_dir) if out_dir else Path("runs") / ("compare-" + "-vs-".join(Path(p).stem for p in scenarios))
     try:
-        comp = run_comparison(loaded, list(scenarios), draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers or default_workers())
+        comp = run_comparison(loaded, list(scenarios), draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers or min(workers_for(x, chunk_size) for x in loaded))
         write_comparison(comp, target)
     except KeyboardInterrupt:
         click.echo("interrupted: nothing was written", err=True)

@@ -34,6 +34,16 @@ from .tally import CARE, occupancy_by_week, spell_quarter_weeks, sum_by_key
 
 DEFAULT_CHUNK_SIZE = 500
 
+#: Peak memory of a process that runs chunks, apart from the young people: imports,
+#: tables, per-draw outputs, and numba compiling the hot loops on a machine's first run
+#: [bytes] (measured: ~165 MB after imports, ~235 MB after a small chunk, ~95 MB more
+#: while compiling).
+PROCESS_BASE_BYTES = 350 * 1024**2
+
+#: Peak memory per young person in a chunk [bytes] (measured 0.6-0.9 kB: PFP and ten times
+#: its starts, chunks of 100 and 500 draws; rounded up).
+BYTES_PER_PERSON = 1024
+
 
 @dataclass(frozen=True)
 class ChunkResult:
@@ -256,6 +266,23 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
         "capital_outstanding_gbp": inv.capital_outstanding,
     }
     return ChunkResult(chunk_index, col, series, occupancy_sum)
+
+
+def chunk_memory_bytes(s: Scenario, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """A generous estimate of the peak memory of one process running chunks of ``s`` [bytes].
+
+    :data:`PROCESS_BASE_BYTES` plus :data:`BYTES_PER_PERSON` for each young person a
+    chunk holds: ``chunk_size`` times the expected starts per draw before any team
+    capacity or cap (the largest over 64 draws of the inputs), so it errs high.  Used to
+    choose how many worker processes fit in memory (:func:`sibmodel.parallel.default_workers`).
+    """
+    from .referrals import expected_starts
+
+    specs = dict(iter_quantities(s))
+    corr = [(c.inputs[0], c.inputs[1], c.rank_corr) for c in s.correlations]
+    params = sample_inputs(specs, corr, 64, 0, 0, s.sampling.method)
+    starts_per_draw = float(expected_starts(s, params).sum(axis=(1, 2)).max(initial=0.0))
+    return int(PROCESS_BASE_BYTES + BYTES_PER_PERSON * chunk_size * starts_per_draw)
 
 
 def chunk_sizes(draws: int, chunk_size: int) -> list[int]:

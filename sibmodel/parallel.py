@@ -212,14 +212,53 @@ def run_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, progres
     return out
 
 
-def default_workers() -> int:
-    """Worker processes to start when none are given: one per core this process may use [count].
+#: Share of the available memory the default number of workers may plan to use [ratio].
+MEMORY_SHARE = 0.8
 
-    The cores the process is allowed to run on (``os.sched_getaffinity``, which
-    respects container and ``taskset`` limits) where the platform says;
-    otherwise ``os.cpu_count()``.
-    """
+
+def usable_cores() -> int:
+    """Cores this process may run on [count]: ``os.sched_getaffinity`` (which respects
+    container and ``taskset`` limits) where the platform has it, else ``os.cpu_count()``."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS, Windows
         return max(1, os.cpu_count() or 1)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available to new processes [bytes]: ``MemAvailable`` of ``/proc/meminfo``
+    (Linux), else free physical pages (``os.sysconf``); ``None`` where neither is known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows
+        return None
+
+
+def default_workers(memory_per_worker_bytes: int | None = None) -> int:
+    """Worker processes to start when none are given [count].
+
+    One per usable core (:func:`usable_cores`), but, when ``memory_per_worker_bytes``
+    is given (:func:`sibmodel.engine.chunk_memory_bytes`), no more than fit in
+    :data:`MEMORY_SHARE` of the available memory (at least one): a large programme on
+    a machine with many cores and little memory per core gets fewer workers, not an
+    out-of-memory failure.
+    """
+    n = usable_cores()
+    available = available_memory_bytes()
+    if memory_per_worker_bytes and available is not None:
+        n = min(n, max(1, int(MEMORY_SHARE * available) // int(memory_per_worker_bytes)))
+    return n
+
+
+def workers_for(s: Scenario, chunk_size: int | None = None) -> int:
+    """:func:`default_workers` for running scenario ``s`` in chunks of ``chunk_size`` draws [count]."""
+    from .engine import DEFAULT_CHUNK_SIZE, chunk_memory_bytes
+
+    return default_workers(chunk_memory_bytes(s, chunk_size or DEFAULT_CHUNK_SIZE))
