@@ -7,10 +7,12 @@ Run by hand (never in the test suite; the machine is shared, so repeat when it i
 
 Each run is the real command line, ``sibmodel run SCENARIO --draws N --quiet
 --no-report`` (all outputs except figures and the report), in a child process
-timed from start to exit (imports included).  Peak RSS is the child's
-(``wait4``: with ``--workers > 1`` that is the largest single process), and,
-where psutil is installed (it comes with the dev extra's Dask), the largest
-*sum* over the child and all its worker processes, sampled every 0.2 s.
+timed from start to exit (imports included).  Peak RSS is sampled every 0.2 s
+with psutil (it comes with the dev extra's Dask): the largest single process,
+and the largest *sum* over the child and all its worker processes.  Not
+``wait4``'s ``ru_maxrss``: Linux carries the parent's own peak into a child
+across fork and exec, so after the first row it reported this script's memory
+(the random-number count runs 2,000 draws in process), not the run's.
 
 The *RNG floor* is the time numpy's default generator needs, in this process,
 to produce as many random numbers as the run consumes: every number drawn from
@@ -89,18 +91,18 @@ def rng_floor_s(n_numbers: float) -> float:
 
 
 class _TreeRss:
-    """Largest summed RSS of a process and its descendants, sampled in a thread [MB]."""
+    """Largest RSS of a process and its descendants, one by one and summed, sampled in a thread [MB]."""
 
     def __init__(self, pid: int, every_s: float = 0.2):
         import threading
 
-        self.peak_mb = float("nan")
+        self.peak_mb = self.peak_single_mb = float("nan")
         self._stop = threading.Event()
         try:
             import psutil
         except ImportError:
             return
-        self.peak_mb = 0.0
+        self.peak_mb = self.peak_single_mb = 0.0
 
         def sample():
             try:
@@ -109,9 +111,11 @@ class _TreeRss:
                     total = 0
                     for proc in [root, *root.children(recursive=True)]:
                         try:
-                            total += proc.memory_info().rss
+                            rss = proc.memory_info().rss
                         except psutil.Error:
-                            pass
+                            continue
+                        total += rss
+                        self.peak_single_mb = max(self.peak_single_mb, rss / 2**20)
                     self.peak_mb = max(self.peak_mb, total / 2**20)
                     self._stop.wait(every_s)
             except psutil.Error:
@@ -120,9 +124,10 @@ class _TreeRss:
         self._thread = threading.Thread(target=sample, daemon=True)
         self._thread.start()
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, float]:
+        """Peak RSS of the largest single process and of the whole tree [MB]."""
         self._stop.set()
-        return self.peak_mb
+        return self.peak_single_mb, self.peak_mb
 
 
 def run_cli(scenario: str, draws: int, seed: int, workers: int, scheduler: str | None) -> tuple[float, float, float, int]:
@@ -136,16 +141,16 @@ def run_cli(scenario: str, draws: int, seed: int, workers: int, scheduler: str |
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT)
         tree = _TreeRss(proc.pid)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-        tree_mb = tree.stop()
+        single_mb, tree_mb = tree.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"sibmodel run failed with exit code {proc.returncode}")
         import json
 
         starts = json.loads((out / "summary.json").read_text())["outcomes"]["starts"]["mean"]
-    return wall, usage.ru_maxrss / 1024, tree_mb, starts
+    return wall, single_mb, tree_mb, starts
 
 
 def main() -> None:
