@@ -65,6 +65,10 @@ class ScenarioError(SibmodelError, ValueError):
         self.issues = list(issues)
         super().__init__(self._text())
 
+    def __reduce__(self):
+        # rebuilt from its issues, not from its message, when it comes back from a worker process
+        return (type(self), (self.issues,))
+
     def _text(self) -> str:
         n = len(self.issues)
         head = f"{n} problem{'s' if n != 1 else ''} in the scenario:"

@@ -635,3 +635,19 @@ def test_scenario_hash_ignores_yaml_layout(tmp_path):
 def test_bundled_scenarios_validate(path):
     result = cli("validate", str(path))
     assert result.exit_code == 0, result.output
+
+
+def test_errors_survive_the_trip_back_from_a_worker_process():
+    """A scenario error raised in a pool worker is pickled back to the command: the same issues, the same text."""
+    import pickle
+
+    from sibmodel.exceptions import CorrelationError, Issue, ScenarioError
+    from sibmodel.levers import WorkflowError
+
+    issues = [Issue("a.yaml", "boroughs.Bexley.starts.per_quarter", "must be at least 0", -3, True), Issue(None, "", "whole document")]
+    for cls in (ScenarioError, CorrelationError, WorkflowError):
+        err = cls(issues)
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is cls
+        assert back.issues == err.issues
+        assert str(back) == str(err)
