@@ -8,8 +8,9 @@ Run by hand (never in the test suite; the machine is shared, so repeat when it i
 Each run is the real command line, ``sibmodel run SCENARIO --draws N --quiet
 --no-report`` (all outputs except figures and the report), in a child process
 timed from start to exit (imports included).  Peak RSS is sampled every 0.2 s
-with psutil (it comes with the dev extra's Dask): the largest single process,
-and the largest *sum* over the child and all its worker processes.  Not
+with psutil (it comes with the dev extra's Dask): the largest single process
+(its ``VmHWM``, the kernel's own peak, on Linux), and the largest *sum* over the
+child and all its worker processes.  Not
 ``wait4``'s ``ru_maxrss``: Linux carries the parent's own peak into a child
 across fork and exec, so after the first row it reported this script's memory
 (the random-number count runs 2,000 draws in process), not the run's.
@@ -90,6 +91,15 @@ def rng_floor_s(n_numbers: float) -> float:
     return time.perf_counter() - t0
 
 
+def _high_water_mark(pid: int, rss: int) -> int:
+    """A process's peak resident set so far (``VmHWM``, Linux) [bytes]; its current one elsewhere."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return rss
+
+
 class _TreeRss:
     """Largest RSS of a process and its descendants, one by one and summed, sampled in a thread [MB]."""
 
@@ -115,7 +125,7 @@ class _TreeRss:
                         except psutil.Error:
                             continue
                         total += rss
-                        self.peak_single_mb = max(self.peak_single_mb, rss / 2**20)
+                        self.peak_single_mb = max(self.peak_single_mb, _high_water_mark(proc.pid, rss) / 2**20)
                     self.peak_mb = max(self.peak_mb, total / 2**20)
                     self._stop.wait(every_s)
             except psutil.Error:
@@ -141,10 +151,9 @@ def run_cli(scenario: str, draws: int, seed: int, workers: int, scheduler: str |
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT)
         tree = _TreeRss(proc.pid)
-        _, status, _usage = os.wait4(proc.pid, 0)
+        proc.wait()
         wall = time.perf_counter() - t0
         single_mb, tree_mb = tree.stop()
-        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"sibmodel run failed with exit code {proc.returncode}")
         import json
