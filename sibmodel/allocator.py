@@ -11,9 +11,12 @@ that was ~7,000 page faults and ~12 ms of a ~114 ms chunk of 500 PFP draws.
 unchanged (the next chunk needs the same blocks again); results are unchanged
 (it only changes where memory comes from).
 
-It is process-wide and applied in the processes that run chunks
-(:mod:`sibmodel.parallel`).  Elsewhere than on glibc (macOS, Windows, musl) it
-does nothing.
+It is process-wide and cannot be undone, so it is applied only in processes
+that are sibmodel's own: the ``sibmodel`` command (:mod:`sibmodel.cli`) and its
+pool workers (:mod:`sibmodel.parallel`).  Not in a program that calls the library
+(a notebook: call :func:`keep_freed_memory` there if wanted), nor in Dask's
+workers, which Dask tunes itself (``MALLOC_TRIM_THRESHOLD_``).  Elsewhere than on
+glibc (macOS, Windows, musl) it does nothing.
 """
 
 from __future__ import annotations

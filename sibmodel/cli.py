@@ -39,8 +39,11 @@ class _Group(click.Group):
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """Monte Carlo financial model of a social impact bond."""
+    from .allocator import keep_freed_memory
+
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    keep_freed_memory()  # the command's own process: freed memory kept for the next chunk (allocator.py)
 
 
 @main.command()
@@ -75,7 +78,7 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed; omitted: fresh entropy, recorded in the manifest.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run folder [default: runs/<scenario name>].")
 @set_option
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes, local or (with --scheduler local) Dask [default: one per core, as many as fit in memory]. Output is identical for any number.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes, local or (with --scheduler local) Dask; not used with a cluster address [default: on Linux one per core, as many as fit in memory; elsewhere 1]. Output is identical for any number.")
 @click.option("--scheduler", default=None, metavar="ADDRESS|local", help="Run the chunks on Dask: 'local' starts a LocalCluster for the run; an address (tcp://host:8786) uses a running cluster. Needs sibmodel[dask].")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (fixes the random streams; default 500).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
@@ -201,7 +204,7 @@ def report(run_dir: str) -> None:
 @click.option("--draws", type=click.IntRange(min=2), default=1000, show_default=True, help="Monte Carlo draws per scenario.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="The root seed every scenario is run with; omitted: fresh entropy, shared by all and recorded.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Comparison folder [default: runs/compare-<A>-vs-<B>...].")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per scenario [default: one per core, as many as fit in memory]; results do not change.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per scenario [default: on Linux one per core, as many as fit in memory; elsewhere 1]; results do not change.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (the same for every scenario; default 500).")
 def compare(scenarios, draws, seed, out_dir, workers, chunk_size) -> None:
     """Run SCENARIOS (two or more) on common random numbers and compare their headline figures."""

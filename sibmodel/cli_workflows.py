@@ -24,17 +24,13 @@ _seed_option = click.option(
     help="Root seed shared by every variant (common random numbers); omitted: fresh entropy, printed.",
 )
 _out_option = click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Output folder [default: runs/<command>-<scenario>].")
-_workers_option = click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per run [default: one per core, as many as fit in memory]; results do not change.")
+_workers_option = click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes per run (results do not change).")
 
 
-def _settings(s, draws: int, seed: int | None, workers: int | None = None):
+def _settings(draws: int, seed: int | None, workers: int = 1):
     import numpy as np
 
-    from .parallel import workers_for
     from .stress import RunSettings
-
-    if workers is None:
-        workers = workers_for(s)
 
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
@@ -106,7 +102,7 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
     if (solve_lever is None) != (solve_for is None):
         raise WorkflowError([Issue("--solve/--for", "", "give both --solve LEVER and --for FIGURE=VALUE")])
     s = load_scenario(scenario, overrides)
-    settings = _settings(s, draws, seed, workers)
+    settings = _settings(draws, seed, workers)
     target = _target(out_dir, "stress", scenario)
     click.echo(f"{settings.draws} draws per variant, seed {settings.seed}")
     written = []
@@ -171,7 +167,6 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, 
     """
     from . import workflow_figures as wf
     from .levers import uncertain_inputs
-    from .parallel import workers_for
     from .scenario import load_scenario
     from .sensitivity import input_groups, scenario_sobol
 
@@ -180,7 +175,7 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, 
     paths = list(uncertain_inputs(s))
     n_groups = len(set(input_groups(s, paths) or paths))
     _progress(f"Sobol design: {n_base * (n_groups + 2):,} simulations of {replicates} draws")
-    table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers or workers_for(s))
+    table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers)
     click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
     _print_table(table)
     table.to_csv(target / "sobol.csv", index=False)
@@ -229,7 +224,7 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
     from .scenario import load_scenario
 
     s = load_scenario(scenario, overrides)
-    settings = _settings(s, draws, seed, workers)
+    settings = _settings(draws, seed, workers)
     target = _target(out_dir, f"join-{name.replace(' ', '_')}", scenario)
     jd = join_date.date() if isinstance(join_date, dt.datetime) else join_date
     costs = _placement_numbers(care_costs, "--care-cost", "PLACEMENT=GBP_PER_WEEK, e.g. foster=710")
@@ -279,7 +274,7 @@ def baseline(scenario, draws, seed, out_dir, overrides, workers) -> None:
     from .scenario import load_scenario
 
     s = load_scenario(scenario, overrides)
-    settings = _settings(s, draws, seed, workers)
+    settings = _settings(draws, seed, workers)
     target = _target(out_dir, "baseline", scenario)
     tables = policy_baseline(settings.run(s))
     click.echo(f"{settings.draws} draws, seed {settings.seed}\n")

@@ -80,12 +80,17 @@ def year_offset(s: Scenario) -> float:
     return (start - dt.date(s.metadata.price_year, 1, 1)).days / 365.25
 
 
+def _draw_inputs(s: Scenario, n_draws: int, entropy, chunk_index: int) -> tuple[dict, dict]:
+    """The scenario's quantities by path, and ``n_draws`` draws of each (chunk ``chunk_index``'s streams)."""
+    specs = dict(iter_quantities(s))
+    corr = [(c.inputs[0], c.inputs[1], c.rank_corr) for c in s.correlations]
+    return specs, sample_inputs(specs, corr, n_draws, entropy, chunk_index, s.sampling.method)
+
+
 def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResult:
     """Simulate one chunk of draws end to end (inputs, people, pathways, money)."""
     cal = Calendar.of(s)
-    specs = dict(iter_quantities(s))
-    corr = [(c.inputs[0], c.inputs[1], c.rank_corr) for c in s.correlations]
-    params = sample_inputs(specs, corr, n_draws, entropy, chunk_index, s.sampling.method)
+    specs, params = _draw_inputs(s, n_draws, entropy, chunk_index)
 
     people = draw_starts(s, params, stream(entropy, chunk_index, "referrals"), stream(entropy, chunk_index, "start_weeks"))
     bnames, inames, pnames = list(s.boroughs), list(s.interventions), list(s.care.placements)
@@ -275,12 +280,21 @@ def chunk_memory_bytes(s: Scenario, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int
     chunk holds: ``chunk_size`` times the expected starts per draw before any team
     capacity or cap (the largest over 64 draws of the inputs), so it errs high.  Used to
     choose how many worker processes fit in memory (:func:`sibmodel.parallel.default_workers`).
+
+    Parameters
+    ----------
+    s : Scenario
+    chunk_size : int
+        Draws per chunk [draws].
+
+    Returns
+    -------
+    int
+        Peak resident memory [bytes].
     """
     from .referrals import expected_starts
 
-    specs = dict(iter_quantities(s))
-    corr = [(c.inputs[0], c.inputs[1], c.rank_corr) for c in s.correlations]
-    params = sample_inputs(specs, corr, 64, 0, 0, s.sampling.method)
+    _, params = _draw_inputs(s, 64, 0, 0)
     starts_per_draw = float(expected_starts(s, params).sum(axis=(1, 2)).max(initial=0.0))
     return int(PROCESS_BASE_BYTES + BYTES_PER_PERSON * chunk_size * starts_per_draw)
 
@@ -345,7 +359,7 @@ def simulate(
     SchedulerError
         ``scheduler`` cannot be reached, or Dask is not installed.
     """
-    from .parallel import iter_chunks
+    from .parallel import iter_chunks, processes_used
     from .results import DrawStore, OccupancySum, Results, run_meta
 
     root = np.random.SeedSequence(seed)
@@ -367,5 +381,6 @@ def simulate(
         store.discard()
         raise
     elapsed = time.perf_counter() - t0
-    meta = run_meta(s, store.n_draws, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=elapsed, workers=workers, scheduler=scheduler)
+    meta = run_meta(s, store.n_draws, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=elapsed,
+                    workers=processes_used(workers, len(sizes), scheduler), scheduler=scheduler)
     return Results(s, meta=meta, occupancy_mean=occ.mean(store.n_draws), store=store)

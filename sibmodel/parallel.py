@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -31,16 +33,29 @@ IN_FLIGHT_PER_WORKER = 2
 
 
 def _run(s: Scenario, entropy, index: int, size: int):
-    from .allocator import keep_freed_memory
     from .engine import run_chunk
 
-    keep_freed_memory()  # in whichever process runs the chunk: fewer page faults (see allocator.py)
     return run_chunk(s, entropy, index, size)
 
 
-def _ignore_sigint() -> None:  # pragma: no cover - runs in pool workers
-    # Ctrl-C goes to the whole process group; the parent handles it and shuts the pool down.
+def _init_worker() -> None:  # pragma: no cover - runs in pool workers
+    """Set up a pool worker: Ctrl-C goes to the whole process group, and the parent handles
+    it and shuts the pool down; freed memory is kept for the next chunk (allocator.py: the
+    process is ours, unlike a caller's or a Dask cluster's)."""
+    from .allocator import keep_freed_memory
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()
+
+
+def pool_context():
+    """Start pool workers by fork where the platform has it (Linux): they inherit the imports
+    and compiled code, so a pool costs milliseconds, not the ~1 s of imports per worker of
+    spawn or forkserver (Python 3.14's default on Linux)."""
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork") if "fork" in methods and sys.platform.startswith("linux") else None
 
 
 @contextlib.contextmanager
@@ -102,8 +117,19 @@ def iter_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, schedu
         yield from _iter_pool(s, entropy, sizes, workers)
 
 
+def processes_used(workers: int, n_chunks: int, scheduler: str | None) -> int | None:
+    """How many processes run the chunks, as a run's metadata records it [count].
+
+    ``workers``, but one in process when there is one chunk or one worker, and no more
+    local processes than chunks; ``None`` on a remote Dask cluster, which has its own.
+    """
+    if scheduler is None:
+        return 1 if workers == 1 or n_chunks == 1 else min(workers, n_chunks)
+    return workers if scheduler == "local" else None
+
+
 def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator:
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(sizes)), initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(sizes)), mp_context=pool_context(), initializer=_init_worker)
     pending: dict = {}
     ready: dict = {}
     submitted = nxt = 0
@@ -216,49 +242,147 @@ def run_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, progres
 MEMORY_SHARE = 0.8
 
 
-def usable_cores() -> int:
-    """Cores this process may run on [count]: ``os.sched_getaffinity`` (which respects
-    container and ``taskset`` limits) where the platform has it, else ``os.cpu_count()``."""
+def _read(path: str) -> str | None:
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        with open(path, encoding="ascii") as f:
+            return f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _cgroup_cpu_limit() -> float | None:
+    """CPUs allowed by the cgroup's CPU quota (Docker ``--cpus``, Kubernetes limits) [cores],
+    ``None`` without a quota (cgroup v2 ``cpu.max``, else v1 ``cpu.cfs_quota_us``)."""
+    v2 = _read("/sys/fs/cgroup/cpu.max")
+    try:
+        if v2 is not None:
+            quota, period = v2.split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        quota_v1 = _read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+        period_v1 = _read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+        if quota_v1 is not None and period_v1 is not None and int(quota_v1) > 0:
+            return int(quota_v1) / int(period_v1)
+    except (ValueError, ZeroDivisionError):
+        pass
+    return None
+
+
+def _cgroup_memory_headroom() -> int | None:
+    """Memory the cgroup may still use before its limit [bytes], ``None`` without a limit
+    (cgroup v2 ``memory.max - memory.current``, else v1 ``limit_in_bytes - usage_in_bytes``)."""
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        limit, usage = _read(limit_file), _read(usage_file)
+        if limit is None or usage is None or limit == "max":
+            continue
+        try:
+            limit_bytes = int(limit)
+            if limit_bytes >= 2**60:  # cgroup v1 "no limit" is a huge number
+                continue
+            return max(0, limit_bytes - int(usage))
+        except ValueError:
+            continue
+    return None
+
+
+def usable_cores() -> int:
+    """Cores this process may use [count].
+
+    The cores it may run on (``os.sched_getaffinity``: ``taskset``, cpusets) where the
+    platform says, else ``os.cpu_count()``; no more than a container's CPU quota
+    (cgroup ``cpu.max``, rounded up), which affinity does not show.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    try:
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
+        n = os.cpu_count() or 1
+    quota = _cgroup_cpu_limit()
+    if quota is not None:
+        n = min(n, math.ceil(quota))
+    return max(1, n)
 
 
 def available_memory_bytes() -> int | None:
-    """Memory available to new processes [bytes]: ``MemAvailable`` of ``/proc/meminfo``
-    (Linux), else free physical pages (``os.sysconf``); ``None`` where neither is known."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows
-        return None
+    """Memory available to new processes [bytes].
+
+    ``MemAvailable`` of ``/proc/meminfo`` (Linux), else free physical pages
+    (``os.sysconf``); no more than the container's headroom under its cgroup
+    memory limit, which ``/proc/meminfo`` does not show.
+
+    Returns
+    -------
+    int or None
+        ``None`` where the platform tells neither.
+    """
+    available = None
+    meminfo = _read("/proc/meminfo")
+    if meminfo is not None:
+        for line in meminfo.splitlines():
+            if line.startswith("MemAvailable:"):
+                try:
+                    available = int(line.split()[1]) * 1024
+                except (ValueError, IndexError):
+                    pass
+    if available is None:
+        try:
+            available = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows
+            available = None
+    headroom = _cgroup_memory_headroom()
+    if headroom is not None:
+        available = headroom if available is None else min(available, headroom)
+    return available
 
 
 def default_workers(memory_per_worker_bytes: int | None = None) -> int:
     """Worker processes to start when none are given [count].
 
-    One per usable core (:func:`usable_cores`), but, when ``memory_per_worker_bytes``
-    is given (:func:`sibmodel.engine.chunk_memory_bytes`), no more than fit in
-    :data:`MEMORY_SHARE` of the available memory (at least one): a large programme on
-    a machine with many cores and little memory per core gets fewer workers, not an
-    out-of-memory failure.
+    One per usable core (:func:`usable_cores`) where pool workers are forked (Linux);
+    one elsewhere (macOS, Windows), where each worker would first spend about a second
+    importing.  When ``memory_per_worker_bytes`` is given
+    (:func:`sibmodel.engine.chunk_memory_bytes`), no more than fit, beside the parent
+    process (counted as one more), in :data:`MEMORY_SHARE` of the available memory
+    (:func:`available_memory_bytes`): a large programme on a machine with many cores and
+    little memory per core gets fewer workers, not an out-of-memory failure.
+
+    Parameters
+    ----------
+    memory_per_worker_bytes : int, optional
+        Peak memory of one process running chunks [bytes].
+
+    Returns
+    -------
+    int
+        At least 1.
     """
+    if pool_context() is None:
+        return 1
     n = usable_cores()
     available = available_memory_bytes()
     if memory_per_worker_bytes and available is not None:
-        n = min(n, max(1, int(MEMORY_SHARE * available) // int(memory_per_worker_bytes)))
-    return n
+        n = min(n, int(MEMORY_SHARE * available) // int(memory_per_worker_bytes) - 1)
+    return max(1, n)
 
 
 def workers_for(s: Scenario, chunk_size: int | None = None) -> int:
-    """:func:`default_workers` for running scenario ``s`` in chunks of ``chunk_size`` draws [count]."""
+    """:func:`default_workers` for running scenario ``s`` in chunks of ``chunk_size`` draws.
+
+    Parameters
+    ----------
+    s : Scenario
+    chunk_size : int, optional
+        Draws per chunk [draws] (default :data:`sibmodel.engine.DEFAULT_CHUNK_SIZE`).
+
+    Returns
+    -------
+    int
+        Worker processes [count].
+    """
     from .engine import DEFAULT_CHUNK_SIZE, chunk_memory_bytes
 
     return default_workers(chunk_memory_bytes(s, chunk_size or DEFAULT_CHUNK_SIZE))

@@ -568,13 +568,14 @@ class OccupancySum:
 
 
 def run_meta(s: Scenario, n_draws: int, *, entropy, seed, chunk_size, elapsed_s, workers, scheduler=None) -> dict:
-    """The run's metadata, kept in ``summary.json`` and ``manifest.json``."""
+    """The run's metadata, kept in ``summary.json`` and ``manifest.json``
+    (``workers``: the processes that ran chunks; ``None`` on a remote Dask cluster, whose own)."""
     return {
         "seed": seed,
         "seed_entropy": str(entropy),
         "draws": int(n_draws),
         "chunk_size": int(chunk_size),
-        "workers": int(workers),
+        "workers": None if workers is None else int(workers),
         "scheduler": scheduler,
         "scenario_hash": scenario_hash(s),
         "version": __version__,

@@ -188,8 +188,10 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
             return _evaluate_points(s, paths, values, replicates, seed)
         from concurrent.futures import ProcessPoolExecutor
 
+        from .parallel import pool_context
+
         blocks = np.array_split(values, workers)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
             parts = pool.map(_evaluate_points, *zip(*[(s, paths, b, replicates, seed) for b in blocks]))
             return np.vstack(list(parts))
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -43,78 +41,6 @@ def in_process_run(tmp_path_factory):
     res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(out), "--quiet", "--no-report", "--workers", "1"])
     assert res.exit_code == 0, res.output
     return out
-
-
-def test_run_uses_one_worker_per_core_by_default(in_process_run, tmp_path, monkeypatch):
-    """Without --workers, `run` starts one process per usable core; the output is the in-process output."""
-    import sibmodel.parallel as parallel
-
-    monkeypatch.setattr(parallel, "default_workers", lambda memory_per_worker_bytes=None: 3)
-    res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(tmp_path / "auto"), "--quiet", "--no-report"])
-    assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "auto" / "summary.json").read_text())["meta"]["workers"] == 3
-    assert content_hash(tmp_path / "auto" / "draws.parquet") == content_hash(in_process_run / "draws.parquet")
-
-
-def test_default_workers_counts_the_usable_cores():
-    import os
-
-    from sibmodel.parallel import default_workers, usable_cores
-
-    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert usable_cores() == max(1, expected)
-    assert default_workers() == usable_cores()  # no memory estimate: one per core
-
-
-def test_default_workers_fit_in_the_available_memory(monkeypatch):
-    import sibmodel.parallel as parallel
-
-    gb = 1024**3
-    monkeypatch.setattr(parallel, "usable_cores", lambda: 8)
-    monkeypatch.setattr(parallel, "available_memory_bytes", lambda: 4 * gb)
-    assert parallel.default_workers(None) == 8
-    assert parallel.default_workers(gb // 4) == 8  # 16 would fit; capped by the cores
-    assert parallel.default_workers(gb) == 3  # floor(0.8 x 4 GB / 1 GB)
-    assert parallel.default_workers(64 * gb) == 1  # never fewer than one
-    monkeypatch.setattr(parallel, "available_memory_bytes", lambda: None)
-    assert parallel.default_workers(64 * gb) == 8  # memory unknown: cores only
-
-
-def test_available_memory_is_read_where_the_platform_tells():
-    from sibmodel.parallel import available_memory_bytes
-
-    avail = available_memory_bytes()
-    if avail is None:
-        pytest.skip("this platform does not report available memory")
-    assert 0 < avail < 2**50
-
-
-# VmHWM, the peak resident set of this program (getrusage's ru_maxrss would include the
-# test process's own peak, which the child inherits across fork and exec)
-_PEAK_OF_ONE_CHUNK = """
-import sys
-import numpy as np
-from sibmodel.allocator import keep_freed_memory
-from sibmodel.engine import run_chunk
-from sibmodel.scenario import load_scenario
-keep_freed_memory()
-run_chunk(load_scenario(sys.argv[1]), np.random.SeedSequence(3).entropy, 0, int(sys.argv[2]))
-with open("/proc/self/status") as f:
-    print(next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:")))
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
-@pytest.mark.parametrize(("path", "chunk"), [(PFP, 200), ("benchmarks/synthetic_4100.yaml", 60)])
-def test_chunk_memory_estimate_covers_a_measured_chunk(path, chunk):
-    """The estimate behind the default number of workers against the measured peak RSS
-    of a process that runs one chunk (the kernel's VmHWM): above it, and not wildly so."""
-    from sibmodel.engine import chunk_memory_bytes
-
-    out = subprocess.run([sys.executable, "-c", _PEAK_OF_ONE_CHUNK, path, str(chunk)], capture_output=True, text=True, check=True)
-    measured = int(out.stdout.split()[-1])
-    estimate = chunk_memory_bytes(load_scenario(path), chunk)
-    assert measured <= estimate <= 3 * measured
 
 
 def test_dask_local_cluster_gives_identical_draws(pfp, in_process_run, tmp_path):
