@@ -49,9 +49,18 @@ def _init_worker() -> None:  # pragma: no cover - runs in pool workers
 
 
 def pool_context():
-    """Start pool workers by fork where the platform has it (Linux): they inherit the imports
-    and compiled code, so a pool costs milliseconds, not the ~1 s of imports per worker of
-    spawn or forkserver (Python 3.14's default on Linux)."""
+    """How pool workers are started: by fork where the platform has it (Linux).
+
+    Forked workers inherit the imports and the compiled code, so a pool costs
+    milliseconds, not the ~1 s of imports per worker of spawn or forkserver
+    (Python 3.14's default on Linux).
+
+    Returns
+    -------
+    multiprocessing context or None
+        The fork context on Linux; ``None`` (the platform's default) elsewhere,
+        e.g. macOS, where fork is unsafe, and Windows.
+    """
     import multiprocessing
 
     methods = multiprocessing.get_all_start_methods()
