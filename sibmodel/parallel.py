@@ -229,24 +229,6 @@ def _iter_dask(s: Scenario, entropy, sizes: list[int], workers: int, scheduler: 
             cluster.close()
 
 
-def run_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, progress=None, scheduler: str | None = None) -> list:
-    """Run every chunk and return their results in chunk order (a list; see :func:`iter_chunks`).
-
-    Parameters
-    ----------
-    progress : callable, optional
-        Called with the cumulative draws done after each chunk.
-    """
-    out = []
-    done = 0
-    for res in iter_chunks(s, entropy, sizes, workers, scheduler):
-        out.append(res)
-        done += sizes[res.index]
-        if progress:
-            progress(done)
-    return out
-
-
 #: Share of the available memory the default number of workers may plan to use [ratio].
 MEMORY_SHARE = 0.8
 

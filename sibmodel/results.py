@@ -292,23 +292,6 @@ class Results:
         """The per-draw table if loaded, else column-at-a-time access to the store."""
         return self._draws if self._draws is not None else _Columns(self.store)
 
-    @classmethod
-    def from_chunks(cls, s: Scenario, chunks: list, *, entropy, seed, chunk_size, elapsed_s, workers, spool_dir=None) -> Results:
-        """Gather chunk results (any order) into a Results backed by a :class:`DrawStore`."""
-        chunks = sorted(chunks, key=lambda c: c.index)
-        store = DrawStore.create(spool_dir)
-        occ = OccupancySum()
-        try:
-            for c in chunks:
-                store.add(c.columns, c.series)
-                occ.add(c.occupancy_sum)
-            store.close()
-        except BaseException:
-            store.discard()
-            raise
-        meta = run_meta(s, store.n_draws, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=elapsed_s, workers=workers)
-        return cls(s, meta=meta, occupancy_mean=occ.mean(store.n_draws), store=store)
-
     # ------------------------------------------------------------------ frames
     def _series_columns(self, name: str):
         """Each cash quarter of one series, one at a time (with the number of quarters)."""
