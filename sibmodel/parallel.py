@@ -119,15 +119,15 @@ def iter_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, schedu
         raise ValueError("workers must be at least 1")
     if scheduler is not None:
         yield from _iter_dask(s, entropy, sizes, workers, scheduler)
-    elif workers == 1 or len(sizes) == 1:
+    elif (n_processes := processes_used(workers, len(sizes), None)) == 1:
         for k, n in enumerate(sizes):
             yield _run(s, entropy, k, n)
     else:
-        yield from _iter_pool(s, entropy, sizes, workers)
+        yield from _iter_pool(s, entropy, sizes, n_processes)
 
 
 def processes_used(workers: int, n_chunks: int, scheduler: str | None) -> int | None:
-    """How many processes run the chunks, as a run's metadata records it [count].
+    """How many processes run the chunks [count]: what :func:`iter_chunks` starts and a run's metadata records.
 
     ``workers``, but one in process when there is one chunk or one worker, and no more
     local processes than chunks; ``None`` on a remote Dask cluster, which has its own.
@@ -138,7 +138,7 @@ def processes_used(workers: int, n_chunks: int, scheduler: str | None) -> int | 
 
 
 def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator:
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(sizes)), mp_context=pool_context(), initializer=_init_worker)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_init_worker)
     pending: dict = {}
     ready: dict = {}
     submitted = nxt = 0
