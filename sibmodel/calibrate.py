@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import ValidationError
 from scipy import optimize
 
-from .cohort_model import expected_occupancy
+from .cohort_model import expected_occupancy, home_occupancy_scaled
 from .exceptions import Issue, ScenarioError
 from .hazards import (
     FIRST_PLACEMENT,
@@ -99,6 +99,8 @@ class ExpectedFigures:
 
     time_at_home_treated: float
     time_at_home_counterfactual: float
+    #: Time at home without therapy with the home hazards scaled by each of ``cf_factors`` [share].
+    time_at_home_counterfactual_scaled: np.ndarray | None = None
 
     def get(self, name: str) -> float:
         arm = name.split(".")[1]
@@ -106,7 +108,7 @@ class ExpectedFigures:
         return home if name.startswith("time_at_home") else 1.0 - home
 
 
-def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
+def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarray | None = None) -> ExpectedFigures:
     """Expected time-at-home shares of the whole programme at the given central input values.
 
     Parameters
@@ -114,6 +116,9 @@ def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
     s : Scenario
     values : dict of path -> float
         Central value of every quantity.
+    cf_factors : ndarray, shape (F,), optional
+        Also compute the share without therapy with the entry and re-entry hazards
+        multiplied by each factor [ratio] (:mod:`sibmodel.counterfactual`).
     """
     cal = Calendar.of(s)
     pnames = list(s.care.placements)
@@ -136,6 +141,8 @@ def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
     mult = values["referrals.volume_multiplier"]
     active = borough_active_weeks(s)
     home_w = {"treated": 0.0, "counterfactual": 0.0}
+    if cf_factors is not None:
+        home_w["scaled"] = np.zeros(len(cf_factors))
     tracked_w = 0.0
     cache: dict = {}
     for bi, (bname, b) in enumerate(s.boroughs.items()):
@@ -154,6 +161,8 @@ def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
             key = (odds, iname, tuple(emix), tuple(rmix))
             if key not in cache:
                 occ = {"treated": np.zeros(t_max), "counterfactual": np.zeros(t_max)}
+                if cf_factors is not None:
+                    occ["scaled"] = np.zeros((len(cf_factors), t_max))
                 for ze, we_ in zip(z, w):
                     for zb, wb in zip(z, w):
                         shift = math.log(odds) + spread.entry_logit_sd * ze
@@ -166,7 +175,9 @@ def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
                             pp = PathwayParams(se * shape * e, sr * e, end_prob, brk, esc, emix, rmix)
                             o = expected_occupancy(pp, t_max)
                             occ[arm] += we_ * wb * o[:, :FIRST_PLACEMENT].sum(axis=1)
-                cache[key] = {arm: np.concatenate([[0.0], np.cumsum(v)]) for arm, v in occ.items()}
+                        if cf_factors is not None:
+                            occ["scaled"] += we_ * wb * home_occupancy_scaled(pp, cf_factors, t_max)
+                cache[key] = {arm: np.concatenate([np.zeros(v.shape[:-1] + (1,)), np.cumsum(v, axis=-1)], axis=-1) for arm, v in occ.items()}
             cum = cache[key]
             for q in range(cal.n_referral_quarters):
                 n = rate * mult * prof[bi, q] * share
@@ -179,10 +190,11 @@ def expected_figures(s: Scenario, values: dict[str, float]) -> ExpectedFigures:
                 we = max(ws, min(ws + s.contract.tracking.length_weeks, cal.contract_end_week - ref))
                 tracked_w += n * (we - ws)
                 for arm in home_w:
-                    home_w[arm] += n * (cum[arm][we] - cum[arm][ws])
+                    home_w[arm] = home_w[arm] + n * (cum[arm][..., we] - cum[arm][..., ws])
     if tracked_w <= 0:
         raise ScenarioError([Issue(None, "boroughs", "no expected starts: nothing to calibrate")])
-    return ExpectedFigures(home_w["treated"] / tracked_w, home_w["counterfactual"] / tracked_w)
+    scaled = home_w["scaled"] / tracked_w if cf_factors is not None else None
+    return ExpectedFigures(home_w["treated"] / tracked_w, home_w["counterfactual"] / tracked_w, scaled)
 
 
 @dataclass

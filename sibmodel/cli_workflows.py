@@ -259,6 +259,23 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
 
 
 # --------------------------------------------------------------------------- baseline
+def _parse_baselines(text: str | None) -> list[float] | None:
+    from .levers import WorkflowError
+
+    if text is None:
+        return None
+    values = []
+    for part in text.split(","):
+        try:
+            v = float(part)
+        except ValueError:
+            v = float("nan")
+        if not 0.0 < v < 1.0:
+            raise WorkflowError([Issue("--baselines", part.strip(), "each baseline is a share of tracked weeks at home, strictly between 0 and 1, e.g. 0.35,0.5,0.65", part, True)])
+        values.append(v)
+    return values
+
+
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @_draws_option
@@ -266,13 +283,21 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
 @_out_option
 @set_option
 @_workers_option
-def baseline(scenario, draws, seed, out_dir, overrides, workers) -> None:
+@click.option(
+    "--baselines", "baselines_text", default=None, metavar="B1,B2,...",
+    help=("Also hold the time at home without therapy fixed at each of these shares (e.g. 0.35,0.5,0.65,0.8,0.894) "
+          "and report what it decides: value to government, net savings, each borough's P(ahead), the investor's "
+          "multiple, and each borough's break-even baseline; writes baseline.json."),
+)
+def baseline(scenario, draws, seed, out_dir, overrides, workers, baselines_text) -> None:
     """Policy view of SCENARIO: time at home against the baseline, weeks out of care,
-    value to government, and cost per family against fee for service."""
+    value to government, and cost per family against fee for service; with --baselines,
+    what the baseline (the outcome without therapy) decides."""
     from . import workflow_figures as wf
     from .baseline import policy_baseline
     from .scenario import load_scenario
 
+    baselines = _parse_baselines(baselines_text)
     s = load_scenario(scenario, overrides)
     settings = _settings(draws, seed, workers)
     target = _target(out_dir, "baseline", scenario)
@@ -286,7 +311,30 @@ def baseline(scenario, draws, seed, out_dir, overrides, workers) -> None:
     tables["outcomes"].to_csv(target / "baseline_outcomes.csv", index=False)
     tables["purchase"].to_csv(target / "baseline_purchase.csv", index=False)
     wf.save(wf.baseline_chart(tables), target / "baseline.png")
-    click.echo(f"\nWrote {target}/ (baseline_outcomes.csv, baseline_purchase.csv, baseline.png)")
+    written = ["baseline_outcomes.csv", "baseline_purchase.csv", "baseline.png"]
+    if baselines is not None:
+        written += _baseline_sweep(s, baselines, settings, target)
+    click.echo(f"\nWrote {target}/ ({', '.join(written)})")
+
+
+def _baseline_sweep(s, baselines, settings, target: Path) -> list[str]:
+    """``--baselines``: run the sweep, print its tables, write baseline.json, CSVs and the chart."""
+    import json
+
+    from . import workflow_figures as wf
+    from .baseline_sweep import sweep
+
+    sw = sweep(s, baselines, settings, progress=_progress)
+    click.echo("\nWhat the baseline decides (time at home without therapy held fixed; medians over draws, discounted net savings):")
+    _print_table(sw.by_baseline_table())
+    click.echo("\nBreak-even baseline (net saving zero), per draw; shares of draws beyond the grid "
+               f"{sw.grid[0]:g}-{sw.grid[-1]:g} are clamped to its ends:")
+    _print_table(sw.break_even_table())
+    (target / "baseline.json").write_text(json.dumps(sw.to_json(), indent=2) + "\n")
+    sw.by_baseline_table().to_csv(target / "baseline_by_value.csv", index=False)
+    sw.break_even_table().to_csv(target / "baseline_break_even.csv", index=False)
+    wf.save(wf.baseline_decides_chart(sw), target / "baseline_decides.png")
+    return ["baseline.json", "baseline_by_value.csv", "baseline_break_even.csv", "baseline_decides.png"]
 
 
 COMMANDS = (stress, sensitivity, join, baseline)

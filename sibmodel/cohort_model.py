@@ -49,24 +49,68 @@ def transition_matrices(params: PathwayParams, n_weeks: int | None = None) -> np
     n_weeks = params.n_weeks if n_weeks is None else int(n_weeks)
     if n_weeks > params.n_weeks:
         raise ValueError(f"n_weeks={n_weeks} is longer than the hazard profiles ({params.n_weeks} weeks)")
+    stay_entry = np.exp(-np.asarray(params.entry_hazard[:n_weeks], dtype=float))
+    stay_reentry = np.exp(-np.asarray(params.reentry_hazard[:n_weeks], dtype=float))
+    return _matrices(params, stay_entry, stay_reentry)
+
+
+def _matrices(params: PathwayParams, stay_entry: np.ndarray, stay_reentry: np.ndarray) -> np.ndarray:
+    """Transition matrices from the weekly probabilities of staying at home, shape ``(..., n_weeks)``.
+
+    Returns shape ``(..., n_weeks, S, S)``: any leading dimensions of the stay
+    probabilities are kept (one chain per leading index); placements do not depend on them.
+    """
     k_types = params.n_placements
     s = params.n_states
     q = np.asarray(params.end_prob, dtype=float)
     b = np.asarray(params.breakdown_share, dtype=float)
     esc = np.asarray(params.escalation, dtype=float)
-    stay_entry = np.exp(-np.asarray(params.entry_hazard[:n_weeks], dtype=float))
-    stay_reentry = np.exp(-np.asarray(params.reentry_hazard[:n_weeks], dtype=float))
-
-    p = np.zeros((n_weeks, s, s))
+    p = np.zeros(stay_entry.shape + (s, s))
     places = slice(FIRST_PLACEMENT, FIRST_PLACEMENT + k_types)
-    p[:, HOME_NEVER, HOME_NEVER] = stay_entry
-    p[:, HOME_NEVER, places] = (1.0 - stay_entry)[:, None] * np.asarray(params.entry_mix, dtype=float)
-    p[:, HOME_AFTER, HOME_AFTER] = stay_reentry
-    p[:, HOME_AFTER, places] = (1.0 - stay_reentry)[:, None] * np.asarray(params.reentry_mix, dtype=float)
+    p[..., HOME_NEVER, HOME_NEVER] = stay_entry
+    p[..., HOME_NEVER, places] = (1.0 - stay_entry)[..., None] * np.asarray(params.entry_mix, dtype=float)
+    p[..., HOME_AFTER, HOME_AFTER] = stay_reentry
+    p[..., HOME_AFTER, places] = (1.0 - stay_reentry)[..., None] * np.asarray(params.reentry_mix, dtype=float)
     placement_block = np.diag(1.0 - q) + (q * b)[:, None] * esc
-    p[:, places, places] = placement_block
-    p[:, places, HOME_AFTER] = q * (1.0 - b)
+    p[..., places, places] = placement_block
+    p[..., places, HOME_AFTER] = q * (1.0 - b)
     return p
+
+
+def home_occupancy_scaled(params: PathwayParams, factors: np.ndarray, n_weeks: int) -> np.ndarray:
+    """Probability of being at home in each week, with the entry and re-entry hazards scaled.
+
+    One exact chain per factor, propagated together: the same numbers as
+    :func:`expected_occupancy` of the pathway whose ``entry_hazard`` and
+    ``reentry_hazard`` are multiplied by the factor, summed over the two home states.
+
+    Parameters
+    ----------
+    params : PathwayParams
+        The pathway at factor 1.
+    factors : ndarray, shape (F,)
+        Multipliers of both home hazards [ratio], >= 0.
+    n_weeks : int
+        Number of weeks [weeks], at most the length of the hazard profiles.
+
+    Returns
+    -------
+    ndarray, shape (F, n_weeks)
+        Probability of being at home (never in care or reunified) during week ``t`` since referral [probability].
+    """
+    if n_weeks > params.n_weeks:
+        raise ValueError(f"n_weeks={n_weeks} is longer than the hazard profiles ({params.n_weeks} weeks)")
+    f = np.asarray(factors, dtype=float)[:, None]
+    stay_entry = np.exp(-f * np.asarray(params.entry_hazard[:n_weeks], dtype=float))
+    stay_reentry = np.exp(-f * np.asarray(params.reentry_hazard[:n_weeks], dtype=float))
+    mats = _matrices(params, stay_entry, stay_reentry)  # (F, n_weeks, S, S)
+    pi = np.zeros((f.shape[0], n_weeks, params.n_states))
+    if n_weeks == 0:
+        return pi[:, :, 0]
+    pi[:, 0, HOME_NEVER] = 1.0
+    for t in range(1, n_weeks):
+        pi[:, t] = np.einsum("fs,fst->ft", pi[:, t - 1], mats[:, t - 1])
+    return pi[:, :, HOME_NEVER] + pi[:, :, HOME_AFTER]
 
 
 def expected_occupancy(params: PathwayParams, n_weeks: int, initial: np.ndarray | None = None) -> np.ndarray:

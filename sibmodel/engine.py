@@ -18,6 +18,7 @@ from scipy.special import expit, logit
 
 from . import finance
 from .contract import compute_payments, person_tracking
+from .counterfactual import baseline_map
 from .distributions import sample_inputs, stream
 from .hazards import (
     FIRST_PLACEMENT,
@@ -143,14 +144,20 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     for ii, iv in enumerate(s.interventions.values()):
         eff[:, ii, :] = effect_profile(hr[:, ii], iv.therapy_weeks, iv.effect.fade_weeks, horizon)
     eff = eff.reshape(n_draws * n_i, horizon)
-    entry_prof = np.vstack([eff * shape, shape[None, :]])
-    reentry_prof = np.vstack([eff, np.ones((1, horizon))])
+    if s.baseline is None:  # the care model itself is the arm without therapy: one row
+        cf_factor = np.ones(1)
+    else:  # the arm without therapy is the care model with its home hazards scaled per draw (counterfactual.py)
+        cf_factor, cf_clamped = baseline_map(s).factor(params["baseline.time_at_home_share"])
+    entry_prof = np.vstack([eff * shape, cf_factor[:, None] * shape[None, :]])
+    reentry_prof = np.vstack([eff, np.repeat(cf_factor[:, None], horizon, axis=1)])
     tables = HazardTables.from_profiles(entry_prof, reentry_prof)
     rows_t = d * n_i + i_
-    rows_c = np.full(people.n, n_draws * n_i)
+    rows_c = n_draws * n_i + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
+    # the treated arm draws its own uniforms, so that the arm without therapy cannot move it
     treated, cf = simulate_arms(
         tables, [rows_t, rows_c], entry_scale, reentry_scale, end_prob, breakdown, escalation,
         entry_mix, reentry_mix, ws, we, stream(entropy, chunk_index, "pathways"),
+        rng_other=stream(entropy, chunk_index, "pathways:counterfactual"),
     )
 
     # ---- outcomes per draw
@@ -261,6 +268,12 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     col["cost_per_family_gbp"] = np.divide(col["outcome_payments_gbp"], col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
     for name, value in inv.columns().items():
         col["investor_" + name] = value
+    if s.baseline is not None:
+        col["baseline_time_at_home_share"] = np.asarray(params["baseline.time_at_home_share"], dtype=float)
+        col["baseline_clamped"] = cf_clamped.astype(float)
+        col["counterfactual_risk_factor"] = cf_factor
+        for ii, iname in enumerate(inames):
+            col[f"implied_hazard_ratio:{iname}"] = hr[:, ii] / cf_factor
     for path, values in params.items():
         if not specs[path].is_fixed:
             col["input:" + path] = values

@@ -318,6 +318,91 @@ def weeks_out_of_care(run) -> Figure:
     return fig
 
 
+# --------------------------------------------------------------------------- what the baseline decides
+def draw_baseline_decides(fig: Figure, x: np.ndarray, all_bands: tuple, borough_p50: dict, break_even: dict, price_year) -> None:
+    """Net savings against the baseline, in two panels of ``fig``: all boroughs' median and 5-95% band
+    with their break-even; each borough's median with its break-even marked on the zero line.
+
+    Parameters
+    ----------
+    x : ndarray, shape (G,)
+        Baselines [share].
+    all_bands : (p5, p50, p95), each ndarray (G,)
+        All boroughs' net savings [GBP, discounted].
+    borough_p50 : dict of name -> ndarray (G,)
+        Each borough's median net saving [GBP, discounted].
+    break_even : dict of name -> float
+        Break-even baseline of ``all`` and of each borough [share] (NaN: not marked).
+    price_year : int or str
+        Year the money is discounted to.
+    """
+    ax1, ax2 = fig.subplots(1, 2)
+    xp = np.asarray(x, float) * 100
+    p5, p50, p95 = (np.asarray(v, float) / 1e6 for v in all_bands)
+    ax1.fill_between(xp, p5, p95, color=TREATED, alpha=0.15, label="5\u201395% of draws")
+    ax1.plot(xp, p50, color=TREATED, lw=2.2, label="median")
+    be_all = break_even.get("all", np.nan)
+    if np.isfinite(be_all):
+        ax1.axvline(be_all * 100, color=COUNTERFACTUAL, ls="--", lw=1.5, label=f"break-even: {be_all:.0%}")
+    ax1.set_ylabel(f"net savings [\u00a3m, discounted to {price_year}]")
+    ax1.set_title("All boroughs")
+    for k, (name, y) in enumerate(borough_p50.items()):
+        colour = COLOURS[k % len(COLOURS)]
+        style = "-" if k < len(COLOURS) else "--"
+        be = break_even.get(name, np.nan)
+        label = _plain(name) + (f" ({be:.0%})" if np.isfinite(be) else "")
+        ax2.plot(xp, np.asarray(y, float) / 1e3, color=colour, ls=style, lw=1.2, label=label)
+        if np.isfinite(be):
+            ax2.plot([be * 100], [0.0], marker="|", ms=16, mew=2, color=colour)
+    ax2.set_ylabel(f"median net savings [\u00a3k, discounted to {price_year}]")
+    ax2.set_title("Each borough (tick and %: its break-even baseline)")
+    for ax in (ax1, ax2):
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xlabel("time at home without therapy, the baseline [% of tracked weeks]")
+        ax.legend(loc="upper right", fontsize=7)
+
+
+def baseline_decides(run) -> Figure | None:
+    """Net savings against the baseline drawn in each draw, with the break-even baselines.
+
+    From one run: draws are grouped into ten bins of the baseline drawn (deciles); the
+    medians per bin are joined and a break-even is where a median first falls to zero.
+    None when the scenario has no uncertain baseline (``sibmodel baseline --baselines``
+    holds it fixed at chosen values instead).
+    """
+    from .baseline_sweep import first_crossing
+
+    d = run.draws
+    if "baseline_time_at_home_share" not in d or np.ptp(_finite(d["baseline_time_at_home_share"])) == 0:
+        return None
+    com = run.summary()["commissioner"]
+    b = d["baseline_time_at_home_share"].to_numpy(float)
+    edges = np.quantile(b, np.linspace(0, 1, 11))
+    bin_of = np.clip(np.searchsorted(edges, b, side="right") - 1, 0, 9)
+    centres = np.array([np.median(b[bin_of == k]) for k in range(10)])
+
+    def per_bin(col, q):
+        v = d[col].to_numpy(float)
+        return np.array([np.percentile(v[bin_of == k], q) for k in range(10)])
+
+    allc = "commissioner_net_savings_gbp"
+    bands = tuple(per_bin(allc, q) for q in (5, 50, 95))
+    borough_p50 = {n: per_bin(f"borough.{n}.net_savings_gbp", 50) for n in com["boroughs"]}
+    curves = {"all": bands[1], **borough_p50}
+    break_even = {}
+    for name, y in curves.items():
+        root, below, above = first_crossing(centres, y[:, None])
+        break_even[name] = float(root[0]) if not (below[0] or above[0]) else np.nan
+    fig = _figure(
+        11, 4.6,
+        source_line(run) + " Draws grouped into ten bins of the baseline drawn (time at home without therapy); lines join the "
+        "bins' medians of net savings (care costs avoided minus outcome payments, discounted). A break-even outside the "
+        "range drawn is not marked; `sibmodel baseline --baselines` solves it per draw.",
+    )
+    draw_baseline_decides(fig, centres, bands, borough_p50, break_even, com["price_year"])
+    return fig
+
+
 # --------------------------------------------------------------------------- validation
 _UNITS = {"share": ("%", 100.0), "_gbp": ("\u00a3m", 1e-6), "starts": ("young people", 1.0), "weeks": ("weeks", 1.0)}
 
@@ -463,6 +548,7 @@ RUN_FIGURES = {
     "borough_net_savings": ("boroughs", "Net savings per borough", borough_net_savings),
     "time_at_home": ("policy", "Time at home", time_at_home),
     "weeks_out_of_care": ("policy", "Weeks out of care", weeks_out_of_care),
+    "baseline_decides": ("policy", "What the baseline decides", baseline_decides),
     "validation": ("validation", "Published results against the model", validation),
 }
 

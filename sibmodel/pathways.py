@@ -375,6 +375,7 @@ def simulate_arms(
     window_start: np.ndarray,
     window_end: np.ndarray,
     rng: np.random.Generator,
+    rng_other: np.random.Generator | None = None,
 ) -> list[ArmOutcomes]:
     """Simulate every young person in several arms on common random numbers.
 
@@ -400,6 +401,14 @@ def simulate_arms(
         Tracking window [weeks since referral]; simulation stops at ``window_end``.
     rng : numpy.random.Generator
         Source of the uniforms (three per person per spell, shared by the arms).
+    rng_other : numpy.random.Generator, optional
+        Given, the first arm draws alone from ``rng``: a person whose first arm
+        has reached its window end takes the uniforms of its other arms' spells
+        from ``rng_other``.  The first arm's uniforms, and so its outcomes, then
+        do not depend on the other arms (a baseline that moves only the arm
+        without therapy leaves the treated arm the same, bit for bit); spells
+        that both arms reach still share their uniforms.  Omitted, every person
+        still inside some arm's window draws from ``rng``.
 
     Returns
     -------
@@ -438,7 +447,14 @@ def simulate_arms(
     active = np.arange(n, dtype=np.int64)
     n_spells = np.zeros(n_arms, dtype=np.int64)
     while active.size:
-        u = rng.random((UNIFORMS_PER_SPELL, active.size))
+        if rng_other is None:
+            u = rng.random((UNIFORMS_PER_SPELL, active.size))
+        else:
+            first = t[0, active] < window_end[active]  # the first arm still inside its window
+            n_first = int(first.sum())
+            u = np.empty((UNIFORMS_PER_SPELL, active.size))
+            u[:, first] = rng.random((UNIFORMS_PER_SPELL, n_first))
+            u[:, ~first] = rng_other.random((UNIFORMS_PER_SPELL, active.size - n_first))
         # -ln U once per spell, shared by the arms (home spells: the exponential
         # target; placements: ln U = -(-ln U) exactly); numpy's log, outside the compiled loop
         neg_log_u = -np.log(u[0])

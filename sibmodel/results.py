@@ -414,6 +414,13 @@ class Results:
             },
             "meta": dict(self.meta),
         }
+        if s.baseline is not None:
+            out["baseline"] = {
+                "time_at_home_share": st("baseline_time_at_home_share"),
+                "counterfactual_risk_factor": st("counterfactual_risk_factor"),
+                "implied_hazard_ratio": {name: st(f"implied_hazard_ratio:{name}") for name in s.interventions},
+                "share_of_draws_clamped": prob(d["baseline_clamped"] > 0),
+            }
         out["validation"] = self.validation(out)
         return out
 

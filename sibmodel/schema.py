@@ -405,6 +405,26 @@ class Observed(Model):
     source: str = Field(min_length=1, description="Where it was published.")
 
 
+# --------------------------------------------------------------------------- baseline
+class Baseline(Model):
+    """What happens without the therapy (deadweight), as an uncertain input of its own.
+
+    With this block the care model and each intervention's ``effect`` describe the
+    *treated* arm (what payments depend on); the arm without therapy is the same care
+    pathway with its entry and re-entry hazards scaled by a factor chosen so that its
+    expected share of tracked weeks at home equals ``time_at_home_share``
+    (:mod:`sibmodel.counterfactual`).  The therapy's effect is then implied, not assumed.
+    """
+
+    time_at_home_share: OpenProbability = Field(
+        description=(
+            "Expected share of tracked weeks the young people would spend at home without the therapy "
+            "(programme level, over the contract's tracking windows) [share]."
+        )
+    )
+    source: str | None = Field(None, description="Where the baseline and its spread come from.")
+
+
 class Sampling(Model):
     """How uncertain inputs are sampled."""
 
@@ -425,6 +445,10 @@ class Scenario(Model):
     investment: Investment
     correlations: list[Correlation] = Field(default_factory=list)
     observed: dict[Name, Observed] = Field(default_factory=dict, description="Published results to validate against, by label.")
+    baseline: Baseline | None = Field(
+        None,
+        description="The outcome without therapy as an uncertain input (deadweight); omitted: the care model itself is the arm without therapy.",
+    )
     sampling: Sampling = Field(default_factory=Sampling)
 
 

@@ -177,3 +177,17 @@ def baseline_chart(tables: dict) -> Figure:
     ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def baseline_decides_chart(sweep) -> Figure:
+    """Net savings against the baseline held fixed, with each borough's break-even (from :func:`sibmodel.baseline_sweep.sweep`)."""
+    from .figures import draw_baseline_decides
+
+    fig = Figure(figsize=(12, 5))
+    all_ns = sweep.net_savings("all")
+    bands = tuple(np.percentile(all_ns, q, axis=1) for q in (5, 50, 95))
+    borough_p50 = {n: np.median(sweep.net_savings(n), axis=1) for n in sweep.boroughs}
+    break_even = {who: float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan for who, v in sweep.break_even.items()}
+    draw_baseline_decides(fig, sweep.grid, bands, borough_p50, break_even, sweep.price_year)
+    fig.tight_layout()
+    return fig

@@ -73,8 +73,10 @@ def _all_fixed(s: Scenario) -> Scenario:
 def test_cohort_expectation_agrees_with_monte_carlo_engine():
     """At fixed inputs the engine's mean time-at-home shares match the exact cohort model's
     programme expectation (the one calibration solves on) within 5 standard errors: the
-    mid-quarter referral approximation of the latter (documented in calibrate.py) is negligible."""
-    s = _all_fixed(load_scenario(PFP))
+    mid-quarter referral approximation of the latter (documented in calibrate.py) is negligible.
+    Without the baseline block the care model itself is the arm without therapy (the reference
+    pathway calibration solves on); tests/test_counterfactual.py checks the arm with a baseline."""
+    s = _all_fixed(load_scenario(PFP).model_copy(update={"baseline": None}))
     fig = expected_figures(s, _centers(s))
     r = simulate(s, draws=400, seed=3, chunk_size=200)
     for arm, expect in (("treated", fig.time_at_home_treated), ("counterfactual", fig.time_at_home_counterfactual)):
@@ -126,7 +128,7 @@ def test_borough_placement_mix_in_cohort_expectation_and_engine():
         "boroughs.Haringey.placement_mix={foster: 0.2, residential: 0.7, secure: 0.1}",
         "boroughs.Bexley.placement_mix={foster: 1.0}",
     ]
-    s = _all_fixed(load_scenario(PFP, sets))
+    s = _all_fixed(load_scenario(PFP, sets).model_copy(update={"baseline": None}))
     fig = expected_figures(s, _centers(s))
     r = simulate(s, draws=300, seed=5, chunk_size=150)
     for arm, expect in (("treated", fig.time_at_home_treated), ("counterfactual", fig.time_at_home_counterfactual)):

@@ -104,8 +104,10 @@ def test_cap_binds_when_tariff_is_huge(pfp):
 
 
 def test_hazard_ratio_one_gives_equal_arms(pfp):
-    """Common random numbers: with no effect the two arms are identical draw by draw."""
+    """Common random numbers: with no effect the two arms are identical draw by draw (without a
+    baseline block the care model itself is the arm without therapy)."""
     data = apply_overrides(resolve(PFP), ["interventions.MST.effect.hazard_ratio=1", "interventions.FFT.effect.hazard_ratio=1"])
+    data.pop("baseline")
     r = simulate(validate_data(data, PFP), draws=30, seed=3)
     np.testing.assert_array_equal(r.draws["weeks_home_treated"], r.draws["weeks_home_counterfactual"])
     np.testing.assert_allclose(r.draws["government_value_gbp"], 0.0, atol=1e-6)

@@ -54,3 +54,20 @@ def test_borough_leaves_after_a_year():
     s = _stress("borough_leaves")
     b = s.boroughs["Newham"]
     assert (b.leave_date - b.join_date).days == 365
+
+
+def test_no_effect_pays_the_investor_but_saves_nothing():
+    """No effect (START): value to government about zero, boroughs' net savings about minus their
+    (discounted) payments, and the investor's draws exactly as in the base case (payments depend
+    only on the treated arm, which the baseline does not move)."""
+    from sibmodel.engine import simulate
+
+    base = simulate(BASE, draws=200, seed=8, chunk_size=100).draws
+    s = _stress("no_effect")
+    assert center(s.baseline.time_at_home_share) == 0.894
+    d = simulate(s, draws=200, seed=8, chunk_size=100).draws
+    assert abs(d["government_value_gbp"].median()) < 0.05 * base["government_value_gbp"].median()
+    paid = d["commissioner_outcome_payments_gbp"].median()
+    assert d["commissioner_net_savings_gbp"].median() == pytest.approx(-paid, rel=0.1)
+    for col in ("investor_moic", "outcome_payments_gbp", "weeks_out_of_care"):
+        assert d[col].equals(base[col]), col
