@@ -120,7 +120,8 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
     if do_tornado:
         table = st.tornado(s, settings, progress=_progress)
         click.echo("\nTornado (input at p10 / p90)")
-        _print_table(table, ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high"])
+        _print_table(table, ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high",
+                             "net_savings_p50_low", "net_savings_p50_high"])
         table.to_csv(target / "tornado.csv", index=False)
         wf.save(wf.tornado_chart(table), target / "tornado.png")
         written += ["tornado.csv", "tornado.png"]

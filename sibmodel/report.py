@@ -159,6 +159,29 @@ def _policy_section(s: dict) -> str:
     return _table(BAND_HEAD, rows, numeric=range(1, 5))
 
 
+def _baseline_note(s: dict) -> str:
+    """What the baseline (time at home without therapy) is and what it decides, for the policy section."""
+    b = s.get("baseline")
+    if b is None:
+        return ('<p class="muted">The scenario has no <code>baseline:</code> block: its care model is the arm without '
+                "therapy, so time at home without therapy is a consequence of the care inputs, not an input of its own.</p>")
+    rows = [["baseline input: time at home without therapy [share of tracked time]", *_band(b["time_at_home_share"], _pct)]]
+    rows += [[f"implied hazard ratio, {name} [ratio]", *_band(block, _ratio)] for name, block in b["implied_hazard_ratio"].items()]
+    clamped = b.get("share_of_draws_clamped", 0.0)
+    note = (
+        "<p><strong>What the baseline decides.</strong> Time at home without the therapy is an assumption, not an "
+        "observation: the scenario draws it from its own distribution (<code>baseline:</code>), apart from the outcome "
+        "with therapy. Outcome payments, and every investor figure, depend only on the outcome with therapy; care costs "
+        "avoided, value to government and the boroughs' net savings depend on the baseline. The therapy's effect is "
+        "implied by the two, per draw. The chart below shows net savings against the baseline drawn; "
+        "<code>sibmodel baseline SCENARIO --baselines 0.35,0.5,0.65,0.8</code> holds it fixed and solves each borough's "
+        "break-even baseline.</p>"
+    )
+    if clamped > 0:
+        note += f'<p class="muted">{_e(_pct(clamped))} of draws asked for a baseline the care pathway cannot reach; they were clamped to the nearest reachable one.</p>'
+    return note + _table(BAND_HEAD, rows, numeric=range(1, 5))
+
+
 def _validation_section(rows: list[dict]) -> str:
     if not rows:
         return '<p class="muted">The scenario has no <code>observed:</code> figures to validate against.</p>'
@@ -248,7 +271,7 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
     sections = [
         ("investors", "Investors", with_figs("investors", _investor_section(s))),
         ("boroughs", "Boroughs", with_figs("boroughs", _borough_section(s))),
-        ("policy", "Policy", with_figs("policy", _policy_section(s))),
+        ("policy", "Policy", with_figs("policy", _baseline_note(s) + _policy_section(s))),
         ("validation", "Validation", with_figs("validation", _validation_section(s.get("validation") or []))),
         ("assumptions", "Assumptions and sources", _assumption_section(sc)),
         ("manifest", "Manifest", _manifest_section(_manifest(run), s.get("meta", {}))),

@@ -219,8 +219,12 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
         One row per uncertain input, sorted by the swing in median IRR (largest
         first): ``input``, ``low_value``/``high_value`` [input's unit],
         ``irr_p50_low``/``irr_p50_high`` [1/year], ``p_loss_low``/``p_loss_high``
-        [probability], ``irr_swing`` and ``p_loss_swing`` (absolute differences),
-        and ``irr_p50_base``/``p_loss_base`` of the run with every input drawn.
+        [probability], the boroughs' side ``net_savings_p50_low``/``net_savings_p50_high``
+        (all boroughs' median discounted net savings [GBP]), ``irr_swing``,
+        ``p_loss_swing`` and ``net_savings_swing`` (absolute differences), and
+        ``irr_p50_base``/``p_loss_base``/``net_savings_p50_base`` of the run with every
+        input drawn.  An input the investor does not depend on (the baseline: time at
+        home without therapy) swings the boroughs' side only.
 
     Notes
     -----
@@ -251,12 +255,18 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
             "irr_p50_high": m_hi["irr_p50"],
             "p_loss_low": m_lo["p_loss"],
             "p_loss_high": m_hi["p_loss"],
+            "net_savings_p50_low": m_lo["commissioner_net_savings_p50_gbp"],
+            "net_savings_p50_high": m_hi["commissioner_net_savings_p50_gbp"],
         })
-    table = pd.DataFrame(rows, columns=["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high"])
+    columns = ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high",
+               "net_savings_p50_low", "net_savings_p50_high"]
+    table = pd.DataFrame(rows, columns=columns)
     table["irr_swing"] = (table["irr_p50_high"] - table["irr_p50_low"]).abs()
     table["p_loss_swing"] = (table["p_loss_high"] - table["p_loss_low"]).abs()
+    table["net_savings_swing"] = (table["net_savings_p50_high"] - table["net_savings_p50_low"]).abs()
     table["irr_p50_base"] = base["irr_p50"]
     table["p_loss_base"] = base["p_loss"]
+    table["net_savings_p50_base"] = base["commissioner_net_savings_p50_gbp"]
     return table.sort_values("irr_swing", ascending=False, kind="stable").reset_index(drop=True)
 
 

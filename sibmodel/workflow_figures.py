@@ -52,14 +52,20 @@ def stress_chart(table: pd.DataFrame) -> Figure:
 
 
 def tornado_chart(table: pd.DataFrame, top: int = 12) -> Figure:
-    """Swing in median IRR and in P(loss) as each input goes from its p10 to its p90 (from :func:`sibmodel.stress.tornado`)."""
-    t = table.head(top).iloc[::-1]
-    fig = Figure(figsize=(12, 0.45 * len(t) + 1.5))
-    ax1, ax2 = fig.subplots(1, 2, sharey=True)
+    """Swing in median IRR, in P(loss) and in the boroughs' median net savings as each input goes from
+    its p10 to its p90 (from :func:`sibmodel.stress.tornado`); inputs ordered by the IRR swing, then
+    the net-savings swing, so an input that decides the boroughs' answer but not the investor's (the
+    baseline) is shown too."""
+    t = table.sort_values(["irr_swing", "net_savings_swing"], ascending=False, kind="stable")
+    t = pd.concat([t.head(top), t.nlargest(3, "net_savings_swing")]).drop_duplicates("input")
+    t = t.iloc[::-1]
+    fig = Figure(figsize=(16, 0.45 * len(t) + 1.5))
+    ax1, ax2, ax3 = fig.subplots(1, 3, sharey=True)
     y = np.arange(len(t))
     for ax, lo, hi, base, fmt, label in (
         (ax1, "irr_p50_low", "irr_p50_high", "irr_p50_base", _PCT, "median investor IRR [per year]"),
         (ax2, "p_loss_low", "p_loss_high", "p_loss_base", _PCT, "P(loss)"),
+        (ax3, "net_savings_p50_low", "net_savings_p50_high", "net_savings_p50_base", _GBP_M, "boroughs' median net savings [£, discounted]"),
     ):
         b = float(t[base].iloc[0]) if len(t) else 0.0
         ax.barh(y, t[lo] - b, left=b, color="#c44e52", label="input at p10")

@@ -156,6 +156,18 @@ def test_tornado_ordering_is_stable_across_seeds(pfp):
     assert row["irr_p50_high"] > row["irr_p50_low"]
 
 
+def test_tornado_shows_the_baseline_deciding_the_boroughs_not_the_investor(pfp):
+    """The baseline is its own input: held at its p10 or p90 it leaves the investor's IRR and P(loss)
+    exactly as they were (payments follow the treated arm) and moves the boroughs' net savings more
+    than the effect does; less time at home without therapy (p10) means more saved."""
+    inputs = ["baseline.time_at_home_share", "interventions.FFT.effect.hazard_ratio"]
+    t = tornado(pfp, RunSettings(draws=150, seed=1, chunk_size=150), inputs=inputs).set_index("input")
+    row = t.loc["baseline.time_at_home_share"]
+    assert row["irr_p50_low"] == row["irr_p50_high"] and row["p_loss_low"] == row["p_loss_high"]
+    assert row["net_savings_p50_low"] > row["net_savings_p50_high"]
+    assert row["net_savings_swing"] > t.loc["interventions.FFT.effect.hazard_ratio", "net_savings_swing"]
+
+
 # --------------------------------------------------------------------------- reverse stress and goal seek
 def test_reverse_stress_root_gives_median_irr_zero_when_rerun(pfp):
     settings = RunSettings(draws=150, seed=5, chunk_size=150)
