@@ -25,6 +25,16 @@ def _row(label: str, block: dict, kind: str) -> str:
     return f"  {label:<44} {f(block['p50']):>12} {f(block['p5']):>12} {f(block['p95']):>12}"
 
 
+def _baseline_rows(summary: dict) -> list[str]:
+    """The baseline drawn and the effect it implies, when the scenario has a ``baseline:`` block."""
+    b = summary.get("baseline")
+    if b is None:
+        return []
+    rows = [_row("  baseline drawn (an assumption)", b["time_at_home_share"], "share")]
+    rows += [_row(f"  implied hazard ratio, {name}", block, "ratio") for name, block in b["implied_hazard_ratio"].items()]
+    return rows
+
+
 def headline_table(summary: dict) -> str:
     """Median and 5-95% range of the figures each user looks at first."""
     o, c, inv, com, g = summary["outcomes"], summary["contract"], summary["investor"], summary["commissioner"], summary["government"]
@@ -38,6 +48,7 @@ def headline_table(summary: dict) -> str:
         _row("weeks out of care (treated)", o["weeks_out_of_care"], "count"),
         _row("time at home, with therapy", o["time_at_home_share"]["treated"], "share"),
         _row("time at home, without therapy", o["time_at_home_share"]["counterfactual"], "share"),
+        *_baseline_rows(summary),
         "",
         "Contract",
         head,
