@@ -14,6 +14,7 @@ import pytest
 
 from sibmodel import load_scenario
 from sibmodel.engine import simulate
+from sibmodel.schema import VALIDATION_KINDS
 
 SCENARIOS = sorted(str(p) for p in Path("scenarios").rglob("*.yaml"))
 
@@ -30,7 +31,8 @@ def test_scenario_validates_and_runs(path):
     assert summ["outcomes"]["starts"]["p50"] > 0
     assert np.isfinite(r.draws["outcome_payments_gbp"]).all()
     for row in summ.get("validation", []):
-        assert {"figure", "observed", "p5", "p50", "p95", "percentile_of_observed", "calibration_target"} <= set(row)
+        assert {"figure", "observed", "p5", "p50", "p95", "percentile_of_observed", "kind"} <= set(row)
+        assert row["kind"] in VALIDATION_KINDS
 
 
 @pytest.fixture(scope="module")
