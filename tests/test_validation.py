@@ -125,3 +125,12 @@ def test_validation_tables_show_the_kind():
     assert md[0].endswith("| kind |") and md[2].endswith("| input |") and md[3].endswith("| derived |")
     text = validation_table(rows)
     assert "kind" in text.splitlines()[1] and text.splitlines()[3].split()[-1] == "derived"
+
+
+def test_report_validation_section_shows_kind_and_note():
+    from sibmodel.report import _validation_section
+
+    data = tiny()
+    data["observed"] = {"tracked": {"figure": "outcomes.tracked_weeks_per_start", "value": 35, "kind": "derived", "note": "53 - 18 weeks", "source": "hand"}}
+    html = _validation_section(simulate(validate_data(data), draws=10, seed=4).summary()["validation"])
+    assert "<td>derived</td>" in html and "<td>53 - 18 weeks</td>" in html and "why this kind" in html
