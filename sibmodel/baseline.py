@@ -119,7 +119,7 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
             _row("weeks out of care gained", "weeks", d["weeks_home_treated"] - d["weeks_home_counterfactual"]),
             _row("value to government (care costs avoided)", "GBP", d["government_value_gbp"], *obs(gov_obs)),
             _row("value to government, discounted", f"GBP {s.metadata.price_year} prices, discounted", d["government_value_discounted_gbp"]),
-            _row("value to government, published method (reconstruction: weeks out of care x cheapest placement's weekly cost)", "GBP",
+            _row("value to government, published method (reconstruction)", "GBP: weeks out of care x cheapest weekly cost",
                  d["government_value_published_method_gbp"], *obs(gov_published_obs)),
             _row("starts", "young people", d["starts"]),
         ]
