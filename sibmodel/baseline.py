@@ -9,7 +9,9 @@ with its median and 5-95% range over draws:
   counts as time at home ``1 - c``, e.g. Essex's 55% comparison group);
 * weeks out of care with therapy, without, and the difference;
 * value to government: gross care costs avoided [GBP, undiscounted and
-  discounted to the price year];
+  discounted to the price year]; and the published method as reconstructed
+  (weeks out of care with therapy x the cheapest placement's weekly cost,
+  PFP: 30,533 x GBP 646 = GBP 19.72m against the published GBP 19.7m);
 * the cost to the public purse per family under the outcomes contract against
   a fee-for-service purchase of the same therapy.
 
@@ -102,6 +104,7 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
     observed = {o.figure: o for o in s.observed.values()}
     weeks_obs = observed.get("outcomes.weeks_out_of_care")
     gov_obs = observed.get("government.value_gbp")
+    gov_published_obs = observed.get("government.value_published_method_gbp")
 
     def obs(o):
         return (float(o.value), o.source) if o is not None else (float("nan"), "")
@@ -116,6 +119,8 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
             _row("weeks out of care gained", "weeks", d["weeks_home_treated"] - d["weeks_home_counterfactual"]),
             _row("value to government (care costs avoided)", "GBP", d["government_value_gbp"], *obs(gov_obs)),
             _row("value to government, discounted", f"GBP {s.metadata.price_year} prices, discounted", d["government_value_discounted_gbp"]),
+            _row("value to government, published method (reconstruction)", "GBP: weeks out of care x cheapest weekly cost",
+                 d["government_value_published_method_gbp"], *obs(gov_published_obs)),
             _row("starts", "young people", d["starts"]),
         ]
     )

@@ -178,6 +178,8 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
         col[f"placements_{arm}"] = next(sums)
         col[f"breakdowns_{arm}"] = next(sums)
     col["weeks_out_of_care"] = col["weeks_home_treated"]
+    for name, total in (("tracked_weeks_per_start", col["tracked_weeks"]), ("weeks_out_of_care_per_start", col["weeks_out_of_care"])):
+        col[name] = np.divide(total, col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
 
     # ---- care costs per draw x borough x quarter, both arms (calendar quarters)
     n_q = cal.n_quarters
@@ -247,6 +249,11 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     col["care_cost_treated_gbp"] = care_cost["treated"].sum(axis=(1, 2))
     col["care_cost_counterfactual_gbp"] = care_cost["counterfactual"].sum(axis=(1, 2))
     col["government_value_gbp"] = col["care_cost_counterfactual_gbp"] - col["care_cost_treated_gbp"]
+    # value to government as the published figure appears to be made (a reconstruction, not a published
+    # method): weeks out of care with therapy, tracked, priced at the cheapest placement's weekly cost
+    # (PFP: foster care, PSSRU 2017 GBP 646; 30,533 x 646 = GBP 19.72m against the published GBP 19.7m)
+    weeks_home_db = np.bincount(key_db, weights=treated.weeks_home, minlength=n_draws * n_b).reshape(n_draws, n_b)
+    col["government_value_published_method_gbp"] = (weeks_home_db * weekly_cost.min(axis=2)).sum(axis=1)
     paid_disc = (borough_paid * df).sum(axis=2)  # (D, B)
     care_disc = {arm: (care_cost[arm] * df_q).sum(axis=2) for arm in care_cost}  # (D, B), discounted
     avoided_disc = care_disc["counterfactual"] - care_disc["treated"]

@@ -28,6 +28,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
+from .tables import kind_label
+
 CAPTION_GID = "sibmodel-caption"
 #: boxplot's keyword for horizontal boxes (``vert`` is deprecated from Matplotlib 3.10).
 _HORIZONTAL = {"orientation": "horizontal"} if tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10) else {"vert": False}
@@ -404,7 +406,7 @@ def baseline_decides(run) -> Figure | None:
 
 
 # --------------------------------------------------------------------------- validation
-_UNITS = {"share": ("%", 100.0), "_gbp": ("\u00a3m", 1e-6), "starts": ("young people", 1.0), "weeks": ("weeks", 1.0)}
+_UNITS = {"share": ("%", 100.0), "_gbp": ("\u00a3m", 1e-6), "_per_start": ("weeks per start", 1.0), "starts": ("young people", 1.0), "weeks": ("weeks", 1.0)}
 
 
 def _unit(figure: str) -> tuple[str, float]:
@@ -420,7 +422,7 @@ def validation(run) -> Figure | None:
     if not rows:
         return None
     srcs = sorted({r["source"] for r in rows})
-    fig = _figure(9, 0.4 + 0.85 * len(rows), source_line(run) + " Published values: " + " ".join(srcs) + " Calibration targets are not independent checks; a red diamond lies outside the model's 5\u201395%.")
+    fig = _figure(9, 0.4 + 0.85 * len(rows), source_line(run) + " Published values: " + " ".join(srcs) + " Only a figure of kind 'independent' is a check no input was set from; a red diamond lies outside the model's 5\u201395%.")
     axes = np.atleast_1d(fig.subplots(len(rows), 1))
     for ax, r in zip(axes, rows):
         unit, k = _unit(r["figure"])
@@ -433,7 +435,7 @@ def validation(run) -> Figure | None:
         pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
         ax.set_xlim(lo - pad, hi + pad)
         ax.set_yticks([])
-        tag = " (calibration target)" if r["calibration_target"] else ""
+        tag = f" ({kind_label(r)})"
         ax.set_ylabel(_plain(r["label"]) + tag, rotation=0, ha="right", va="center", fontsize=8)
         ax.set_xlabel(f"{r['figure']} [{unit}]", fontsize=8)
         ax.tick_params(labelsize=8)

@@ -27,7 +27,7 @@ from pathlib import Path
 from . import figures as F
 from .assumptions import assumption_log, resolved_summary
 from .rundir import load_run, replace_folder
-from .tables import _money, _num, _pct
+from .tables import _money, _num, _pct, kind_label
 
 REPORT_FILE = "report.html"
 FIGURES_DIR = "figures"
@@ -154,6 +154,8 @@ def _policy_section(s: dict) -> str:
         ["entered care, with therapy [share of starts]", *_band(o["entered_care_share"]["treated"], _pct)],
         ["entered care, without therapy [share of starts]", *_band(o["entered_care_share"]["counterfactual"], _pct)],
         ["value to government: gross care costs avoided [GBP]", *_band(g["value_gbp"], _money)],
+        *([["value to government, published method (a reconstruction: weeks out of care x the cheapest placement's weekly cost, PFP: foster) [GBP]",
+            *_band(g["value_published_method_gbp"], _money)]] if "value_published_method_gbp" in g else []),
         ["outcome payments per start [GBP]", *_band(p["cost_per_family_gbp"], _money)],
     ]
     return _table(BAND_HEAD, rows, numeric=range(1, 5))
@@ -191,10 +193,13 @@ def _validation_section(rows: list[dict]) -> str:
 
     body = [[r["label"], r["figure"], fmt(r["figure"], r["observed"]), fmt(r["figure"], r["p5"]), fmt(r["figure"], r["p50"]),
              fmt(r["figure"], r["p95"]), f"{r['percentile_of_observed']:.0f}" if r["percentile_of_observed"] == r["percentile_of_observed"] else "n/a",
-             "yes" if r["inside_p5_p95"] else "NO", "calibration target" if r["calibration_target"] else "check", r["source"]]
+             "yes" if r["inside_p5_p95"] else "NO", kind_label(r), r.get("note") or "", r["source"]]
             for r in rows]
-    head = ["label", "figure", "observed", "model p5", "model p50", "model p95", "percentile of observed", "inside 5-95%", "role", "source"]
-    return _table(head, body, numeric=range(2, 7), row_classes=["" if r["inside_p5_p95"] else "outside" for r in rows])
+    head = ["label", "figure", "observed", "model p5", "model p50", "model p95", "percentile of observed", "inside 5-95%", "kind", "why this kind", "source"]
+    note = ('<p class="muted">Kind says what a match can show: a <b>calibration target</b> was met by solving inputs; '
+            "an <b>input</b> row's model figure is set by an input; a <b>derived</b> row follows arithmetically from other "
+            "rows; only an <b>independent</b> row is a check that no input was set from.</p>")
+    return note + _table(head, body, numeric=range(2, 7), row_classes=["" if r["inside_p5_p95"] else "outside" for r in rows])
 
 
 def _assumption_section(scenario) -> str:

@@ -370,6 +370,7 @@ class Results:
                 "starts": st("starts"),
                 "weeks_out_of_care": st("weeks_out_of_care"),
                 "tracked_weeks": st("tracked_weeks"),
+                "tracked_weeks_per_start": st("tracked_weeks_per_start"),
                 "time_at_home_share": {"treated": st("time_at_home_share_treated"), "counterfactual": st("time_at_home_share_counterfactual")},
                 "care_share": {
                     "treated": stats_block(1 - d["time_at_home_share_treated"].to_numpy(float)),
@@ -405,13 +406,12 @@ class Results:
                 "total": self._commissioner_block("commissioner_"),
                 "boroughs": {name: self._commissioner_block(f"borough.{name}.") for name in s.boroughs},
             },
-            "government": {"value_gbp": st("government_value_gbp"), "value_discounted_gbp": st("government_value_discounted_gbp")},
-            "policy": {
-                "cost_per_family_gbp": st("cost_per_family_gbp"),
-                "weeks_out_of_care_per_start": stats_block(
-                    np.divide(d["weeks_out_of_care"].to_numpy(float), d["starts"].to_numpy(float), out=np.full(len(d), np.nan), where=d["starts"].to_numpy() > 0)
-                ),
+            "government": {
+                "value_gbp": st("government_value_gbp"),
+                "value_discounted_gbp": st("government_value_discounted_gbp"),
+                "value_published_method_gbp": st("government_value_published_method_gbp"),
             },
+            "policy": {"cost_per_family_gbp": st("cost_per_family_gbp"), "weeks_out_of_care_per_start": st("weeks_out_of_care_per_start")},
             "meta": dict(self.meta),
         }
         if s.baseline is not None:
@@ -462,7 +462,8 @@ class Results:
                     "p95": float(p95),
                     "percentile_of_observed": pct,
                     "inside_p5_p95": bool(p5 <= obs.value <= p95),
-                    "calibration_target": obs.calibration_target,
+                    "kind": obs.kind,
+                    "note": obs.note,
                     "source": obs.source,
                 }
             )
@@ -578,10 +579,13 @@ def _observed_column(figure: str):
     cols = {
         "outcomes.starts": "starts",
         "outcomes.weeks_out_of_care": "weeks_out_of_care",
+        "outcomes.tracked_weeks_per_start": "tracked_weeks_per_start",
+        "policy.weeks_out_of_care_per_start": "weeks_out_of_care_per_start",
         "outcomes.time_at_home_share.treated": "time_at_home_share_treated",
         "outcomes.time_at_home_share.counterfactual": "time_at_home_share_counterfactual",
         "contract.outcome_payments_gbp": "outcome_payments_gbp",
         "government.value_gbp": "government_value_gbp",
+        "government.value_published_method_gbp": "government_value_published_method_gbp",
     }
     if figure in cols:
         return lambda d: d[cols[figure]].to_numpy(float)

@@ -387,21 +387,34 @@ class Correlation(Model):
 OBSERVABLE_FIGURES = (
     "outcomes.starts",
     "outcomes.weeks_out_of_care",
+    "outcomes.tracked_weeks_per_start",
+    "policy.weeks_out_of_care_per_start",
     "outcomes.time_at_home_share.treated",
     "outcomes.time_at_home_share.counterfactual",
     "contract.outcome_payments_gbp",
     "government.value_gbp",
+    "government.value_published_method_gbp",
     "outcomes.care_share.treated",
     "outcomes.care_share.counterfactual",
 )
 
+#: What a published figure can show about the model (``observed.<label>.kind``).
+VALIDATION_KINDS = ("calibration_target", "input", "derived", "independent")
+
 
 class Observed(Model):
-    """A published result the model is checked against."""
+    """A published result the model is compared with, and what the comparison can show."""
 
     figure: Literal[OBSERVABLE_FIGURES] = Field(description="Summary figure it corresponds to.")
     value: float = Field(description="The published value, in the unit of the figure.")
-    calibration_target: bool = Field(False, description="True if the scenario was calibrated to this figure (not a genuine check).")
+    kind: Literal[VALIDATION_KINDS] = Field(
+        description=(
+            "What matching it shows: `calibration_target` (inputs were solved to meet it), `input` (the model's "
+            "figure is set by an input), `derived` (it follows arithmetically from other compared figures) or "
+            "`independent` (no input was set from it or from figures it follows from: a genuine check)."
+        )
+    )
+    note: str | None = Field(None, description="Why the figure has this kind: which inputs or figures set it.")
     source: str = Field(min_length=1, description="Where it was published.")
 
 

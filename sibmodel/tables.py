@@ -73,13 +73,29 @@ def headline_table(summary: dict) -> str:
     for name, blk in com["boroughs"].items():
         lines.append(f"    {name:<28} net savings median {_money(blk['net_savings_gbp']['p50']):>10}  P(ahead) {_pct(blk['p_net_positive'])}")
     lines += ["", "Government", head, _row("value (gross care costs avoided)", g["value_gbp"], "gbp")]
+    if "value_published_method_gbp" in g:  # absent from runs saved before it was added
+        lines.append(_row("value, published method (reconstruction)", g["value_published_method_gbp"], "gbp"))
     if summary.get("validation"):
         lines += ["", validation_table(summary["validation"])]
     return "\n".join(lines)
 
 
+def kind_label(row: dict) -> str:
+    """A validation row's kind as words (``calibration_target`` -> ``calibration target``).
+
+    A row saved by a version before kinds had only a ``calibration_target`` flag; its
+    other rows were never classified, and are shown so.
+    """
+    kind = row.get("kind") or ("calibration_target" if row.get("calibration_target") else "unclassified")
+    return kind.replace("_", " ")
+
+
 def validation_table(rows: list[dict], markdown: bool = False) -> str:
-    """Observed figures against the model's 5/50/95% and the observed value's percentile."""
+    """Observed figures against the model's 5/50/95%, the observed value's percentile and each row's kind.
+
+    The kind says what a match can show (``sibmodel.schema.VALIDATION_KINDS``): only an
+    ``independent`` row is a check that no input was set from.
+    """
     def fmt(fig: str, x: float) -> str:
         if "share" in fig:
             return _pct(x)
@@ -88,21 +104,22 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
         return _num(x)
 
     if markdown:
-        out = ["| figure | observed | model p5 | model p50 | model p95 | percentile of observed | inside 5-95% | role |", "|---|---|---|---|---|---|---|---|"]
+        out = ["| figure | observed | model p5 | model p50 | model p95 | percentile of observed | inside 5-95% | kind |", "|---|---|---|---|---|---|---|---|"]
         for r in rows:
-            role = "calibration target" if r["calibration_target"] else "check"
             out.append(
                 f"| {r['figure']} | {fmt(r['figure'], r['observed'])} | {fmt(r['figure'], r['p5'])} | {fmt(r['figure'], r['p50'])} | "
-                f"{fmt(r['figure'], r['p95'])} | {r['percentile_of_observed']:.0f} | {'yes' if r['inside_p5_p95'] else 'NO'} | {role} |"
+                f"{fmt(r['figure'], r['p95'])} | {r['percentile_of_observed']:.0f} | {'yes' if r['inside_p5_p95'] else 'NO'} | {kind_label(r)} |"
             )
         return "\n".join(out)
-    width = max([len(r["figure"]) + (9 if r["calibration_target"] else 0) for r in rows] + [6])
-    out = ["Validation against published results", f"  {'figure':<{width}} {'observed':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'pctile':>7}"]
+    width = max([len(r["figure"]) for r in rows] + [6])
+    out = [
+        "Validation against published results (kind: what a match shows; only 'independent' is a check no input was set from)",
+        f"  {'figure':<{width}} {'observed':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'pctile':>7}  kind",
+    ]
     for r in rows:
         mark = "" if r["inside_p5_p95"] else "  <- outside 5-95%"
-        tgt = " (target)" if r["calibration_target"] else ""
         out.append(
-            f"  {r['figure'] + tgt:<{width}} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
-            f"{fmt(r['figure'], r['p95']):>10} {r['percentile_of_observed']:>6.0f}%{mark}"
+            f"  {r['figure']:<{width}} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
+            f"{fmt(r['figure'], r['p95']):>10} {r['percentile_of_observed']:>6.0f}%  {kind_label(r):<18}{mark}".rstrip()
         )
     return "\n".join(out)

@@ -262,7 +262,7 @@ def test_bad_field_is_reported_with_path_and_reason(pfp, tmp_path, mutate, path,
 @pytest.mark.parametrize(
     ("block", "field", "value", "path", "fragment"),
     [
-        ("timeline", "contract_end", dt.date(2017, 1, 1), "timeline.contract_end", "must be on or after referrals_close (2022-08-31)"),
+        ("timeline", "contract_end", dt.date(2017, 1, 1), "timeline.contract_end", "must be on or after referrals_close (2023-04-30)"),
         ("timeline", "referrals_close", dt.date(2017, 12, 31), "timeline.referrals_close", "must be after programme_start (2018-02-01)"),
     ],
     ids=["contract-ends-before-referrals-close", "referrals-close-before-start"],
