@@ -20,13 +20,12 @@ import base64
 import html
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import figures as F
 from .assumptions import assumption_log, resolved_summary
-from .rundir import load_run, replace_folder
+from .rundir import load_run
 from .tables import _money, _num, _pct
 
 REPORT_FILE = "report.html"
@@ -239,7 +238,10 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
         return content + "".join(figs.get(section, []))
 
     scenario_lines = resolved_summary(sc)[1:]
-    header = f"<h1>{_e(sc.metadata.name)}</h1>"
+    # a run with --set overrides is not the named scenario: the title says what was changed
+    overrides = list(s.get("meta", {}).get("overrides") or [])
+    title = sc.metadata.name + (f" (--set {'; '.join(overrides)})" if overrides else "")
+    header = f"<h1>{_e(title)}</h1>"
     if sc.metadata.description:
         header += f"<p>{_e(sc.metadata.description)}</p>"
     header += f'<pre>{_e(chr(10).join(line.strip() for line in scenario_lines))}</pre>'
@@ -253,22 +255,26 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
         ("assumptions", "Assumptions and sources", _assumption_section(sc)),
         ("manifest", "Manifest", _manifest_section(_manifest(run), s.get("meta", {}))),
     ]
-    return _page(f"sibmodel report: {sc.metadata.name}", header, sections)
+    return _page(f"sibmodel report: {title}", header, sections)
 
 
 def write_report(run, folder: str | os.PathLike) -> Path:
     """Write ``report.html`` and ``figures/`` (PNG and SVG) of ``run`` into ``folder``.
 
-    The report and the figures are first written beside their targets and then
-    moved into place, so a failure leaves the previous report intact.
+    The report and the figures are first written into a hidden staging folder
+    inside ``folder`` and then swapped into place
+    (:func:`sibmodel.outputs.swap_into_place`), so a failure leaves the previous
+    report intact.
     """
+    from .outputs import make_temporary, swap_into_place
+
     folder = Path(folder)
-    tmp = Path(tempfile.mkdtemp(prefix=".report.", dir=folder))
+    tmp = make_temporary(folder, "new", "report")
     try:
         text = build_report(run, tmp / FIGURES_DIR)
         (tmp / REPORT_FILE).write_text(text, encoding="utf-8")
-        replace_folder(tmp / FIGURES_DIR, folder / FIGURES_DIR)
-        os.replace(tmp / REPORT_FILE, folder / REPORT_FILE)
+        swap_into_place(tmp / FIGURES_DIR, folder / FIGURES_DIR)
+        swap_into_place(tmp / REPORT_FILE, folder / REPORT_FILE)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder / REPORT_FILE
@@ -280,8 +286,21 @@ def run_folder_writer(folder: Path, results) -> None:
 
 
 def regenerate(run_dir: str | os.PathLike) -> Path:
-    """Rebuild ``report.html`` and ``figures/`` of a saved run folder (``sibmodel report``)."""
-    return write_report(load_run(run_dir), run_dir)
+    """Rebuild ``report.html`` and ``figures/`` of a saved run folder (``sibmodel report``).
+
+    Only in a folder sibmodel wrote (:func:`sibmodel.outputs.is_sibmodel_folder`), and
+    under its lock (a run writing it at the same time is an error).
+    """
+    from .exceptions import RunFolderError
+    from .outputs import MARKER_FILE, claim, is_sibmodel_folder, write_marker
+
+    with claim(run_dir, check=False) as folder:
+        if Path(folder).is_symlink() or (Path(folder).is_dir() and not is_sibmodel_folder(folder)):
+            raise RunFolderError(f"{folder}: not a folder sibmodel wrote (no {MARKER_FILE}); the report is written only into a run folder")
+        path = write_report(load_run(folder), folder)
+        if (Path(folder) / MARKER_FILE).is_file():
+            write_marker(folder, "run")  # the figures written now are sibmodel's too
+    return path
 
 
 # --------------------------------------------------------------------------- compare
