@@ -22,7 +22,7 @@ module, the one place where outputs are checked, locked, staged and swapped in:
   (``renameat2(RENAME_EXCHANGE)``, Linux) where the file system has it, else by
   two renames with the old folder put back if the second fails.  Signals are
   held off during the swap.
-* **Temporaries** are named ``.sibmodel-<kind>-<pid>-<token>[.<target name>]``.
+* **Temporaries** are named ``.sibmodel-<kind>-<host>-<pid>-<token>[.<target name>]``.
   :func:`clean_stale` (run by every command before it writes in a folder)
   removes those whose process is gone, and puts back an old folder (kind
   ``old``) whose swap was cut short before its replacement arrived.
@@ -59,7 +59,11 @@ _LEGACY_RUN = {"summary.json", "manifest.json", "draws.parquet", "cashflows.parq
 #: ... and of a comparison folder.
 _LEGACY_COMPARE = {"compare.html", "compare.json", "compare.csv", "figures"}
 
-_TEMP_RE = re.compile(r"^\.sibmodel-(new|old|spool)-(\d+)-([0-9a-f]{8})(?:\.(.+))?$")
+_TEMP_RE = re.compile(r"^\.sibmodel-(new|old|spool)-([0-9a-f]{6})-(\d+)-([0-9a-f]{8})(?:\.(.+))?$")
+
+#: This machine's tag in temporaries' names: process ids are compared only with this machine's
+#: (two hosts or containers writing in one shared folder never clean up each other's).
+HOST_TAG = hashlib.sha256(__import__("socket").gethostname().encode()).hexdigest()[:6]
 
 #: Signals that stop a command like Ctrl-C (held off while an output is swapped in).
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
@@ -147,7 +151,7 @@ def is_sibmodel_folder(folder: str | os.PathLike) -> bool:
     return folder.is_dir() and not folder.is_symlink() and (_read_marker(folder) is not None or _legacy_kind(folder) is not None)
 
 
-def _entries(folder: Path) -> set[str]:
+def list_entries(folder: Path) -> set[str]:
     """Every path under ``folder`` (relative, '/'-separated), without the marker, locks and sibmodel temporaries."""
     out = set()
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -164,15 +168,16 @@ def foreign_entries(folder: str | os.PathLike) -> list[str]:
     """Paths in sibmodel's ``folder`` that sibmodel did not write there (sorted)."""
     folder = Path(folder)
     marker = _read_marker(folder)
-    have = _entries(folder)
+    have = list_entries(folder)
     if marker is not None:
         return sorted(have - set(marker.get("files") or ()))
     allowed = _LEGACY_RUN if _legacy_kind(folder) == "run" else _LEGACY_COMPARE
     return sorted(p for p in have if not (p in allowed or (p.startswith("figures/") and p.endswith((".png", ".svg")))))
 
 
-def write_marker(folder: str | os.PathLike, command: str) -> None:
-    """Write :data:`MARKER_FILE` into ``folder``: version, command, time, and every path now in it."""
+def write_marker(folder: str | os.PathLike, command: str, files: Iterable[str] | None = None) -> None:
+    """Write :data:`MARKER_FILE` into ``folder``: version, command, time, and the paths
+    sibmodel wrote there (``files``; default: every path now in it)."""
     import datetime as dt
 
     from . import __version__
@@ -182,11 +187,12 @@ def write_marker(folder: str | os.PathLike, command: str) -> None:
         "sibmodel": __version__,
         "command": command,
         "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "files": sorted(_entries(folder)),
+        "files": sorted(list_entries(folder) if files is None else set(files)),
     }
-    tmp = folder / f".sibmodel-new-{os.getpid()}-{secrets.token_hex(4)}.marker"
+    tmp = make_temporary(folder, "new", "marker", is_folder=False)
     tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     os.replace(tmp, folder / MARKER_FILE)
+    _mine.discard(str(tmp.absolute()))
 
 
 def check_target(target: str | os.PathLike, *, overwrite: bool, folder: bool = True, display: str | None = None) -> None:
@@ -268,7 +274,7 @@ def make_temporary(parent: str | os.PathLike, kind: str, name: str = "", *, is_f
     clean_stale(parent)
     suffix = f".{name}" if name else ""
     while True:
-        path = parent / f".sibmodel-{kind}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+        path = parent / f".sibmodel-{kind}-{HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
         try:
             if is_folder:
                 path.mkdir(mode=0o777)
@@ -323,9 +329,9 @@ def clean_stale(parent: str | os.PathLike) -> list[str]:
     for n in names:
         m = _TEMP_RE.match(n)
         path = parent / n
-        if not m or _alive(int(m.group(2)), path):
+        if not m or m.group(2) != HOST_TAG or _alive(int(m.group(3)), path):
             continue
-        kind, target_name = m.group(1), m.group(4)
+        kind, target_name = m.group(1), m.group(5)
         if kind == "old" and target_name:
             target = parent / target_name
             try:
@@ -513,7 +519,8 @@ def stop_on_signals() -> Iterator[None]:
         return
     previous = {}
     for sig in STOP_SIGNALS:
-        if sig != signal.SIGINT:
+        # an ignored signal stays ignored: under nohup a hangup must not stop the run
+        if sig != signal.SIGINT and signal.getsignal(sig) is not signal.SIG_IGN:
             previous[sig] = signal.signal(sig, _raise_interrupted)
     try:
         yield

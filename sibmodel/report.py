@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -292,14 +293,29 @@ def regenerate(run_dir: str | os.PathLike) -> Path:
     under its lock (a run writing it at the same time is an error).
     """
     from .exceptions import RunFolderError
-    from .outputs import MARKER_FILE, claim, is_sibmodel_folder, write_marker
+    from .outputs import (
+        MARKER_FILE,
+        claim,
+        foreign_entries,
+        is_sibmodel_folder,
+        list_entries,
+        write_marker,
+    )
+
+    def ours(p: str) -> bool:  # what the report replaces
+        return p in (REPORT_FILE, FIGURES_DIR) or p.startswith(FIGURES_DIR + "/")
 
     with claim(run_dir, check=False) as folder:
-        if Path(folder).is_symlink() or (Path(folder).is_dir() and not is_sibmodel_folder(folder)):
+        folder = Path(folder)
+        if folder.is_symlink() or (folder.is_dir() and not is_sibmodel_folder(folder)):
             raise RunFolderError(f"{folder}: not a folder sibmodel wrote (no {MARKER_FILE}); the report is written only into a run folder")
-        path = write_report(load_run(folder), folder)
-        if (Path(folder) / MARKER_FILE).is_file():
-            write_marker(folder, "run")  # the figures written now are sibmodel's too
+        if folder.is_dir() and (foreign := [p for p in foreign_entries(folder) if ours(p)]):
+            raise RunFolderError(f"{folder}: {', '.join(foreign[:5])} not written by sibmodel; move them out first (the report replaces {REPORT_FILE} and {FIGURES_DIR}/)")
+        run = load_run(folder)
+        marker = json.loads((folder / MARKER_FILE).read_text()) if (folder / MARKER_FILE).is_file() else None
+        path = write_report(run, folder)
+        if marker is not None:  # the report's files are sibmodel's; nothing else is added to the list
+            write_marker(folder, marker.get("command", "run"), {p for p in marker.get("files", []) if not ours(p)} | {p for p in list_entries(folder) if ours(p)})
     return path
 
 

@@ -76,6 +76,20 @@ def test_report_writes_only_into_a_sibmodel_run_folder(tmp_path):
     assert res.exit_code == 2, res.output
     assert "not a folder sibmodel wrote" in res.output
     assert tree(p) == {"thesis.txt": b"three years of work\n"}
+    # in a run folder: a file of the user's among the figures is never replaced
+    out = tmp_path / "r"
+    assert invoke("run", PFP, *SMALL, "--quiet", "--out", out).exit_code == 0
+    (out / "figures" / "my_plot.png").write_bytes(b"png")
+    before = tree(out)
+    res = invoke("report", out)
+    assert res.exit_code == 2 and "figures/my_plot.png" in res.output
+    assert tree(out) == before
+    # and a file of the user's beside the report does not become sibmodel's by a report
+    (out / "figures" / "my_plot.png").unlink()
+    (out / "thesis.txt").write_text("mine")
+    assert invoke("report", out).exit_code == 0, "report.html and figures/ are sibmodel's"
+    assert "thesis.txt" not in json.loads((out / MARKER_FILE).read_text())["files"]
+    assert outputs.foreign_entries(out) == ["thesis.txt"]
 
 
 def test_calibrate_write_never_replaces_a_file_it_did_not_write(tmp_path):
@@ -303,21 +317,24 @@ def test_a_swap_cut_short_by_sigkill_is_restored_by_the_next_command(tmp_path):
     assert invoke("run", PFP, *SMALL, "--quiet", "--no-report", "--out", out).exit_code == 0
     first = tree(out)
     pid = dead_pid()
-    out.rename(tmp_path / f".sibmodel-old-{pid}-0123abcd.r")
-    staged = tmp_path / f".sibmodel-new-{pid}-4567cdef.r"
+    host = outputs.HOST_TAG
+    out.rename(tmp_path / f".sibmodel-old-{host}-{pid}-0123abcd.r")
+    staged = tmp_path / f".sibmodel-new-{host}-{pid}-4567cdef.r"
     staged.mkdir()
     (staged / "summary.json").write_text("{half")
-    (tmp_path / f".sibmodel-spool-{pid}-89abcdef").mkdir()
+    (tmp_path / f".sibmodel-spool-{host}-{pid}-89abcdef").mkdir()
+    other_host = tmp_path / f".sibmodel-spool-000000-{pid}-89abcdef"  # another machine's: its pids are not ours to judge
+    other_host.mkdir()
     res = invoke("run", PFP, *SMALL, "--quiet", "--no-report", "--out", tmp_path / "other")
     assert res.exit_code == 0, res.output
     assert tree(out) == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "r"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other_host.name, "other", "r"]
 
 
 def test_temporaries_of_live_processes_are_left_alone(tmp_path):
-    live = tmp_path / f".sibmodel-spool-{os.getppid()}-0123abcd"
+    live = tmp_path / f".sibmodel-spool-{outputs.HOST_TAG}-{os.getppid()}-0123abcd"
     live.mkdir()
-    mine_but_not_made_here = tmp_path / f".sibmodel-new-{os.getpid()}-0123abcd.x"
+    mine_but_not_made_here = tmp_path / f".sibmodel-new-{outputs.HOST_TAG}-{os.getpid()}-0123abcd.x"
     mine_but_not_made_here.mkdir()  # a dead process that had this process's id
     made = outputs.make_temporary(tmp_path, "new", "y")
     outputs.clean_stale(tmp_path)
@@ -397,6 +414,20 @@ def test_sigkill_leaves_no_workers_and_the_next_run_cleans_up(tmp_path):
     res = invoke("run", PFP, *SMALL, "--quiet", "--no-report", "--out", out)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_an_ignored_hangup_stays_ignored():
+    """Under nohup (SIGHUP ignored) a hangup must not stop a run: only signals left at their default are caught."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with outputs.stop_on_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is outputs._raise_interrupted
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        with outputs.stop_on_signals():
+            assert signal.getsignal(signal.SIGHUP) is outputs._raise_interrupted
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def test_workers_are_asked_to_die_with_their_parent():
