@@ -192,7 +192,7 @@ def write_marker(folder: str | os.PathLike, command: str, files: Iterable[str] |
     tmp = make_temporary(folder, "new", "marker", is_folder=False)
     tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     os.replace(tmp, folder / MARKER_FILE)
-    _mine.discard(str(tmp.absolute()))
+    _mine.discard(_key(tmp))
 
 
 def check_target(target: str | os.PathLike, *, overwrite: bool, folder: bool = True, display: str | None = None) -> None:
@@ -261,7 +261,12 @@ def check_target(target: str | os.PathLike, *, overwrite: bool, folder: bool = T
 
 
 # --------------------------------------------------------------------------- temporaries
-_mine: set[str] = set()  # absolute paths of the temporaries this process made
+_mine: set[str] = set()  # the temporaries this process made (as _key gives them)
+
+
+def _key(path: str | os.PathLike) -> str:
+    """One spelling of a path however it was given (relative, with '..', through links)."""
+    return os.path.realpath(path)
 
 
 def make_temporary(parent: str | os.PathLike, kind: str, name: str = "", *, is_folder: bool = True) -> Path:
@@ -282,7 +287,7 @@ def make_temporary(parent: str | os.PathLike, kind: str, name: str = "", *, is_f
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         except FileExistsError:
             continue
-        _mine.add(str(path.absolute()))
+        _mine.add(_key(path))
         return path
 
 
@@ -292,12 +297,12 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-    _mine.discard(str(path.absolute()))
+    _mine.discard(_key(path))
 
 
 def _alive(pid: int, path: Path) -> bool:
     if pid == os.getpid():  # ours only if this process made it (a dead process may have had our id)
-        return str(path.absolute()) in _mine
+        return _key(path) in _mine
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -561,7 +566,7 @@ def swap_into_place(new: str | os.PathLike, target: str | os.PathLike) -> None:
     with signals_held():
         if not os.path.lexists(target):
             os.rename(new, target)
-            _mine.discard(str(new.absolute()))
+            _mine.discard(_key(new))
             return
         if _exchange(new, target):
             _remove(new)  # now holds the old one
@@ -574,7 +579,7 @@ def swap_into_place(new: str | os.PathLike, target: str | os.PathLike) -> None:
         except BaseException:
             os.rename(old, target)
             raise
-        _mine.discard(str(new.absolute()))
+        _mine.discard(_key(new))
         _remove(old)
 
 

@@ -159,6 +159,16 @@ def test_a_scenario_named_dot_dot_yaml_never_writes_runs_itself(tmp_path, monkey
     assert outputs.safe_name("../x/y") == "_x_y"
 
 
+def test_an_out_path_through_dot_dot_keeps_its_own_temporaries(tmp_path, monkeypatch):
+    """The clean-up must know this process's own spool however the folder is spelt (here ../b)."""
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    res = invoke("run", PFP, *SMALL, "--quiet", "--out", "../b/r")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "b" / "r" / "draws.parquet").is_file()
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["r"]
+
+
 def test_empty_existing_folder_is_fine(tmp_path):
     (tmp_path / "e").mkdir()
     res = invoke("run", PFP, *SMALL, "--quiet", "--no-report", "--out", tmp_path / "e")
