@@ -636,8 +636,9 @@ def _staged(target, *, overwrite: bool, numbered: bool = False, folder: bool = T
             if finish is not None:
                 finish(staging)
             check_target(path, overwrite=overwrite, folder=folder, display=str(path))  # nothing appeared there meanwhile
-            swap_into_place(staging, path)
-            written.append(str(path))
+            with signals_held():  # a signal now is handled after the swap is recorded as done
+                swap_into_place(staging, path)
+                written.append(str(path))
         except OSError as exc:
             raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
         finally:
