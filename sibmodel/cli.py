@@ -7,30 +7,41 @@ what was given and what is allowed; a traceback is shown only with ``--debug``.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 import click
 
 from . import __version__
-from .cli_options import set_option
+from .cli_options import DEFAULT_OUT_HELP, overwrite_option, set_option
 from .exceptions import SibmodelError
 
 EXIT_BAD_INPUT = 2
 
 
 class _Group(click.Group):
-    """Click group that turns sibmodel errors into exit code 2 without a traceback."""
+    """Click group that turns sibmodel errors into exit code 2 without a traceback, and
+    Ctrl-C, SIGTERM and SIGHUP into a one-line message and exit code 128 + the signal's number
+    (130, 143, 129); the outputs' clean-up (sibmodel/outputs.py) runs as for any exception."""
 
     def invoke(self, ctx: click.Context):
+        from . import outputs
+
+        outputs.written.clear()
         try:
-            return super().invoke(ctx)
+            with outputs.stop_on_signals():
+                return super().invoke(ctx)
         except SibmodelError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
-
-
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+            done = f"only {', '.join(outputs.written)} was written" if outputs.written else "nothing was written"
+            click.echo(f"{what}: stopped, {done}" if signum == signal.SIGINT else f"{what}: {done}", err=True)
+            ctx.exit(128 + int(signum))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,7 +87,8 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--draws", type=click.IntRange(min=1), default=2000, show_default=True, help="Monte Carlo draws (2,000 gives stable 5th/95th percentiles).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed; omitted: fresh entropy, recorded in the manifest.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run folder [default: runs/<scenario name>].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run folder [default: runs/<scenario file name>" + DEFAULT_OUT_HELP + "].")
+@overwrite_option
 @set_option
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes, local or (with --scheduler local) Dask; not used with a cluster address [default: on Linux one per core, as many as fit in memory; elsewhere 1]. Output is identical for any number.")
 @click.option("--scheduler", default=None, metavar="ADDRESS|local", help="Run the chunks on Dask: 'local' starts a LocalCluster for the run; an address (tcp://host:8786) uses a running cluster. Needs sibmodel[dask].")
@@ -84,47 +96,50 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html and figures/ (faster for batch runs).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress bar).")
-def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_size, as_json, no_report, quiet) -> None:
+def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler, chunk_size, as_json, no_report, quiet) -> None:
     """Simulate SCENARIO and write the run folder (summary, draws, cashflows, manifest, report.html)."""
     from pathlib import Path
 
     from .engine import DEFAULT_CHUNK_SIZE, simulate
+    from .outputs import claim, default_output
     from .parallel import workers_for
     from .progress import progress_bar
+    from .results import _jsonable
     from .scenario import load_scenario
     from .tables import headline_table
 
     s = load_scenario(scenario, overrides)
-    target = Path(out_dir) if out_dir else Path("runs") / Path(scenario).stem
+    asked = Path(out_dir) if out_dir else default_output(Path(scenario).stem, overrides)
     if workers is None:
         workers = workers_for(s, chunk_size)
-    res = None
-    try:
+    # the folder is locked and checked now (a second run to it, or a folder sibmodel did not write, stops here)
+    with claim(asked, overwrite=overwrite, numbered=out_dir is None) as target:
         with progress_bar(draws, enabled=not quiet) as bar:
             res = simulate(
                 s, draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers,
                 scheduler=scheduler, spool_dir=target.parent, progress=bar,
             )
-        if no_report:
-            writers = ()
-        else:  # matplotlib is imported only when a report is written
-            from .report import run_folder_writer
+        try:
+            if overrides:
+                res.meta["overrides"] = list(overrides)
+            if no_report:
+                writers = ()
+            else:  # matplotlib is imported only when a report is written
+                from .report import run_folder_writer
 
-            writers = (run_folder_writer,)
-        res.to_dir(target, extra_writers=writers)
-    except KeyboardInterrupt:
-        if res is not None:
-            res.discard()
-        click.echo("interrupted: stopped, nothing was written", err=True)
-        raise SystemExit(130) from None
-    res.discard()  # the spool: draws.parquet is now in the run folder
-    summary = json.loads((target / "summary.json").read_text())
+                writers = (run_folder_writer,)
+            res.to_dir(target, extra_writers=writers, overwrite=overwrite)
+            summary = _jsonable(res.summary())  # this run's own figures, as written (never re-read)
+        finally:
+            res.discard()  # the spool: draws.parquet is now in the run folder
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     elif not quiet:
         click.echo(headline_table(summary))
         click.echo("")
         click.echo(f"Wrote {target}/ (summary.json, draws.parquet, cashflows.parquet, occupancy.parquet, manifest.json{'' if no_report else ', report.html, figures/'})")
+        if target != asked:
+            click.echo(f"({asked}/ holds an earlier output and was kept; --overwrite replaces it)")
 
 
 @main.command()
@@ -133,16 +148,20 @@ def run(scenario, draws, seed, out_dir, overrides, workers, scheduler, chunk_siz
               help="A figure to meet: time_at_home.treated, time_at_home.counterfactual, care_share.treated, care_share.counterfactual.")
 @click.option("--param", "params", multiple=True, metavar="PATH",
               help="Input to solve for (dotted path; '*' matches several, moved by one factor). Default: care.entry.prob and/or interventions.*.effect.hazard_ratio.")
-@click.option("--write", "write_path", type=click.Path(dir_okay=False), default=None, help="Write the calibrated scenario here.")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False), default=None, help="Write the calibrated scenario here (a new file, or with --overwrite one calibrate wrote).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier file written by sibmodel calibrate at --write (never any other file).")
 @set_option
-def calibrate(scenario, targets, params, write_path, overrides) -> None:
+def calibrate(scenario, targets, params, write_path, overwrite, overrides) -> None:
     """Solve inputs of SCENARIO on the exact cohort model so that published targets are met."""
     from .calibrate import calibrate as run_calibration
     from .calibrate import calibrated_yaml, default_params
     from .exceptions import Issue, ScenarioError
+    from .outputs import check_target, write_file
     from .scenario import load_scenario
 
     s = load_scenario(scenario, overrides)
+    if write_path:  # checked before solving (and again, under a lock, when written)
+        check_target(write_path, overwrite=overwrite, folder=False)
     parsed, issues = {}, []
     for t in targets:
         name, eq, value = t.partition("=")
@@ -163,9 +182,7 @@ def calibrate(scenario, targets, params, write_path, overrides) -> None:
         click.echo(f"  {p:<48} {old:.6g} -> {new:.6g}")
     click.echo(("Converged" if res.success else "Did NOT meet the targets") + f": {res.message}")
     if write_path:
-        from pathlib import Path
-
-        Path(write_path).write_text(calibrated_yaml(res, scenario, write_path, overrides))
+        write_file(write_path, calibrated_yaml(res, scenario, write_path, overrides), overwrite=overwrite)
         click.echo(f"Wrote {write_path}")
     if not res.success:
         raise SystemExit(1)
@@ -203,10 +220,12 @@ def report(run_dir: str) -> None:
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--draws", type=click.IntRange(min=2), default=1000, show_default=True, help="Monte Carlo draws per scenario.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="The root seed every scenario is run with; omitted: fresh entropy, shared by all and recorded.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Comparison folder [default: runs/compare-<A>-vs-<B>...].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Comparison folder [default: runs/compare-<A>-vs-<B>...; -2, -3, ... is added when that folder exists, so a default never replaces an earlier output].")
+@overwrite_option
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per scenario [default: on Linux one per core, as many as fit in memory; elsewhere 1]; results do not change.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (the same for every scenario; default 500).")
-def compare(scenarios, draws, seed, out_dir, workers, chunk_size) -> None:
+def compare(scenarios, draws, seed, out_dir, overwrite, workers, chunk_size) -> None:
     """Run SCENARIOS (two or more) on common random numbers and compare their headline figures."""
     from pathlib import Path
 
@@ -214,6 +233,7 @@ def compare(scenarios, draws, seed, out_dir, workers, chunk_size) -> None:
 
     from .compare import format_table, run_comparison, write_comparison
     from .engine import DEFAULT_CHUNK_SIZE
+    from .outputs import claim, default_output, safe_name
     from .parallel import workers_for
     from .scenario import load_scenario
 
@@ -222,13 +242,10 @@ def compare(scenarios, draws, seed, out_dir, workers, chunk_size) -> None:
     loaded = [load_scenario(p) for p in scenarios]
     if seed is None:
         seed = int(np.random.SeedSequence().entropy)
-    target = Path(out_dir) if out_dir else Path("runs") / ("compare-" + "-vs-".join(Path(p).stem for p in scenarios))
-    try:
+    asked = Path(out_dir) if out_dir else default_output("compare-" + "-vs-".join(safe_name(Path(p).stem) for p in scenarios))
+    with claim(asked, overwrite=overwrite, numbered=out_dir is None) as target:  # locked and checked before running
         comp = run_comparison(loaded, list(scenarios), draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers or min(workers_for(x, chunk_size) for x in loaded))
-        write_comparison(comp, target)
-    except KeyboardInterrupt:
-        click.echo("interrupted: nothing was written", err=True)
-        raise SystemExit(130) from None
+        write_comparison(comp, target, overwrite=overwrite)
     click.echo(f"{draws} draws per scenario, seed {seed}")
     click.echo(format_table(comp.table))
     click.echo("")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .cli_options import set_option
+from .cli_options import DEFAULT_OUT_HELP, overwrite_option, set_option
 from .exceptions import Issue
 
 _draws_option = click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True, help="Monte Carlo draws per scenario variant.")
@@ -23,7 +23,8 @@ _seed_option = click.option(
     "--seed", type=click.IntRange(min=0), default=None,
     help="Root seed shared by every variant (common random numbers); omitted: fresh entropy, printed.",
 )
-_out_option = click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Output folder [default: runs/<command>-<scenario>].")
+_out_option = click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                           help="Output folder [default: runs/<command>-<scenario file name>" + DEFAULT_OUT_HELP + "].")
 _workers_option = click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes per run (results do not change).")
 
 
@@ -45,10 +46,13 @@ def _progress(message: str) -> None:
         click.echo(f"  ... {message}", err=True)
 
 
-def _target(out_dir: str | None, command: str, scenario: str) -> Path:
-    p = Path(out_dir) if out_dir else Path("runs") / f"{command}-{Path(scenario).stem}"
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+def _output(out_dir: str | None, command: str, scenario: str, overrides, overwrite: bool):
+    """The output folder of a workflow (sibmodel.outputs.output_folder): write into ``.staging``;
+    it is swapped in at ``.target`` when the block ends, and nothing is left if it fails."""
+    from .outputs import default_output, output_folder
+
+    target = Path(out_dir) if out_dir else default_output(f"{command}-{Path(scenario).stem}", overrides)
+    return output_folder(target, command=command.split("-")[0], overwrite=overwrite, numbered=out_dir is None)
 
 
 def _print_table(df, columns=None) -> None:
@@ -83,9 +87,10 @@ def _parse_target(text: str) -> tuple[str, float]:
 @_draws_option
 @_seed_option
 @_out_option
+@overwrite_option
 @set_option
 @_workers_option
-def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target, solve_lever, solve_for, draws, seed, out_dir, overrides, workers) -> None:
+def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target, solve_lever, solve_for, draws, seed, out_dir, overwrite, overrides, workers) -> None:
     """Investor stress test of SCENARIO on common random numbers.
 
     Runs the base and every stress scenario in --suite (IRR p50, P(loss),
@@ -103,52 +108,53 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
         raise WorkflowError([Issue("--solve/--for", "", "give both --solve LEVER and --for FIGURE=VALUE")])
     s = load_scenario(scenario, overrides)
     settings = _settings(draws, seed, workers)
-    target = _target(out_dir, "stress", scenario)
-    click.echo(f"{settings.draws} draws per variant, seed {settings.seed}")
-    written = []
-    if not no_suite:
-        suite = suite_dir if suite_dir is not None else Path(scenario).parent / "stress"
-        others = st.stresses_not_extending(scenario, suite)
-        if others:
-            click.echo(f"warning: {', '.join(others)} do not extend {scenario}: their rows differ from the base in more than the stress", err=True)
-        table = st.stress_suite(s, st.load_stress_suite(suite, overrides), settings, progress=_progress)
-        click.echo("\nStress suite")
-        _print_table(table, ["scenario", *st.STRESS_COLUMNS, "irr_p50_change"])
-        table.to_csv(target / "stress.csv", index=False)
-        wf.save(wf.stress_chart(table), target / "stress.png")
-        written += ["stress.csv", "stress.png"]
-    if do_tornado:
-        table = st.tornado(s, settings, progress=_progress)
-        click.echo("\nTornado (input at p10 / p90)")
-        _print_table(table, ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high",
-                             "net_savings_p50_low", "net_savings_p50_high"])
-        table.to_csv(target / "tornado.csv", index=False)
-        wf.save(wf.tornado_chart(table), target / "tornado.png")
-        written += ["tornado.csv", "tornado.png"]
-    if do_reverse:
-        table = st.reverse_stress(s, settings, p_loss_target=p_loss_target, progress=_progress)
-        click.echo("\nReverse stress: lever values at which the target is reached (95% Monte Carlo interval)")
-        _print_table(table, ["lever", "unit", "figure", "target", "value", "ci_low", "ci_high", "achieved", "base_figure"])
-        for _, row in table.iterrows():
-            click.echo(f"  {row['lever']} / {row['figure']}: {row['natural'] or row['note']}")
-        table.to_csv(target / "reverse_stress.csv", index=False)
-        wf.save(wf.reverse_stress_chart(table), target / "reverse_stress.png")
-        written += ["reverse_stress.csv", "reverse_stress.png"]
-    if solve_lever is not None:
-        import pandas as pd
+    with _output(out_dir, "stress", scenario, overrides, overwrite) as out:
+        target = out.staging
+        click.echo(f"{settings.draws} draws per variant, seed {settings.seed}")
+        written = []
+        if not no_suite:
+            suite = suite_dir if suite_dir is not None else Path(scenario).parent / "stress"
+            others = st.stresses_not_extending(scenario, suite)
+            if others:
+                click.echo(f"warning: {', '.join(others)} do not extend {scenario}: their rows differ from the base in more than the stress", err=True)
+            table = st.stress_suite(s, st.load_stress_suite(suite, overrides), settings, progress=_progress)
+            click.echo("\nStress suite")
+            _print_table(table, ["scenario", *st.STRESS_COLUMNS, "irr_p50_change"])
+            table.to_csv(target / "stress.csv", index=False)
+            wf.save(wf.stress_chart(table), target / "stress.png")
+            written += ["stress.csv", "stress.png"]
+        if do_tornado:
+            table = st.tornado(s, settings, progress=_progress)
+            click.echo("\nTornado (input at p10 / p90)")
+            _print_table(table, ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high",
+                                 "net_savings_p50_low", "net_savings_p50_high"])
+            table.to_csv(target / "tornado.csv", index=False)
+            wf.save(wf.tornado_chart(table), target / "tornado.png")
+            written += ["tornado.csv", "tornado.png"]
+        if do_reverse:
+            table = st.reverse_stress(s, settings, p_loss_target=p_loss_target, progress=_progress)
+            click.echo("\nReverse stress: lever values at which the target is reached (95% Monte Carlo interval)")
+            _print_table(table, ["lever", "unit", "figure", "target", "value", "ci_low", "ci_high", "achieved", "base_figure"])
+            for _, row in table.iterrows():
+                click.echo(f"  {row['lever']} / {row['figure']}: {row['natural'] or row['note']}")
+            table.to_csv(target / "reverse_stress.csv", index=False)
+            wf.save(wf.reverse_stress_chart(table), target / "reverse_stress.png")
+            written += ["reverse_stress.csv", "reverse_stress.png"]
+        if solve_lever is not None:
+            import pandas as pd
 
-        key, value = _parse_target(solve_for)
-        root = st.goal_seek(s, solve_lever, key, value, settings)
-        click.echo(f"\nGoal seek: {key} = {value:g} by moving the {root.label}")
-        click.echo(f"  solved: {root.value:.6g} {root.unit} ({root.natural}); re-run gives {key} = {root.achieved:.4g} (base {root.base_figure:.4g})")
-        if root.ci_low == root.ci_low:
-            click.echo(f"  95% Monte Carlo interval: [{root.ci_low:.6g}, {root.ci_high:.6g}] {root.unit}")
-        click.echo(f"  {root.note}")
-        pd.DataFrame([root.as_row()]).to_csv(target / "goal_seek.csv", index=False)
-        written.append("goal_seek.csv")
-    if not written:
-        raise WorkflowError([Issue(None, "", "nothing to do: --no-suite without --tornado, --reverse or --solve")])
-    click.echo(f"\nWrote {target}/ ({', '.join(written)})")
+            key, value = _parse_target(solve_for)
+            root = st.goal_seek(s, solve_lever, key, value, settings)
+            click.echo(f"\nGoal seek: {key} = {value:g} by moving the {root.label}")
+            click.echo(f"  solved: {root.value:.6g} {root.unit} ({root.natural}); re-run gives {key} = {root.achieved:.4g} (base {root.base_figure:.4g})")
+            if root.ci_low == root.ci_low:
+                click.echo(f"  95% Monte Carlo interval: [{root.ci_low:.6g}, {root.ci_high:.6g}] {root.unit}")
+            click.echo(f"  {root.note}")
+            pd.DataFrame([root.as_row()]).to_csv(target / "goal_seek.csv", index=False)
+            written.append("goal_seek.csv")
+        if not written:
+            raise WorkflowError([Issue(None, "", "nothing to do: --no-suite without --tornado, --reverse or --solve")])
+    click.echo(f"\nWrote {out.target}/ ({', '.join(written)})")
 
 
 # --------------------------------------------------------------------------- sensitivity
@@ -159,9 +165,10 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
 @click.option("--replicates", type=click.IntRange(min=1), default=4, show_default=True, help="Draws per simulation, averaged (same seed for every design point).")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the Sobol' sequence, bootstrap and simulations.")
 @_out_option
+@overwrite_option
 @set_option
 @_workers_option
-def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, workers) -> None:
+def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overwrite, overrides, workers) -> None:
     """First-order and total Sobol indices of the investor IRR and total net savings of SCENARIO.
 
     Correlated inputs are analysed as groups (see sibmodel/sensitivity.py).
@@ -172,16 +179,17 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overrides, 
     from .sensitivity import input_groups, scenario_sobol
 
     s = load_scenario(scenario, overrides)
-    target = _target(out_dir, "sensitivity", scenario)
-    paths = list(uncertain_inputs(s))
-    n_groups = len(set(input_groups(s, paths) or paths))
-    _progress(f"Sobol design: {n_base * (n_groups + 2):,} simulations of {replicates} draws")
-    table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers)
-    click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
-    _print_table(table)
-    table.to_csv(target / "sobol.csv", index=False)
-    wf.save(wf.sobol_chart(table), target / "sobol.png")
-    click.echo(f"\nWrote {target}/ (sobol.csv, sobol.png)")
+    with _output(out_dir, "sensitivity", scenario, overrides, overwrite) as out:
+        target = out.staging
+        paths = list(uncertain_inputs(s))
+        n_groups = len(set(input_groups(s, paths) or paths))
+        _progress(f"Sobol design: {n_base * (n_groups + 2):,} simulations of {replicates} draws")
+        table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers)
+        click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
+        _print_table(table)
+        table.to_csv(target / "sobol.csv", index=False)
+        wf.save(wf.sobol_chart(table), target / "sobol.png")
+    click.echo(f"\nWrote {out.target}/ (sobol.csv, sobol.png)")
 
 
 # --------------------------------------------------------------------------- join
@@ -215,10 +223,11 @@ def _placement_numbers(items: tuple[str, ...], option: str, expected: str) -> di
 @_draws_option
 @_seed_option
 @_out_option
+@overwrite_option
 @set_option
 @_workers_option
 def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care_costs, entry_odds_ratio, placement_mix, no_break_even,
-         draws, seed, out_dir, overrides, workers) -> None:
+         draws, seed, out_dir, overwrite, overrides, workers) -> None:
     """What joining SCENARIO means for borough --borough, and for everyone else."""
     from . import workflow_figures as wf
     from .join import join_analysis
@@ -226,37 +235,38 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
 
     s = load_scenario(scenario, overrides)
     settings = _settings(draws, seed, workers)
-    target = _target(out_dir, f"join-{name.replace(' ', '_')}", scenario)
-    jd = join_date.date() if isinstance(join_date, dt.datetime) else join_date
-    costs = _placement_numbers(care_costs, "--care-cost", "PLACEMENT=GBP_PER_WEEK, e.g. foster=710")
-    mix = _placement_numbers(placement_mix, "--placement-mix", "PLACEMENT=SHARE, e.g. foster=0.6")
-    r = join_analysis(s, name, settings, like=like, starts_per_quarter=starts_per_quarter, join_date=jd, borough_file=borough_file,
-                      weekly_care_cost_gbp=costs, entry_odds_ratio=entry_odds_ratio, placement_mix=mix or None,
-                      break_even=not no_break_even)
-    import pandas as pd
+    with _output(out_dir, f"join-{name.replace(' ', '_')}", scenario, overrides, overwrite) as out:
+        target = out.staging
+        jd = join_date.date() if isinstance(join_date, dt.datetime) else join_date
+        costs = _placement_numbers(care_costs, "--care-cost", "PLACEMENT=GBP_PER_WEEK, e.g. foster=710")
+        mix = _placement_numbers(placement_mix, "--placement-mix", "PLACEMENT=SHARE, e.g. foster=0.6")
+        r = join_analysis(s, name, settings, like=like, starts_per_quarter=starts_per_quarter, join_date=jd, borough_file=borough_file,
+                          weekly_care_cost_gbp=costs, entry_odds_ratio=entry_odds_ratio, placement_mix=mix or None,
+                          break_even=not no_break_even)
+        import pandas as pd
 
-    c = r.candidate
-    cand = pd.DataFrame(
-        [
-            {"figure": k, **{p: c[k][p] for p in ("p50", "p5", "p95", "mean")}}
-            for k in ("starts", "outcome_payments_gbp", "care_costs_avoided_gbp", "net_savings_gbp", "benefit_cost_ratio")
-        ]
-    )
-    click.echo(f"{settings.draws} draws, seed {settings.seed}\n\n{name} (discounted to {s.metadata.price_year} at {s.discounting.real_rate_annual:.1%})")
-    _print_table(cand)
-    click.echo(f"  P(coming out ahead) {c['p_net_positive']:.1%}")
-    click.echo("\nInvestor, without and with the borough")
-    _print_table(r.investor)
-    click.echo("\nOther boroughs: median outcome payments [GBP, discounted] and share of all payments")
-    _print_table(r.others)
-    for note in r.notes:
-        click.echo(f"  {note}")
-    cand.assign(p_net_positive=c["p_net_positive"], break_even_care_cost_factor=r.break_even_care_cost_factor,
-                break_even_starts_per_quarter=r.break_even_starts_per_quarter).to_csv(target / "join_candidate.csv", index=False)
-    r.investor.to_csv(target / "join_investor.csv", index=False)
-    r.others.to_csv(target / "join_others.csv", index=False)
-    wf.save(wf.join_chart(r), target / "join.png")
-    click.echo(f"\nWrote {target}/ (join_candidate.csv, join_investor.csv, join_others.csv, join.png)")
+        c = r.candidate
+        cand = pd.DataFrame(
+            [
+                {"figure": k, **{p: c[k][p] for p in ("p50", "p5", "p95", "mean")}}
+                for k in ("starts", "outcome_payments_gbp", "care_costs_avoided_gbp", "net_savings_gbp", "benefit_cost_ratio")
+            ]
+        )
+        click.echo(f"{settings.draws} draws, seed {settings.seed}\n\n{name} (discounted to {s.metadata.price_year} at {s.discounting.real_rate_annual:.1%})")
+        _print_table(cand)
+        click.echo(f"  P(coming out ahead) {c['p_net_positive']:.1%}")
+        click.echo("\nInvestor, without and with the borough")
+        _print_table(r.investor)
+        click.echo("\nOther boroughs: median outcome payments [GBP, discounted] and share of all payments")
+        _print_table(r.others)
+        for note in r.notes:
+            click.echo(f"  {note}")
+        cand.assign(p_net_positive=c["p_net_positive"], break_even_care_cost_factor=r.break_even_care_cost_factor,
+                    break_even_starts_per_quarter=r.break_even_starts_per_quarter).to_csv(target / "join_candidate.csv", index=False)
+        r.investor.to_csv(target / "join_investor.csv", index=False)
+        r.others.to_csv(target / "join_others.csv", index=False)
+        wf.save(wf.join_chart(r), target / "join.png")
+    click.echo(f"\nWrote {out.target}/ (join_candidate.csv, join_investor.csv, join_others.csv, join.png)")
 
 
 # --------------------------------------------------------------------------- baseline
@@ -282,6 +292,7 @@ def _parse_baselines(text: str | None) -> list[float] | None:
 @_draws_option
 @_seed_option
 @_out_option
+@overwrite_option
 @set_option
 @_workers_option
 @click.option(
@@ -290,7 +301,7 @@ def _parse_baselines(text: str | None) -> list[float] | None:
           "and report what it decides: value to government, net savings, each borough's P(ahead), the investor's "
           "multiple, and each borough's break-even baseline; writes baseline.json."),
 )
-def baseline(scenario, draws, seed, out_dir, overrides, workers, baselines_text) -> None:
+def baseline(scenario, draws, seed, out_dir, overwrite, overrides, workers, baselines_text) -> None:
     """Policy view of SCENARIO: time at home against the baseline, weeks out of care,
     value to government, and cost per family against fee for service; with --baselines,
     what the baseline (the outcome without therapy) decides."""
@@ -301,21 +312,22 @@ def baseline(scenario, draws, seed, out_dir, overrides, workers, baselines_text)
     baselines = _parse_baselines(baselines_text)
     s = load_scenario(scenario, overrides)
     settings = _settings(draws, seed, workers)
-    target = _target(out_dir, "baseline", scenario)
-    tables = policy_baseline(settings.run(s))
-    click.echo(f"{settings.draws} draws, seed {settings.seed}\n")
-    _print_table(tables["outcomes"], ["figure", "unit", "p50", "p5", "p95", "reference"])
-    click.echo("")
-    _print_table(tables["purchase"].drop(columns="who_carries_outcome_risk"))
-    for _, row in tables["purchase"].iterrows():
-        click.echo(f"  {row['purchase']}: {row['who_carries_outcome_risk']}")
-    tables["outcomes"].to_csv(target / "baseline_outcomes.csv", index=False)
-    tables["purchase"].to_csv(target / "baseline_purchase.csv", index=False)
-    wf.save(wf.baseline_chart(tables), target / "baseline.png")
-    written = ["baseline_outcomes.csv", "baseline_purchase.csv", "baseline.png"]
-    if baselines is not None:
-        written += _baseline_sweep(s, baselines, settings, target)
-    click.echo(f"\nWrote {target}/ ({', '.join(written)})")
+    with _output(out_dir, "baseline", scenario, overrides, overwrite) as out:
+        target = out.staging
+        tables = policy_baseline(settings.run(s))
+        click.echo(f"{settings.draws} draws, seed {settings.seed}\n")
+        _print_table(tables["outcomes"], ["figure", "unit", "p50", "p5", "p95", "reference"])
+        click.echo("")
+        _print_table(tables["purchase"].drop(columns="who_carries_outcome_risk"))
+        for _, row in tables["purchase"].iterrows():
+            click.echo(f"  {row['purchase']}: {row['who_carries_outcome_risk']}")
+        tables["outcomes"].to_csv(target / "baseline_outcomes.csv", index=False)
+        tables["purchase"].to_csv(target / "baseline_purchase.csv", index=False)
+        wf.save(wf.baseline_chart(tables), target / "baseline.png")
+        written = ["baseline_outcomes.csv", "baseline_purchase.csv", "baseline.png"]
+        if baselines is not None:
+            written += _baseline_sweep(s, baselines, settings, target)
+    click.echo(f"\nWrote {out.target}/ ({', '.join(written)})")
 
 
 def _baseline_sweep(s, baselines, settings, target: Path) -> list[str]:
@@ -336,6 +348,7 @@ def _baseline_sweep(s, baselines, settings, target: Path) -> list[str]:
     sw.break_even_table().to_csv(target / "baseline_break_even.csv", index=False)
     wf.save(wf.baseline_decides_chart(sw), target / "baseline_decides.png")
     return ["baseline.json", "baseline_by_value.csv", "baseline_break_even.csv", "baseline_decides.png"]
+
 
 
 COMMANDS = (stress, sensitivity, join, baseline)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,19 +267,20 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_comparison(comparison: Comparison, out_dir: str | os.PathLike) -> Path:
-    """Write the comparison folder atomically.
+def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, overwrite: bool = False, numbered: bool = False) -> Path:
+    """Write the comparison folder atomically (see :func:`sibmodel.outputs.output_folder`).
 
     Files: ``compare.html`` (self-contained report), ``compare.json`` and
     ``compare.csv`` (the table), ``figures/`` (PNG and SVG of each overlay).
+    ``overwrite`` replaces an earlier sibmodel output at ``out_dir``; ``numbered``
+    writes to ``<out_dir>-2``, ``-3``, ... instead when ``out_dir`` is taken.
+    Returns the folder written.
     """
+    from .outputs import output_folder
     from .report import COMPARE_FILE, build_compare_report
-    from .rundir import replace_folder
 
-    target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with output_folder(out_dir, command="compare", overwrite=overwrite, numbered=numbered) as out:
+        tmp = out.staging
         (tmp / COMPARE_FILE).write_text(build_compare_report(comparison, tmp / "figures"), encoding="utf-8")
         records = json.loads(comparison.table.to_json(orient="records"))
         meta = comparison.runs[0].summary()["meta"]
@@ -291,8 +290,4 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike) -> Path
                "table": records}
         (tmp / "compare.json").write_text(json.dumps(doc, indent=2))
         comparison.table.to_csv(tmp / "compare.csv", index=False)
-        replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return out.target

@@ -38,14 +38,51 @@ def _run(s: Scenario, entropy, index: int, size: int):
     return run_chunk(s, entropy, index, size)
 
 
-def _init_worker() -> None:  # pragma: no cover - runs in pool workers
-    """Set up a pool worker: Ctrl-C goes to the whole process group, and the parent handles
-    it and shuts the pool down; freed memory is kept for the next chunk (allocator.py: the
-    process is ours, unlike a caller's or a Dask cluster's)."""
+def _init_worker(parent_pid: int | None = None) -> None:  # pragma: no cover - runs in pool workers
+    """Set up a pool worker: Ctrl-C, SIGTERM and SIGHUP (which may go to the whole process
+    group) are left to the parent, which stops and shuts the pool down; the worker is killed
+    when the parent dies, even by SIGKILL (:func:`die_with_parent`); freed memory is kept for
+    the next chunk (allocator.py: the process is ours, unlike a caller's or a Dask cluster's)."""
     from .allocator import keep_freed_memory
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    die_with_parent(parent_pid)
     keep_freed_memory()
+
+
+#: ``prctl`` option: the signal a process gets when its parent dies (Linux, <sys/prctl.h>).
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int | None) -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+
+    Parameters
+    ----------
+    parent_pid : int, optional
+        The parent's process id when it started this process: if the parent is already
+        gone (this process was re-parented before the request), exit now.
+
+    Returns
+    -------
+    bool
+        Whether the request was made (``False`` off Linux: there a worker outlives a
+        killed parent until its current chunk ends and it finds the pipe closed).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        ok = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (AttributeError, OSError):
+        return False
+    if ok and parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+    return ok
 
 
 def pool_context():
@@ -138,7 +175,7 @@ def processes_used(workers: int, n_chunks: int, scheduler: str | None) -> int | 
 
 
 def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_init_worker)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_init_worker, initargs=(os.getpid(),))
     pending: dict = {}
     ready: dict = {}
     submitted = nxt = 0

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import figures as F
 from .assumptions import assumption_log, resolved_summary
-from .rundir import load_run, replace_folder
+from .rundir import load_run
 from .tables import _money, _num, _pct, kind_label
 
 REPORT_FILE = "report.html"
@@ -267,7 +267,10 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
         return content + "".join(figs.get(section, []))
 
     scenario_lines = resolved_summary(sc)[1:]
-    header = f"<h1>{_e(sc.metadata.name)}</h1>"
+    # a run with --set overrides is not the named scenario: the title says what was changed
+    overrides = list(s.get("meta", {}).get("overrides") or [])
+    title = sc.metadata.name + (f" (--set {'; '.join(overrides)})" if overrides else "")
+    header = f"<h1>{_e(title)}</h1>"
     if sc.metadata.description:
         header += f"<p>{_e(sc.metadata.description)}</p>"
     header += f'<pre>{_e(chr(10).join(line.strip() for line in scenario_lines))}</pre>'
@@ -281,22 +284,26 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
         ("assumptions", "Assumptions and sources", _assumption_section(sc)),
         ("manifest", "Manifest", _manifest_section(_manifest(run), s.get("meta", {}))),
     ]
-    return _page(f"sibmodel report: {sc.metadata.name}", header, sections)
+    return _page(f"sibmodel report: {title}", header, sections)
 
 
 def write_report(run, folder: str | os.PathLike) -> Path:
     """Write ``report.html`` and ``figures/`` (PNG and SVG) of ``run`` into ``folder``.
 
-    The report and the figures are first written beside their targets and then
-    moved into place, so a failure leaves the previous report intact.
+    The report and the figures are first written into a hidden staging folder
+    inside ``folder`` and then swapped into place
+    (:func:`sibmodel.outputs.swap_into_place`), so a failure leaves the previous
+    report intact.
     """
+    from .outputs import make_temporary, swap_into_place
+
     folder = Path(folder)
-    tmp = Path(tempfile.mkdtemp(prefix=".report.", dir=folder))
+    tmp = make_temporary(folder, "new", "report")
     try:
         text = build_report(run, tmp / FIGURES_DIR)
         (tmp / REPORT_FILE).write_text(text, encoding="utf-8")
-        replace_folder(tmp / FIGURES_DIR, folder / FIGURES_DIR)
-        os.replace(tmp / REPORT_FILE, folder / REPORT_FILE)
+        swap_into_place(tmp / FIGURES_DIR, folder / FIGURES_DIR)
+        swap_into_place(tmp / REPORT_FILE, folder / REPORT_FILE)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder / REPORT_FILE
@@ -308,8 +315,36 @@ def run_folder_writer(folder: Path, results) -> None:
 
 
 def regenerate(run_dir: str | os.PathLike) -> Path:
-    """Rebuild ``report.html`` and ``figures/`` of a saved run folder (``sibmodel report``)."""
-    return write_report(load_run(run_dir), run_dir)
+    """Rebuild ``report.html`` and ``figures/`` of a saved run folder (``sibmodel report``).
+
+    Only in a folder sibmodel wrote (:func:`sibmodel.outputs.is_sibmodel_folder`), and
+    under its lock (a run writing it at the same time is an error).
+    """
+    from .exceptions import RunFolderError
+    from .outputs import (
+        MARKER_FILE,
+        claim,
+        foreign_entries,
+        is_sibmodel_folder,
+        list_entries,
+        write_marker,
+    )
+
+    def ours(p: str) -> bool:  # what the report replaces
+        return p in (REPORT_FILE, FIGURES_DIR) or p.startswith(FIGURES_DIR + "/")
+
+    with claim(run_dir, check=False) as folder:
+        folder = Path(folder)
+        if folder.is_symlink() or (folder.is_dir() and not is_sibmodel_folder(folder)):
+            raise RunFolderError(f"{folder}: not a folder sibmodel wrote (no {MARKER_FILE}); the report is written only into a run folder")
+        if folder.is_dir() and (foreign := [p for p in foreign_entries(folder) if ours(p)]):
+            raise RunFolderError(f"{folder}: {', '.join(foreign[:5])} not written by sibmodel; move them out first (the report replaces {REPORT_FILE} and {FIGURES_DIR}/)")
+        run = load_run(folder)
+        marker = json.loads((folder / MARKER_FILE).read_text()) if (folder / MARKER_FILE).is_file() else None
+        path = write_report(run, folder)
+        if marker is not None:  # the report's files are sibmodel's; nothing else is added to the list
+            write_marker(folder, marker.get("command", "run"), {p for p in marker.get("files", []) if not ours(p)} | {p for p in list_entries(folder) if ours(p)})
+    return path
 
 
 # --------------------------------------------------------------------------- compare

@@ -90,9 +90,9 @@ class DrawStore:
     @classmethod
     def create(cls, spool_dir: str | os.PathLike | None = None, **kwargs) -> DrawStore:
         """A store in a new hidden folder under ``spool_dir`` (default: the system temporary folder)."""
-        if spool_dir is not None:
-            Path(spool_dir).mkdir(parents=True, exist_ok=True)
-        return cls(Path(tempfile.mkdtemp(prefix=".sibmodel-spool-", dir=spool_dir)), **kwargs)
+        from .outputs import make_temporary
+
+        return cls(make_temporary(tempfile.gettempdir() if spool_dir is None else spool_dir, "spool"), **kwargs)
 
     @property
     def draws_path(self) -> Path:
@@ -259,6 +259,7 @@ class Results:
         self.scenario = scenario
         self._draws = draws
         self._series = series
+        self._summary = None
         self.meta = dict(meta or {})
         self.occupancy_mean = dict(occupancy_mean or {})
         self.store = store
@@ -354,7 +355,14 @@ class Results:
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> dict:
-        """Every headline figure; see the README for the keys."""
+        """Every headline figure; see the README for the keys (computed once, a copy each call)."""
+        import copy
+
+        if self._summary is None:
+            self._summary = self._compute_summary()
+        return copy.deepcopy(self._summary)
+
+    def _compute_summary(self) -> dict:
         d = self._columns()
         s = self.scenario
 
@@ -489,18 +497,32 @@ class Results:
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
-    def to_dir(self, path: str | os.PathLike, extra_writers=()) -> Path:
-        """Write the run folder atomically: a temporary folder renamed into place.
+    def to_dir(self, path: str | os.PathLike, extra_writers=(), *, overwrite: bool = False) -> Path:
+        """Write the run folder atomically: a hidden staging folder swapped into place.
 
         Files: ``summary.json``, ``draws.parquet``, ``cashflows.parquet``,
-        ``occupancy.parquet`` (mean weekly occupancy by borough and state), ``manifest.json``, plus whatever ``extra_writers`` (callables taking the
-        temporary folder) add.  An existing folder at ``path`` is replaced only
-        once the new one is complete.
+        ``occupancy.parquet`` (mean weekly occupancy by borough and state), ``manifest.json``,
+        the marker :data:`sibmodel.outputs.MARKER_FILE`, plus whatever ``extra_writers``
+        (callables taking the staging folder and the results) add.
+
+        Parameters
+        ----------
+        path : path
+            The run folder: new, empty, or (with ``overwrite``) an earlier sibmodel output.
+        extra_writers : iterable of callable
+        overwrite : bool
+            Replace an earlier sibmodel output at ``path`` (once the new one is complete).
+
+        Raises
+        ------
+        OutputError
+            ``path`` cannot be written without destroying something (see
+            :func:`sibmodel.outputs.check_target`), or is being written by another process.
         """
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        from .outputs import output_folder
+
+        with output_folder(path, command="run", overwrite=overwrite) as out:
+            tmp = out.staging
             summary = self.summary()
             (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=True))
             if self.store is not None:
@@ -512,19 +534,7 @@ class Results:
             (tmp / "manifest.json").write_text(json.dumps(_jsonable(self.manifest()), indent=2))
             for writer in extra_writers:
                 writer(tmp, self)
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                if old.exists():
-                    shutil.rmtree(old)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        return out.target
 
 
 def _running_sum(columns):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,19 +137,3 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     except ScenarioError as exc:
         raise RunFolderError(f"{folder}/manifest.json: the saved scenario is not valid:\n{exc}") from exc
     return SavedRun(folder, scenario, draws, cashflows, _nan_for_none(summary), manifest)
-
-
-def replace_folder(new: Path, target: Path) -> None:
-    """Put folder ``new`` at ``target`` by renames; an existing ``target`` is removed only after.
-
-    Both must be on the same file system (``new`` is made beside ``target``).
-    """
-    new, target = Path(new), Path(target)
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        new.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        new.rename(target)

@@ -150,7 +150,7 @@ def test_cli_run_writes_folder_and_json(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["meta"]["draws"] == 40
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["cashflows.parquet", "draws.parquet", "manifest.json", "occupancy.parquet", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".sibmodel-output.json", "cashflows.parquet", "draws.parquet", "manifest.json", "occupancy.parquet", "summary.json"]
 
 
 def test_cli_run_bad_input_leaves_nothing(tmp_path):
