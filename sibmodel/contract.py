@@ -9,7 +9,9 @@ Order of operations (documented because it matters for who pays what):
 
 1. person-level amounts per quarter for the per-person metrics (weekly
    out-of-care, engagement, milestone), truncated in time order at the
-   per-young-person cap;
+   per-young-person cap; weekly out-of-care pays the weeks at home in the
+   tracking window, those after a return from care only when the tariff's
+   ``pay_weeks_after_return_from_care`` is true (the default);
 2. care days saved, computed per borough and quarter (the Essex design:
    ``baseline_share x tracked weeks - observed care weeks``, optionally floored
    at zero per borough-quarter), added to the borough's quarter;
@@ -27,11 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hazards import FIRST_PLACEMENT
+from .hazards import FIRST_PLACEMENT, HOME_AFTER
 from .pathways import ArmOutcomes
 from .referrals import QUARTER_WEEKS, People
 from .schema import CareDaysSaved, Engagement, Milestone, Scenario, WeeklyOutOfCare
-from .tally import CARE, HOME, quarter_weeks, spell_quarter_weeks
+from .tally import CARE, HOME, HOME_BEFORE_CARE, quarter_weeks, spell_quarter_weeks
 
 
 def split_by_quarter(key: np.ndarray, start: np.ndarray, end: np.ndarray, weight: np.ndarray, n_keys: int, n_quarters: int) -> np.ndarray:
@@ -194,14 +196,16 @@ def compute_payments(
         base = f"contract.tariffs.{i}"
         if isinstance(tariff, WeeklyOutOfCare):
             price = params[f"{base}.payment_per_week_gbp"]
+            # paid at home; after a return from care (HOME_AFTER) only if the contract says so
+            paid_states = HOME if tariff.pay_weeks_after_return_from_care else HOME_BEFORE_CARE
             if by_person:
-                home = sp.state < FIRST_PLACEMENT
+                home = sp.state < (FIRST_PLACEMENT if tariff.pay_weeks_after_return_from_care else HOME_AFTER)
                 p = sp.person[home]
                 lo = np.maximum(sp.start[home], window_start[p]) + ref[p]
                 hi = np.minimum(sp.end[home], window_end[p]) + ref[p]
                 per_person += split_by_quarter(p, lo, hi, price[d[p]], n, n_quarters)
             else:
-                weeks = spell_quarter_weeks(treated, HOME, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
+                weeks = spell_quarter_weeks(treated, paid_states, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
                 per_person += weeks * np.repeat(price, n_b)[:, None]
         elif isinstance(tariff, Engagement):
             price = params[f"{base}.payment_gbp"]

@@ -277,6 +277,13 @@ class WeeklyOutOfCare(Model):
 
     metric: Literal["weekly_out_of_care"]
     payment_per_week_gbp: NonNegative = Field(description="Paid for each full week out of care [GBP/week].")
+    pay_weeks_after_return_from_care: bool = Field(
+        True,
+        description=(
+            "Whether weeks at home after a return from care (reunification) are paid; false = only the weeks "
+            "before a young person's first entry to care are paid."
+        ),
+    )
 
 
 class Engagement(Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sibmodel.contract import cap_in_time_order, compute_payments, split_by_quarter
 from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
@@ -85,6 +86,33 @@ def test_hand_worked_contract():
     np.testing.assert_allclose(pay.borough_paid[0, 1, 2:], np.array(b) - np.array(topup_b))
     # what would have been paid with no cap: A 94 + B 104 weeks at GBP 100 in the 10 quarters
     assert pay.uncapped_total[0] == (94 + 104) * 100
+
+
+@pytest.mark.parametrize("per_person_cap", [None, 1_000_000])
+@pytest.mark.parametrize("pay_after_return", [True, False])
+def test_weeks_after_a_return_from_care_are_paid_only_if_the_contract_says_so(pay_after_return, per_person_cap):
+    """The contract switch ``pay_weeks_after_return_from_care``, worked by hand at GBP 100 a week, no caps binding.
+
+    A is at home 0-19, in care 20-29 and home again 30-103 (weeks since referral, window 0-104).
+    Paid after a return: A's 20 + 74 = 94 weeks (q0 13, q1 7, q2 9, q3..q7 13 each).  Not paid:
+    only A's 20 weeks before care (q0 13, q1 7).  B never enters care: 104 weeks either way.
+    Both code paths are checked: weeks summed straight into boroughs (no per-person cap) and
+    person by person (a per-person cap that does not bind).
+    """
+    caps = "contract.caps={}" if per_person_cap is None else f"contract.caps={{per_young_person_gbp: {per_person_cap}}}"
+    s = _scenario(
+        f"contract.tariffs=[{{metric: weekly_out_of_care, payment_per_week_gbp: 100, pay_weeks_after_return_from_care: {str(pay_after_return).lower()}}}]",
+        caps, "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+    )
+    people, arm = _two_people()
+    pay = compute_payments(
+        s, people, arm, np.array([0, 0]), np.array([104, 104]),
+        {"contract.tariffs.0.payment_per_week_gbp": np.array([100.0])}, np.zeros((1, 10)), 1, 10,
+    )
+    a = [1300, 700, 900, 1300, 1300, 1300, 1300, 1300, 0, 0] if pay_after_return else [1300, 700] + [0] * 8
+    np.testing.assert_allclose(pay.achieved[0, 0], a)
+    assert pay.achieved[0, 1].sum() == 104 * 100
+    assert pay.uncapped_total[0] == ((94 if pay_after_return else 20) + 104) * 100
 
 
 def test_engagement_and_milestone():
@@ -180,3 +208,29 @@ def test_payments_without_per_person_cap_match_the_per_person_path():
     np.testing.assert_allclose(out[0].achieved, out[1].achieved, rtol=1e-12)
     np.testing.assert_allclose(out[0].topup_paid, out[1].topup_paid, rtol=1e-12)
     assert out[0].uncapped_total[0] == out[1].uncapped_total[0] == (94 + 104) * 123
+
+
+def test_pfp_contract_switch_both_variants_run_and_pay_less_for_weeks_after_care():
+    """PFP with and without payment for weeks at home after a return from care, same seed.
+
+    Only payments move: the pathways (common random numbers) are the same.  The amount is
+    checked against a count made by a different code path: with tracking from referral the
+    weekly occupancy (difference arrays over all spells) covers exactly the tracking
+    windows, so the mean over draws of what the switch removes (before caps) is
+    GBP 213 x the mean weeks in state ``home_after_care`` of the treated arm.
+    """
+    from sibmodel import load_scenario
+    from sibmodel.engine import simulate
+
+    on = load_scenario(PFP, ["contract.tracking.starts_at=referral"])
+    off = load_scenario(PFP, ["contract.tracking.starts_at=referral", "contract.tariffs.0.pay_weeks_after_return_from_care=false"])
+    assert on.contract.tariffs[0].pay_weeks_after_return_from_care is True  # the default: as before
+    r_on, r_off = (simulate(s, draws=60, seed=3, chunk_size=30) for s in (on, off))
+    for col in ("starts", "weeks_out_of_care", "care_cost_treated_gbp", "government_value_gbp"):
+        np.testing.assert_array_equal(r_on.draws[col].to_numpy(), r_off.draws[col].to_numpy())
+    removed = r_on.draws["uncapped_payments_gbp"] - r_off.draws["uncapped_payments_gbp"]
+    assert (removed > 0).all()
+    assert (r_off.draws["outcome_payments_gbp"] <= r_on.draws["outcome_payments_gbp"]).all()
+    occ = r_on.occupancy
+    after = occ[(occ.arm == "treated") & (occ.state == "home_after_care")]["mean_count"].sum()
+    assert removed.mean() == pytest.approx(213 * after, rel=1e-9)

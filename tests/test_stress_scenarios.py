@@ -71,3 +71,11 @@ def test_no_effect_pays_the_investor_but_saves_nothing():
     assert d["commissioner_net_savings_gbp"].median() == pytest.approx(-paid, rel=0.1)
     for col in ("investor_moic", "outcome_payments_gbp", "weeks_out_of_care"):
         assert d[col].equals(base[col]), col
+
+
+def test_pay_only_before_care_changes_only_the_contract_switch():
+    s = _stress("pay_only_before_care")
+    assert len(s.contract.tariffs) == len(BASE.contract.tariffs) == 1
+    base, got = BASE.contract.tariffs[0], s.contract.tariffs[0]
+    assert base.pay_weeks_after_return_from_care and not got.pay_weeks_after_return_from_care
+    assert center(got.payment_per_week_gbp) == center(base.payment_per_week_gbp)
