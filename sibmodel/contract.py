@@ -121,6 +121,13 @@ class Payments:
         Top-up part by cash quarter [GBP].
     uncapped_total : ndarray, shape (D,)
         What would have been paid without any cap (per person, borough or total) [GBP].
+    baseline_gap : ndarray, shape (D,)
+        Of the care-days-saved payments, the part that pays for the gap between the
+        contract's baseline and the counterfactual arm: the tariff's price of
+        ``baseline_care_share x tracked weeks - counterfactual care weeks``, before caps
+        and floor [GBP].  Positive when the counterfactual spends less time in care than
+        the contract assumes (payments for care days the therapy did not cause); zero
+        without a care-days-saved tariff or without the counterfactual arm.
     """
 
     achieved: np.ndarray
@@ -128,6 +135,7 @@ class Payments:
     paid: np.ndarray
     topup_paid: np.ndarray
     uncapped_total: np.ndarray
+    baseline_gap: np.ndarray
 
     @property
     def borough_paid(self) -> np.ndarray:
@@ -158,6 +166,7 @@ def compute_payments(
     reference_weekly_cost: np.ndarray,
     n_draws: int,
     n_quarters: int,
+    counterfactual: ArmOutcomes | None = None,
 ) -> Payments:
     """Outcome payments for one chunk of draws.
 
@@ -176,6 +185,8 @@ def compute_payments(
         contract gives none [GBP/week].
     n_draws, n_quarters : int
         Output shape (quarters of achievement).
+    counterfactual : ArmOutcomes, optional
+        The arm without therapy; used only for :attr:`Payments.baseline_gap`.
     """
     n = people.n
     n_b = len(s.boroughs)
@@ -189,6 +200,7 @@ def compute_payments(
     n_keys = n_draws * n_b
     per_person = np.zeros((n if by_person else n_keys, n_quarters))
     saved = np.zeros((n_keys, n_quarters))
+    baseline_gap = np.zeros(n_draws)
     key_db = d * n_b + people.borough
     row_of = np.arange(n) if by_person else key_db  # the row a person's amounts go to
     sp = treated.spells
@@ -230,10 +242,15 @@ def compute_payments(
                 cost = reference_weekly_cost
             tracked = quarter_weeks(key_db, window_start + ref, window_end + ref, n_keys, n_quarters)
             care_weeks = spell_quarter_weeks(treated, CARE, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
-            weeks_saved = share.repeat(n_b)[:, None] * tracked - care_weeks
+            baseline_weeks = share.repeat(n_b)[:, None] * tracked
+            weeks_saved = baseline_weeks - care_weeks
             if tariff.floor_at_zero:
                 weeks_saved = np.maximum(weeks_saved, 0.0)
-            saved += weeks_saved * (cost.reshape(-1) * paid_share.repeat(n_b))[:, None]
+            price_per_week = (cost.reshape(-1) * paid_share.repeat(n_b))[:, None]  # (D x B, 1) [GBP/week]
+            saved += weeks_saved * price_per_week
+            if counterfactual is not None:
+                cf_weeks = spell_quarter_weeks(counterfactual, CARE, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
+                baseline_gap += ((baseline_weeks - cf_weeks) * price_per_week).reshape(n_draws, -1).sum(axis=1)
     if by_person:
         uncapped = np.bincount(d, weights=per_person.sum(axis=1), minlength=n_draws)
         per_person = cap_in_time_order(per_person, caps.per_young_person_gbp)
@@ -255,4 +272,4 @@ def compute_payments(
     paid[:, :, lag:] = achieved
     topup_paid = np.zeros_like(paid)
     topup_paid[:, :, lag:] = topup
-    return Payments(achieved, topup, paid, topup_paid, uncapped)
+    return Payments(achieved, topup, paid, topup_paid, uncapped, baseline_gap)

@@ -204,7 +204,7 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
 
     # ---- outcome payments
     ref_cost = (weekly_cost * mix_by_borough[None, :, :]).sum(axis=2)  # (D, B): each borough's entry-mix cost
-    pay = compute_payments(s, people, treated, ws, we, params, ref_cost, n_draws, n_q)
+    pay = compute_payments(s, people, treated, ws, we, params, ref_cost, n_draws, n_q, counterfactual=cf)
     n_qc = pay.paid.shape[2]
 
     # ---- delivery costs and fees (cash quarters)
@@ -241,6 +241,7 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     borough_paid = pay.borough_paid
     col["outcome_payments_gbp"] = pay.paid.sum(axis=(1, 2))
     col["uncapped_payments_gbp"] = pay.uncapped_total
+    col["baseline_gap_payments_gbp"] = pay.baseline_gap
     col["topup_paid_gbp"] = pay.topup_paid.sum(axis=(1, 2))
     col["borough_paid_gbp"] = borough_paid.sum(axis=(1, 2))
     col["delivery_costs_gbp"] = costs.sum(axis=1)

@@ -29,18 +29,26 @@ def _two_people():
         quarter=np.array([0, 0]), cohort=np.array([0, 1]), referral_week=np.array([0, 10]),
         counts=np.zeros((1, 2, 1, 1), dtype=int),
     )
+    return people, _arm_in_foster_care(0, 20, 30)
+
+
+def _arm_in_foster_care(person: int, start: int, end: int) -> ArmOutcomes:
+    """Two people over weeks 0-104: ``person`` in foster care in weeks [start, end) and home
+    otherwise (home before care, then home after care); the other at home throughout."""
+    other = 1 - person
     spells = Spells(
-        person=np.array([0, 0, 0, 1]),
+        person=np.array([person, person, person, other]),
         state=np.array([HOME_NEVER, FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER], dtype=np.int8),
-        start=np.array([0, 20, 30, 0], dtype=np.int32),
-        end=np.array([20, 30, 104, 104], dtype=np.int32),
+        start=np.array([0, start, end, 0], dtype=np.int32),
+        end=np.array([start, end, 104, 104], dtype=np.int32),
     )
-    arm = ArmOutcomes(
-        weeks_home=np.array([94, 104]), weeks_in_placement=np.array([[10, 0, 0], [0, 0, 0]]),
-        entered_care=np.array([True, False]), n_placements=np.array([1, 0]), n_breakdowns=np.array([0, 0]),
+    in_care = np.zeros((2, 3), dtype=int)
+    in_care[person, 0] = end - start
+    return ArmOutcomes(
+        weeks_home=104 - in_care.sum(axis=1), weeks_in_placement=in_care,
+        entered_care=np.arange(2) == person, n_placements=(np.arange(2) == person).astype(int), n_breakdowns=np.zeros(2, int),
         spells=spells,
     )
-    return people, arm
 
 
 def test_hand_worked_contract():
@@ -177,6 +185,36 @@ def test_cap_in_time_order():
     x = np.array([[3.0, 4.0, 5.0, 6.0]])
     np.testing.assert_allclose(cap_in_time_order(x, 10.0), [[3, 4, 3, 0]])
     np.testing.assert_allclose(cap_in_time_order(x, None), x)
+
+
+def test_baseline_gap_payments_hand_worked():
+    """The part of care-days-saved payments that pays for the gap between the contract's baseline
+    and the counterfactual: price x (baseline share x tracked weeks - counterfactual care weeks).
+
+    Price: 40% of GBP 1,000 = GBP 400 a week.  Both young people are tracked 104 weeks (all inside
+    the 10 quarters), 208 weeks in all.  Without therapy A is in care weeks 10-59 (50 weeks), B never.
+    Baseline 50%: 104 - 50 = 54 weeks -> GBP 21,600 paid for care the therapy did not avoid.
+    Baseline 20%: 41.6 - 50 = -8.4 weeks -> GBP -3,360 (the contract underpays).
+    The payments themselves do not depend on the counterfactual arm.
+    """
+    people, arm = _two_people()
+    cf = _arm_in_foster_care(0, 10, 60)
+    for share, gap in ((0.5, 21_600.0), (0.2, -3_360.0)):
+        s = _scenario(
+            f"contract.tariffs=[{{metric: care_days_saved, baseline_care_share: {share}, share_of_placement_cost: 0.4, "
+            "reference_weekly_care_cost_gbp: 1000}]",
+            "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+        )
+        params = {
+            "contract.tariffs.0.baseline_care_share": np.array([share]),
+            "contract.tariffs.0.share_of_placement_cost": np.array([0.4]),
+            "contract.tariffs.0.reference_weekly_care_cost_gbp": np.array([1000.0]),
+        }
+        args = (s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10)
+        with_cf, without = compute_payments(*args, counterfactual=cf), compute_payments(*args)
+        np.testing.assert_allclose(with_cf.baseline_gap, [gap], atol=1e-9)
+        np.testing.assert_array_equal(without.baseline_gap, [0.0])
+        np.testing.assert_array_equal(with_cf.paid, without.paid)
 
 
 def test_quarter_weeks_matches_split_and_a_week_by_week_count():
