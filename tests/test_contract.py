@@ -272,3 +272,18 @@ def test_pfp_contract_switch_both_variants_run_and_pay_less_for_weeks_after_care
     occ = r_on.occupancy
     after = occ[(occ.arm == "treated") & (occ.state == "home_after_care")]["mean_count"].sum()
     assert removed.mean() == pytest.approx(213 * after, rel=1e-9)
+
+
+def test_essex_baseline_gap_is_the_price_of_the_contract_baseline_minus_the_counterfactual_care():
+    """Essex (one borough, fixed costs): per draw, the payments for the baseline's gap are
+    ``price x (0.55 x tracked weeks - counterfactual care weeks)``, with the price 25% of the entry-mix
+    weekly cost, worked by hand: 0.7 x 600 + 0.27 x 3,000 + 0.03 x 4,038 = GBP 1,351.14 a week
+    (scenarios/essex/essex_mst.yaml), so GBP 337.785 a week."""
+    from sibmodel import load_scenario
+    from sibmodel.engine import simulate
+
+    r = simulate(load_scenario("scenarios/essex/essex_mst.yaml"), draws=40, seed=2, chunk_size=40)
+    d = r.draws
+    cf_care_weeks = d["tracked_weeks"] - d["weeks_home_counterfactual"]
+    np.testing.assert_allclose(d["baseline_gap_payments_gbp"], 337.785 * (0.55 * d["tracked_weeks"] - cf_care_weeks), rtol=1e-9)
+    assert r.summary()["contract"]["baseline_gap_payments_gbp"]["p50"] == pytest.approx(np.median(d["baseline_gap_payments_gbp"]))
