@@ -33,6 +33,7 @@ from .exceptions import Issue, ScenarioError
 from .hazards import (
     FIRST_PLACEMENT,
     PathwayParams,
+    completion_params,
     effect_profile,
     hazard_scale,
     horizon_weight,
@@ -157,6 +158,12 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
                 continue
             hr = values[f"interventions.{iname}.effect.hazard_ratio"]
             eff = effect_profile(hr, iv.therapy_weeks, iv.effect.fade_weeks, t_max)
+            # the treated arm mixes completers and non-completers by the completion share
+            ii = list(s.interventions).index(iname)
+            done, nc_share = (float(x[ii]) for x in completion_params(s, values))
+            treated_kinds = [(eff, done)]
+            if done < 1.0:
+                treated_kinds.append((effect_profile(hr**nc_share, iv.therapy_weeks, iv.effect.fade_weeks, t_max), 1.0 - done))
             emix, rmix = mixes[0][bi], mixes[1][bi]
             key = (odds, iname, tuple(emix), tuple(rmix))
             if key not in cache:
@@ -171,10 +178,12 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
                         se = float(hazard_scale(pe, weight))
                         sr = float(hazard_scale(min(pr, 1 - 1e-12), float(s.care.reentry.horizon_weeks)))
                         brk = shift_logit(brk0, spread.breakdown_logit_sd * zb)
-                        for arm, e in (("treated", eff), ("counterfactual", np.ones(t_max))):
+                        kinds = [("treated", e, c) for e, c in treated_kinds] + [("counterfactual", np.ones(t_max), 1.0)]
+                        for arm, e, c in kinds:  # the arm without therapy last: `pp` is used below
                             pp = PathwayParams(se * shape * e, sr * e, end_prob, brk, esc, emix, rmix)
                             o = expected_occupancy(pp, t_max)
-                            occ[arm] += we_ * wb * o[:, :FIRST_PLACEMENT].sum(axis=1)
+                            home = o[:, :FIRST_PLACEMENT].sum(axis=1)
+                            occ[arm] += we_ * wb * (home if c == 1.0 else c * home)
                         if cf_factors is not None:
                             occ["scaled"] += we_ * wb * home_occupancy_scaled(pp, cf_factors, t_max)
                 cache[key] = {arm: np.concatenate([np.zeros(v.shape[:-1] + (1,)), np.cumsum(v, axis=-1)], axis=-1) for arm, v in occ.items()}

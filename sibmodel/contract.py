@@ -9,7 +9,9 @@ Order of operations (documented because it matters for who pays what):
 
 1. person-level amounts per quarter for the per-person metrics (weekly
    out-of-care, engagement, milestone), truncated in time order at the
-   per-young-person cap;
+   per-young-person cap; weekly out-of-care pays the weeks at home in the
+   tracking window, those after a return from care only when the tariff's
+   ``pay_weeks_after_return_from_care`` is true (the default);
 2. care days saved, computed per borough and quarter (the Essex design:
    ``baseline_share x tracked weeks - observed care weeks``, optionally floored
    at zero per borough-quarter), added to the borough's quarter;
@@ -27,11 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hazards import FIRST_PLACEMENT
+from .hazards import FIRST_PLACEMENT, HOME_AFTER
 from .pathways import ArmOutcomes
 from .referrals import QUARTER_WEEKS, People
 from .schema import CareDaysSaved, Engagement, Milestone, Scenario, WeeklyOutOfCare
-from .tally import CARE, HOME, quarter_weeks, spell_quarter_weeks
+from .tally import CARE, HOME, HOME_BEFORE_CARE, quarter_weeks, spell_quarter_weeks
 
 
 def split_by_quarter(key: np.ndarray, start: np.ndarray, end: np.ndarray, weight: np.ndarray, n_keys: int, n_quarters: int) -> np.ndarray:
@@ -119,6 +121,13 @@ class Payments:
         Top-up part by cash quarter [GBP].
     uncapped_total : ndarray, shape (D,)
         What would have been paid without any cap (per person, borough or total) [GBP].
+    baseline_gap : ndarray, shape (D,)
+        Of the care-days-saved payments, the part that pays for the gap between the
+        contract's baseline and the counterfactual arm: the tariff's price of
+        ``baseline_care_share x tracked weeks - counterfactual care weeks``, before caps
+        and floor [GBP].  Positive when the counterfactual spends less time in care than
+        the contract assumes (payments for care days the therapy did not cause); zero
+        without a care-days-saved tariff or without the counterfactual arm.
     """
 
     achieved: np.ndarray
@@ -126,6 +135,7 @@ class Payments:
     paid: np.ndarray
     topup_paid: np.ndarray
     uncapped_total: np.ndarray
+    baseline_gap: np.ndarray
 
     @property
     def borough_paid(self) -> np.ndarray:
@@ -156,6 +166,7 @@ def compute_payments(
     reference_weekly_cost: np.ndarray,
     n_draws: int,
     n_quarters: int,
+    counterfactual: ArmOutcomes | None = None,
 ) -> Payments:
     """Outcome payments for one chunk of draws.
 
@@ -174,6 +185,8 @@ def compute_payments(
         contract gives none [GBP/week].
     n_draws, n_quarters : int
         Output shape (quarters of achievement).
+    counterfactual : ArmOutcomes, optional
+        The arm without therapy; used only for :attr:`Payments.baseline_gap`.
     """
     n = people.n
     n_b = len(s.boroughs)
@@ -187,6 +200,7 @@ def compute_payments(
     n_keys = n_draws * n_b
     per_person = np.zeros((n if by_person else n_keys, n_quarters))
     saved = np.zeros((n_keys, n_quarters))
+    baseline_gap = np.zeros(n_draws)
     key_db = d * n_b + people.borough
     row_of = np.arange(n) if by_person else key_db  # the row a person's amounts go to
     sp = treated.spells
@@ -194,14 +208,16 @@ def compute_payments(
         base = f"contract.tariffs.{i}"
         if isinstance(tariff, WeeklyOutOfCare):
             price = params[f"{base}.payment_per_week_gbp"]
+            # paid at home; after a return from care (HOME_AFTER) only if the contract says so
+            paid_states = HOME if tariff.pay_weeks_after_return_from_care else HOME_BEFORE_CARE
             if by_person:
-                home = sp.state < FIRST_PLACEMENT
+                home = sp.state < (FIRST_PLACEMENT if tariff.pay_weeks_after_return_from_care else HOME_AFTER)
                 p = sp.person[home]
                 lo = np.maximum(sp.start[home], window_start[p]) + ref[p]
                 hi = np.minimum(sp.end[home], window_end[p]) + ref[p]
                 per_person += split_by_quarter(p, lo, hi, price[d[p]], n, n_quarters)
             else:
-                weeks = spell_quarter_weeks(treated, HOME, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
+                weeks = spell_quarter_weeks(treated, paid_states, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
                 per_person += weeks * np.repeat(price, n_b)[:, None]
         elif isinstance(tariff, Engagement):
             price = params[f"{base}.payment_gbp"]
@@ -226,10 +242,15 @@ def compute_payments(
                 cost = reference_weekly_cost
             tracked = quarter_weeks(key_db, window_start + ref, window_end + ref, n_keys, n_quarters)
             care_weeks = spell_quarter_weeks(treated, CARE, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
-            weeks_saved = share.repeat(n_b)[:, None] * tracked - care_weeks
+            baseline_weeks = share.repeat(n_b)[:, None] * tracked
+            weeks_saved = baseline_weeks - care_weeks
             if tariff.floor_at_zero:
                 weeks_saved = np.maximum(weeks_saved, 0.0)
-            saved += weeks_saved * (cost.reshape(-1) * paid_share.repeat(n_b))[:, None]
+            price_per_week = (cost.reshape(-1) * paid_share.repeat(n_b))[:, None]  # (D x B, 1) [GBP/week]
+            saved += weeks_saved * price_per_week
+            if counterfactual is not None:
+                cf_weeks = spell_quarter_weeks(counterfactual, CARE, key_db, ref, n_keys, n_quarters, window=(window_start, window_end))
+                baseline_gap += ((baseline_weeks - cf_weeks) * price_per_week).reshape(n_draws, -1).sum(axis=1)
     if by_person:
         uncapped = np.bincount(d, weights=per_person.sum(axis=1), minlength=n_draws)
         per_person = cap_in_time_order(per_person, caps.per_young_person_gbp)
@@ -251,4 +272,4 @@ def compute_payments(
     paid[:, :, lag:] = achieved
     topup_paid = np.zeros_like(paid)
     topup_paid[:, :, lag:] = topup
-    return Payments(achieved, topup, paid, topup_paid, uncapped)
+    return Payments(achieved, topup, paid, topup_paid, uncapped, baseline_gap)

@@ -22,6 +22,7 @@ from .counterfactual import baseline_map
 from .distributions import sample_inputs, stream
 from .hazards import (
     FIRST_PLACEMENT,
+    completion_params,
     effect_profile,
     hazard_scale,
     horizon_weight,
@@ -140,10 +141,19 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     horizon = int(max(1, we.max(initial=1)))
     shape = shape_profile(_shape_steps(s), horizon)
     hr = np.stack([params[f"interventions.{n}.effect.hazard_ratio"] for n in inames], axis=1)  # (D, I)
-    eff = np.empty((n_draws, n_i, horizon))
+    completed = None
+    if any(iv.completion is not None for iv in s.interventions.values()):
+        # rows per (draw, intervention, completer / non-completer); completion from its own stream
+        comp_share, nc_share = completion_params(s, params, n_draws)  # (D, I) each
+        completed = stream(entropy, chunk_index, "completion").random(people.n) < comp_share[d, i_]
+        hr_rows = np.stack([hr, hr**nc_share], axis=2)  # (D, I, 2): completers, non-completers
+    else:
+        hr_rows = hr[:, :, None]  # (D, I, 1): everyone completes
+    n_kinds = hr_rows.shape[2]
+    eff = np.empty((n_draws, n_i, n_kinds, horizon))
     for ii, iv in enumerate(s.interventions.values()):
-        eff[:, ii, :] = effect_profile(hr[:, ii], iv.therapy_weeks, iv.effect.fade_weeks, horizon)
-    eff = eff.reshape(n_draws * n_i, horizon)
+        eff[:, ii] = effect_profile(hr_rows[:, ii], iv.therapy_weeks, iv.effect.fade_weeks, horizon)
+    eff = eff.reshape(n_draws * n_i * n_kinds, horizon)
     if s.baseline is None:  # the care model itself is the arm without therapy: one row
         cf_factor = np.ones(1)
     else:  # the arm without therapy is the care model with its home hazards scaled per draw (counterfactual.py)
@@ -151,8 +161,8 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     entry_prof = np.vstack([eff * shape, cf_factor[:, None] * shape[None, :]])
     reentry_prof = np.vstack([eff, np.repeat(cf_factor[:, None], horizon, axis=1)])
     tables = HazardTables.from_profiles(entry_prof, reentry_prof)
-    rows_t = d * n_i + i_
-    rows_c = n_draws * n_i + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
+    rows_t = d * n_i + i_ if completed is None else (d * n_i + i_) * 2 + (~completed)
+    rows_c = eff.shape[0] + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
     # the treated arm draws its own uniforms, so that the arm without therapy cannot move it
     treated, cf = simulate_arms(
         tables, [rows_t, rows_c], entry_scale, reentry_scale, end_prob, breakdown, escalation,
@@ -180,6 +190,10 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     col["weeks_out_of_care"] = col["weeks_home_treated"]
     for name, total in (("tracked_weeks_per_start", col["tracked_weeks"]), ("weeks_out_of_care_per_start", col["weeks_out_of_care"])):
         col[name] = np.divide(total, col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+    if completed is not None:
+        col["completion_share"] = np.divide(
+            np.bincount(d, weights=completed, minlength=n_draws), col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0
+        )
 
     # ---- care costs per draw x borough x quarter, both arms (calendar quarters)
     n_q = cal.n_quarters
@@ -206,7 +220,7 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
 
     # ---- outcome payments
     ref_cost = (weekly_cost * mix_by_borough[None, :, :]).sum(axis=2)  # (D, B): each borough's entry-mix cost
-    pay = compute_payments(s, people, treated, ws, we, params, ref_cost, n_draws, n_q)
+    pay = compute_payments(s, people, treated, ws, we, params, ref_cost, n_draws, n_q, counterfactual=cf)
     n_qc = pay.paid.shape[2]
 
     # ---- delivery costs and fees (cash quarters)
@@ -243,6 +257,7 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     borough_paid = pay.borough_paid
     col["outcome_payments_gbp"] = pay.paid.sum(axis=(1, 2))
     col["uncapped_payments_gbp"] = pay.uncapped_total
+    col["baseline_gap_payments_gbp"] = pay.baseline_gap
     col["topup_paid_gbp"] = pay.topup_paid.sum(axis=(1, 2))
     col["borough_paid_gbp"] = borough_paid.sum(axis=(1, 2))
     col["delivery_costs_gbp"] = costs.sum(axis=1)

@@ -114,6 +114,32 @@ def effect_profile(hazard_ratio: np.ndarray | float, therapy_weeks: int, fade_we
     return hr + (1.0 - hr) * frac
 
 
+def completion_params(s, values: dict, n_draws: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Completion share and non-completers' share of the log hazard ratio, per intervention.
+
+    Parameters
+    ----------
+    s : Scenario
+        The scenario (its interventions).
+    values : dict of path -> ndarray (D,) or float
+        Drawn (or central) values of the scenario's quantities.
+    n_draws : int, optional
+        Number of draws; ``None`` for central values (then the result has no draw axis).
+
+    Returns
+    -------
+    share, noncompleter_effect_share : ndarray, shape (D, I) or (I,)
+        An intervention without a ``completion`` block has share 1 (everyone completes) [share].
+    """
+    shape = () if n_draws is None else (n_draws,)
+    share, nc = [], []
+    for name, iv in s.interventions.items():
+        base = f"interventions.{name}.completion"
+        share.append(np.broadcast_to(values[f"{base}.share"], shape) if iv.completion else np.ones(shape))
+        nc.append(np.broadcast_to(values[f"{base}.noncompleter_effect_share"], shape) if iv.completion else np.ones(shape))
+    return np.stack(share, axis=-1).astype(float), np.stack(nc, axis=-1).astype(float)
+
+
 def placement_mixes(s) -> tuple[np.ndarray, np.ndarray]:
     """First placement type on entry and on re-entry, per borough.
 

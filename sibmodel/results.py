@@ -429,6 +429,11 @@ class Results:
                 "implied_hazard_ratio": {name: st(f"implied_hazard_ratio:{name}") for name in s.interventions},
                 "share_of_draws_clamped": prob(d["baseline_clamped"] > 0),
             }
+        if "completion_share" in d:  # only scenarios that give a completion share
+            out["outcomes"]["completion_share"] = st("completion_share")
+        if any(t.metric == "care_days_saved" for t in s.contract.tariffs) and "baseline_gap_payments_gbp" in d:
+            # payments resting on a contractual baseline: the part paying for its gap from the counterfactual
+            out["contract"]["baseline_gap_payments_gbp"] = st("baseline_gap_payments_gbp")
         out["validation"] = self.validation(out)
         return out
 

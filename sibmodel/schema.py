@@ -156,6 +156,20 @@ class Effect(Model):
     )
 
 
+class Completion(Model):
+    """How many starts complete the course of therapy, and what the others get from it."""
+
+    share: Share = Field(description="Share of starts who complete the course of therapy [share]; Essex: 335 of 388.")
+    noncompleter_effect_share: Share = Field(
+        0.0,
+        description=(
+            "Share of the log hazard ratio that a young person who does not complete gets [share]: their hazard "
+            "ratio is hazard_ratio ** noncompleter_effect_share; 0 = no effect, 1 = the completers' effect."
+        ),
+    )
+    source: str | None = Field(None, description="Where the completion share and the non-completers' effect come from.")
+
+
 class Team(Model):
     """A delivery team: a provider serving some boroughs with one intervention."""
 
@@ -192,6 +206,9 @@ class Intervention(Model):
     description: str = Field("", description="What the intervention is.")
     therapy_weeks: int = Field(ge=1, le=104, description="Length of a course of therapy [weeks].")
     effect: Effect
+    completion: Completion | None = Field(
+        None, description="Share completing the therapy and the non-completers' effect; omit for everyone completing."
+    )
     delivery: Delivery = Field(default_factory=Delivery)
 
 
@@ -277,6 +294,13 @@ class WeeklyOutOfCare(Model):
 
     metric: Literal["weekly_out_of_care"]
     payment_per_week_gbp: NonNegative = Field(description="Paid for each full week out of care [GBP/week].")
+    pay_weeks_after_return_from_care: bool = Field(
+        True,
+        description=(
+            "Whether weeks at home after a return from care (reunification) are paid; false = only the weeks "
+            "before a young person's first entry to care are paid."
+        ),
+    )
 
 
 class Engagement(Model):

@@ -55,6 +55,7 @@ def headline_table(summary: dict) -> str:
         _row("outcome payments", c["outcome_payments_gbp"], "gbp"),
         _row("  paid by boroughs", c["borough_paid_gbp"], "gbp"),
         _row("  paid by the top-up", c["topup_paid_gbp"], "gbp"),
+        *([_row("  for the baseline's gap (before caps)", c["baseline_gap_payments_gbp"], "gbp")] if "baseline_gap_payments_gbp" in c else []),
         "",
         "Investor",
         head,

@@ -17,12 +17,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .hazards import FIRST_PLACEMENT
+from .hazards import FIRST_PLACEMENT, HOME_AFTER
 from .pathways import ArmOutcomes
 from .referrals import QUARTER_WEEKS
 
-#: Which spells a tally counts: those at home (never in care or reunified), or in any placement.
-HOME, CARE = "home", "care"
+#: Which spells a tally counts: those at home (never in care or reunified), those at home
+#: before any entry to care (not after a return from care), or those in any placement.
+HOME, HOME_BEFORE_CARE, CARE = "home", "home_before_care", "care"
+#: The states each kind counts: ``lo <= state < hi``.
+_STATES = {HOME: (0, FIRST_PLACEMENT), HOME_BEFORE_CARE: (0, HOME_AFTER), CARE: (FIRST_PLACEMENT, 1 << 30)}  # any placement
 
 
 @njit(cache=True, nogil=True)
@@ -45,12 +48,12 @@ def _intervals(key, start, end, n_keys, n_quarters):  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
-def _spells(person, state, start, end, care, key_of, k_types, offset, window_start, window_end, n_keys, n_quarters):  # pragma: no cover - compiled
+def _spells(person, state, start, end, state_lo, state_hi, key_of, k_types, offset, window_start, window_end, n_keys, n_quarters):  # pragma: no cover - compiled
     out = np.zeros((n_keys, n_quarters), dtype=np.float64)
     clip = window_start.size > 0
     for i in range(person.size):
         s = state[i]
-        if (s >= FIRST_PLACEMENT) != care:
+        if s < state_lo or s >= state_hi:
             continue
         p = person[i]
         lo, hi = np.int64(start[i]), np.int64(end[i])
@@ -99,8 +102,9 @@ def spell_quarter_weeks(
     ----------
     arm : ArmOutcomes
         Spells in weeks since referral.
-    which : {"home", "care"}
-        Count the spells at home, or the spells in any placement.
+    which : {"home", "home_before_care", "care"}
+        Count the spells at home, the spells at home before any entry to care
+        (not those after a return from care), or the spells in any placement.
     key_of_person : ndarray of int, shape (N,)
         Row of each person (e.g. draw x borough).
     offset : ndarray of int, shape (N,)
@@ -119,13 +123,13 @@ def spell_quarter_weeks(
     ndarray of float, shape (n_keys, n_quarters)
         Weeks [weeks] (whole numbers).
     """
-    if which not in (HOME, CARE):
-        raise ValueError(f"which must be {HOME!r} or {CARE!r}, not {which!r}")
+    if which not in _STATES:
+        raise ValueError(f"which must be one of {sorted(_STATES)}, not {which!r}")
     sp = arm.spells
     empty = np.zeros(0, dtype=np.int64)
     ws, we = (empty, empty) if window is None else (np.ascontiguousarray(w, dtype=np.int64) for w in window)
     return _spells(
-        sp.person, sp.state, sp.start, sp.end, which == CARE,
+        sp.person, sp.state, sp.start, sp.end, *_STATES[which],
         np.ascontiguousarray(key_of_person, dtype=np.int64), int(by_type), np.ascontiguousarray(offset, dtype=np.int64),
         ws, we, int(n_keys), int(n_quarters),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sibmodel.contract import cap_in_time_order, compute_payments, split_by_quarter
 from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
@@ -28,18 +29,26 @@ def _two_people():
         quarter=np.array([0, 0]), cohort=np.array([0, 1]), referral_week=np.array([0, 10]),
         counts=np.zeros((1, 2, 1, 1), dtype=int),
     )
+    return people, _arm_in_foster_care(0, 20, 30)
+
+
+def _arm_in_foster_care(person: int, start: int, end: int) -> ArmOutcomes:
+    """Two people over weeks 0-104: ``person`` in foster care in weeks [start, end) and home
+    otherwise (home before care, then home after care); the other at home throughout."""
+    other = 1 - person
     spells = Spells(
-        person=np.array([0, 0, 0, 1]),
+        person=np.array([person, person, person, other]),
         state=np.array([HOME_NEVER, FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER], dtype=np.int8),
-        start=np.array([0, 20, 30, 0], dtype=np.int32),
-        end=np.array([20, 30, 104, 104], dtype=np.int32),
+        start=np.array([0, start, end, 0], dtype=np.int32),
+        end=np.array([start, end, 104, 104], dtype=np.int32),
     )
-    arm = ArmOutcomes(
-        weeks_home=np.array([94, 104]), weeks_in_placement=np.array([[10, 0, 0], [0, 0, 0]]),
-        entered_care=np.array([True, False]), n_placements=np.array([1, 0]), n_breakdowns=np.array([0, 0]),
+    in_care = np.zeros((2, 3), dtype=int)
+    in_care[person, 0] = end - start
+    return ArmOutcomes(
+        weeks_home=104 - in_care.sum(axis=1), weeks_in_placement=in_care,
+        entered_care=np.arange(2) == person, n_placements=(np.arange(2) == person).astype(int), n_breakdowns=np.zeros(2, int),
         spells=spells,
     )
-    return people, arm
 
 
 def test_hand_worked_contract():
@@ -85,6 +94,33 @@ def test_hand_worked_contract():
     np.testing.assert_allclose(pay.borough_paid[0, 1, 2:], np.array(b) - np.array(topup_b))
     # what would have been paid with no cap: A 94 + B 104 weeks at GBP 100 in the 10 quarters
     assert pay.uncapped_total[0] == (94 + 104) * 100
+
+
+@pytest.mark.parametrize("per_person_cap", [None, 1_000_000])
+@pytest.mark.parametrize("pay_after_return", [True, False])
+def test_weeks_after_a_return_from_care_are_paid_only_if_the_contract_says_so(pay_after_return, per_person_cap):
+    """The contract switch ``pay_weeks_after_return_from_care``, worked by hand at GBP 100 a week, no caps binding.
+
+    A is at home 0-19, in care 20-29 and home again 30-103 (weeks since referral, window 0-104).
+    Paid after a return: A's 20 + 74 = 94 weeks (q0 13, q1 7, q2 9, q3..q7 13 each).  Not paid:
+    only A's 20 weeks before care (q0 13, q1 7).  B never enters care: 104 weeks either way.
+    Both code paths are checked: weeks summed straight into boroughs (no per-person cap) and
+    person by person (a per-person cap that does not bind).
+    """
+    caps = "contract.caps={}" if per_person_cap is None else f"contract.caps={{per_young_person_gbp: {per_person_cap}}}"
+    s = _scenario(
+        f"contract.tariffs=[{{metric: weekly_out_of_care, payment_per_week_gbp: 100, pay_weeks_after_return_from_care: {str(pay_after_return).lower()}}}]",
+        caps, "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+    )
+    people, arm = _two_people()
+    pay = compute_payments(
+        s, people, arm, np.array([0, 0]), np.array([104, 104]),
+        {"contract.tariffs.0.payment_per_week_gbp": np.array([100.0])}, np.zeros((1, 10)), 1, 10,
+    )
+    a = [1300, 700, 900, 1300, 1300, 1300, 1300, 1300, 0, 0] if pay_after_return else [1300, 700] + [0] * 8
+    np.testing.assert_allclose(pay.achieved[0, 0], a)
+    assert pay.achieved[0, 1].sum() == 104 * 100
+    assert pay.uncapped_total[0] == ((94 if pay_after_return else 20) + 104) * 100
 
 
 def test_engagement_and_milestone():
@@ -151,6 +187,36 @@ def test_cap_in_time_order():
     np.testing.assert_allclose(cap_in_time_order(x, None), x)
 
 
+def test_baseline_gap_payments_hand_worked():
+    """The part of care-days-saved payments that pays for the gap between the contract's baseline
+    and the counterfactual: price x (baseline share x tracked weeks - counterfactual care weeks).
+
+    Price: 40% of GBP 1,000 = GBP 400 a week.  Both young people are tracked 104 weeks (all inside
+    the 10 quarters), 208 weeks in all.  Without therapy A is in care weeks 10-59 (50 weeks), B never.
+    Baseline 50%: 104 - 50 = 54 weeks -> GBP 21,600 paid for care the therapy did not avoid.
+    Baseline 20%: 41.6 - 50 = -8.4 weeks -> GBP -3,360 (the contract underpays).
+    The payments themselves do not depend on the counterfactual arm.
+    """
+    people, arm = _two_people()
+    cf = _arm_in_foster_care(0, 10, 60)
+    for share, gap in ((0.5, 21_600.0), (0.2, -3_360.0)):
+        s = _scenario(
+            f"contract.tariffs=[{{metric: care_days_saved, baseline_care_share: {share}, share_of_placement_cost: 0.4, "
+            "reference_weekly_care_cost_gbp: 1000}]",
+            "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+        )
+        params = {
+            "contract.tariffs.0.baseline_care_share": np.array([share]),
+            "contract.tariffs.0.share_of_placement_cost": np.array([0.4]),
+            "contract.tariffs.0.reference_weekly_care_cost_gbp": np.array([1000.0]),
+        }
+        args = (s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10)
+        with_cf, without = compute_payments(*args, counterfactual=cf), compute_payments(*args)
+        np.testing.assert_allclose(with_cf.baseline_gap, [gap], atol=1e-9)
+        np.testing.assert_array_equal(without.baseline_gap, [0.0])
+        np.testing.assert_array_equal(with_cf.paid, without.paid)
+
+
 def test_quarter_weeks_matches_split_and_a_week_by_week_count():
     """The loop-free quarter split equals the spell-by-spell split and a brute-force count."""
     from sibmodel.tally import quarter_weeks
@@ -180,3 +246,61 @@ def test_payments_without_per_person_cap_match_the_per_person_path():
     np.testing.assert_allclose(out[0].achieved, out[1].achieved, rtol=1e-12)
     np.testing.assert_allclose(out[0].topup_paid, out[1].topup_paid, rtol=1e-12)
     assert out[0].uncapped_total[0] == out[1].uncapped_total[0] == (94 + 104) * 123
+
+
+def test_pfp_contract_switch_both_variants_run_and_pay_less_for_weeks_after_care():
+    """PFP with and without payment for weeks at home after a return from care, same seed.
+
+    Only payments move: the pathways (common random numbers) are the same.  The amount is
+    checked against a count made by a different code path: with tracking from referral the
+    weekly occupancy (difference arrays over all spells) covers exactly the tracking
+    windows, so the mean over draws of what the switch removes (before caps) is
+    GBP 213 x the mean weeks in state ``home_after_care`` of the treated arm.
+    """
+    from sibmodel import load_scenario
+    from sibmodel.engine import simulate
+
+    on = load_scenario(PFP, ["contract.tracking.starts_at=referral"])
+    off = load_scenario(PFP, ["contract.tracking.starts_at=referral", "contract.tariffs.0.pay_weeks_after_return_from_care=false"])
+    assert on.contract.tariffs[0].pay_weeks_after_return_from_care is True  # the default: as before
+    r_on, r_off = (simulate(s, draws=60, seed=3, chunk_size=30) for s in (on, off))
+    for col in ("starts", "weeks_out_of_care", "care_cost_treated_gbp", "government_value_gbp"):
+        np.testing.assert_array_equal(r_on.draws[col].to_numpy(), r_off.draws[col].to_numpy())
+    removed = r_on.draws["uncapped_payments_gbp"] - r_off.draws["uncapped_payments_gbp"]
+    assert (removed > 0).all()
+    assert (r_off.draws["outcome_payments_gbp"] <= r_on.draws["outcome_payments_gbp"]).all()
+    occ = r_on.occupancy
+    after = occ[(occ.arm == "treated") & (occ.state == "home_after_care")]["mean_count"].sum()
+    assert removed.mean() == pytest.approx(213 * after, rel=1e-9)
+
+
+def test_essex_baseline_gap_is_the_price_of_the_contract_baseline_minus_the_counterfactual_care():
+    """Essex (one borough, fixed costs): per draw, the payments for the baseline's gap are
+    ``price x (0.55 x tracked weeks - counterfactual care weeks)``, with the price 25% of the entry-mix
+    weekly cost, worked by hand: 0.7 x 600 + 0.27 x 3,000 + 0.03 x 4,038 = GBP 1,351.14 a week
+    (scenarios/essex/essex_mst.yaml), so GBP 337.785 a week.
+
+    In the stress where the true care share without MST is 40% (15 points under the contract's 55%),
+    every payment is the same, draw by draw (common random numbers: the treated arm does not depend
+    on the baseline), and the gap is about 15% of the tracked weeks at that price; as run, about 0.
+    """
+    from sibmodel import load_scenario
+    from sibmodel.engine import simulate
+
+    runs = {
+        name: simulate(load_scenario(f"scenarios/essex/{name}.yaml"), draws=60, seed=2, chunk_size=30)
+        for name in ("essex_mst", "true_baseline_below_contract")
+    }
+    gap_share = {}
+    for name, r in runs.items():
+        d = r.draws
+        cf_care_weeks = d["tracked_weeks"] - d["weeks_home_counterfactual"]
+        np.testing.assert_allclose(d["baseline_gap_payments_gbp"], 337.785 * (0.55 * d["tracked_weeks"] - cf_care_weeks), rtol=1e-9)
+        assert r.summary()["contract"]["baseline_gap_payments_gbp"]["p50"] == pytest.approx(np.median(d["baseline_gap_payments_gbp"]))
+        gap_share[name] = d["baseline_gap_payments_gbp"].sum() / (337.785 * d["tracked_weeks"].sum())
+    base, stress = runs["essex_mst"].draws, runs["true_baseline_below_contract"].draws
+    for col in ("outcome_payments_gbp", "weeks_out_of_care", "investor_moic"):
+        assert stress[col].equals(base[col]), col
+    # the map from baseline to counterfactual is solved at central inputs; pooled over draws it lands near them
+    assert gap_share["true_baseline_below_contract"] == pytest.approx(0.15, abs=0.02)
+    assert gap_share["essex_mst"] == pytest.approx(0.0, abs=0.02)

@@ -177,3 +177,38 @@ def test_weekly_occupancy_matches_person_totals():
     assert per_arm["counterfactual"] == pytest.approx(tracked, rel=1e-9)
     home = occ[occ.state.str.startswith("home")].groupby("arm")["mean_count"].sum()
     assert home["treated"] == pytest.approx(run.draws["weeks_home_treated"].mean(), rel=1e-9)
+
+
+def _without(df: pd.DataFrame, *cols) -> pd.DataFrame:
+    return df.drop(columns=[c for c in cols if c in df])
+
+
+@pytest.mark.parametrize(
+    "completion",
+    ["{share: 1.0}", "{share: 0.7, noncompleter_effect_share: 1.0}"],
+    ids=["everyone-completes", "non-completers-as-completers"],
+)
+def test_completion_that_changes_no_one_changes_no_bit(pfp, run, completion):
+    """A completion share of 1, or non-completers with the completers' full effect, simulate
+    everyone as before: the same draws to the bit (the completion stream is new, so no other
+    stream moves), plus the completion share column."""
+    s = load_scenario(PFP, [f"interventions.MST.completion={completion}", f"interventions.FFT.completion={completion}"])
+    r = simulate(s, draws=120, seed=7, chunk_size=50)
+    assert _hash(_without(r.draws, "completion_share")) == _hash(run.draws)
+    assert "completion_share" not in run.draws and "completion_share" not in run.summary()["outcomes"]
+    share = r.draws["completion_share"]
+    assert (share == 1.0).all() if completion == "{share: 1.0}" else 0.6 < share.mean() < 0.8
+    assert r.summary()["outcomes"]["completion_share"]["p50"] == pytest.approx(share.median())
+
+
+def test_non_completers_without_effect_spend_less_time_at_home(pfp, run):
+    """Completion 50% with no effect for non-completers: time at home with therapy falls, starts do
+    not move, and the completion share is binomial around 50% (within 4 standard errors).  (The arm
+    without therapy shares uniforms with the treated arm while both run, so it moves by noise.)"""
+    s = load_scenario(PFP, ["interventions.MST.completion={share: 0.5}", "interventions.FFT.completion={share: 0.5}"])
+    r = simulate(s, draws=120, seed=7, chunk_size=50)
+    assert r.draws["time_at_home_share_treated"].mean() < run.draws["time_at_home_share_treated"].mean() - 0.1
+    np.testing.assert_array_equal(r.draws["starts"].to_numpy(), run.draws["starts"].to_numpy())
+    done = (r.draws["completion_share"] * r.draws["starts"]).sum()
+    n = r.draws["starts"].sum()
+    assert abs(done / n - 0.5) < 4 * np.sqrt(0.25 / n)

@@ -176,7 +176,7 @@ def test_draw_starts_bit_identical_to_reference(sets):
 
 
 def test_draw_starts_bit_identical_on_a_single_intervention_scenario():
-    s = validate_data(resolve("scenarios/essex_mst.yaml"), "scenarios/essex_mst.yaml")
+    s = validate_data(resolve("scenarios/essex/essex_mst.yaml"), "scenarios/essex/essex_mst.yaml")
     params = sample_inputs(dict(iter_quantities(s)), [], 300, 5, 2)
     ours = draw_starts(s, params, stream(5, 2, "r"), stream(5, 2, "w"))
     ref = _draw_starts_reference(s, params, stream(5, 2, "r"), stream(5, 2, "w"))

@@ -143,7 +143,7 @@ def test_time_at_home_marks_published_values_when_the_scenario_has_them(run):
 
 def test_time_at_home_converts_published_care_shares():
     """Essex publishes the share of time in care; the figure marks 100% minus it, and says so."""
-    res = simulate(load_scenario("scenarios/essex_mst.yaml"), draws=10, seed=1, chunk_size=10)
+    res = simulate(load_scenario("scenarios/essex/essex_mst.yaml"), draws=10, seed=1, chunk_size=10)
     care = {o.figure: o.value for o in res.scenario.observed.values()}
     text = _texts(F.time_at_home(res))
     for arm, label in (("treated", "with therapy"), ("counterfactual", "without (counterfactual)")):

@@ -45,14 +45,19 @@ def test_correlated_inputs_form_one_group():
 
 
 def test_scenario_sobol_small_run_is_sane():
-    """A tiny design: indices exist for every input and output; referral volume matters for the IRR."""
+    """A tiny design: indices exist for every input and output; referral volume, the effect, entry to
+    care or the largest delivery cost (the FFT team's, ~GBP 3m over the contract, lognormal sigma 0.3:
+    a spread of ~GBP 1m, as large as that of the payments) leads for the IRR."""
     s = load_scenario("scenarios/pfp.yaml")
     res = scenario_sobol(s, n_base=4, replicates=1, seed=3, num_resamples=20)
     n_inputs = res["input"].nunique()
     assert len(res) == 2 * n_inputs and set(res["output"]) == {"investor_irr", "net_savings"}
     assert np.isfinite(res[["S1", "ST"]].to_numpy()).all()
     irr = res[res["output"] == "investor_irr"].set_index("input")
-    assert irr["ST"].idxmax() in {"referrals.volume_multiplier", "interventions.FFT.effect.hazard_ratio", "care.entry.prob"}
+    assert irr["ST"].idxmax() in {
+        "referrals.volume_multiplier", "interventions.FFT.effect.hazard_ratio", "care.entry.prob",
+        "interventions.FFT.delivery.teams.Family Psychology Mutual FFT.cost_per_quarter_gbp",
+    }
     # worker processes share the design points; the indices do not change
     two = scenario_sobol(s, n_base=4, replicates=1, seed=3, num_resamples=20, workers=2)
     pd.testing.assert_frame_equal(res, two)

@@ -29,15 +29,23 @@ def test_effect_halved_is_half_the_log_hazard_ratio():
         assert math.log(got) == pytest.approx(0.5 * math.log(base), rel=2e-3), iv
 
 
+def _scaled_by(got, base, factor):
+    """``got`` is ``base`` with its centre times ``factor`` and the same shape (spread on the log scale)."""
+    assert center(got) == pytest.approx(factor * center(base))
+    assert type(got) is type(base)
+    if hasattr(base, "log_params"):
+        assert got.log_params()[1] == pytest.approx(base.log_params()[1])
+
+
 def test_delivery_costs_plus25():
     s = _stress("delivery_costs_plus25")
     for iv in ("MST", "FFT"):
         b, t = BASE.interventions[iv].delivery, s.interventions[iv].delivery
-        assert center(t.team_cost_per_quarter_gbp) == pytest.approx(1.25 * center(b.team_cost_per_quarter_gbp))
-        assert center(t.variable_cost_per_family_gbp) == pytest.approx(1.25 * center(b.variable_cost_per_family_gbp))
+        _scaled_by(t.team_cost_per_quarter_gbp, b.team_cost_per_quarter_gbp, 1.25)
+        _scaled_by(t.variable_cost_per_family_gbp, b.variable_cost_per_family_gbp, 1.25)
         for name, team in b.teams.items():
             if team.cost_per_quarter_gbp is not None:
-                assert center(t.teams[name].cost_per_quarter_gbp) == pytest.approx(1.25 * center(team.cost_per_quarter_gbp))
+                _scaled_by(t.teams[name].cost_per_quarter_gbp, team.cost_per_quarter_gbp, 1.25)
 
 
 def test_referrals_minus30():
@@ -71,3 +79,11 @@ def test_no_effect_pays_the_investor_but_saves_nothing():
     assert d["commissioner_net_savings_gbp"].median() == pytest.approx(-paid, rel=0.1)
     for col in ("investor_moic", "outcome_payments_gbp", "weeks_out_of_care"):
         assert d[col].equals(base[col]), col
+
+
+def test_pay_only_before_care_changes_only_the_contract_switch():
+    s = _stress("pay_only_before_care")
+    assert len(s.contract.tariffs) == len(BASE.contract.tariffs) == 1
+    base, got = BASE.contract.tariffs[0], s.contract.tariffs[0]
+    assert base.pay_weeks_after_return_from_care and not got.pay_weeks_after_return_from_care
+    assert center(got.payment_per_week_gbp) == center(base.payment_per_week_gbp)

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from pathway_cases import reentry
 
-from sibmodel.hazards import FIRST_PLACEMENT
+from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER
 from sibmodel.pathways import simulate_from_params
-from sibmodel.tally import CARE, HOME, spell_quarter_weeks, sum_by_key
+from sibmodel.tally import CARE, HOME, HOME_BEFORE_CARE, spell_quarter_weeks, sum_by_key
 
 
-@pytest.mark.parametrize("which", [HOME, CARE])
+@pytest.mark.parametrize("which", [HOME, HOME_BEFORE_CARE, CARE])
 @pytest.mark.parametrize("by_type", [False, True])
 @pytest.mark.parametrize("windowed", [False, True])
 def test_spell_quarter_weeks_matches_week_by_week_count(which, by_type, windowed):
@@ -37,7 +37,7 @@ def test_spell_quarter_weeks_matches_week_by_week_count(which, by_type, windowed
     sp = arm.spells
     for i in range(sp.person.size):
         p, s = sp.person[i], sp.state[i]
-        if (s >= FIRST_PLACEMENT) != (which == CARE):
+        if (s >= FIRST_PLACEMENT) != (which == CARE) or (which == HOME_BEFORE_CARE and s == HOME_AFTER):
             continue
         key = key_of[p] * k_types + (s - FIRST_PLACEMENT) if by_type else key_of[p]
         for w in range(sp.start[i], sp.end[i]):

@@ -319,7 +319,7 @@ def test_baseline_reference_from_a_published_care_share():
     """Essex publishes care shares (10.8% vs 55%, INDIGO-POJ-0130): time at home 89.2% vs 45%."""
     from sibmodel.baseline import home_share_reference
 
-    essex = load_scenario("scenarios/essex_mst.yaml")
+    essex = load_scenario("scenarios/essex/essex_mst.yaml")
     assert home_share_reference(essex, "counterfactual")[0] == pytest.approx(0.45)
     assert home_share_reference(essex, "treated")[0] == pytest.approx(0.892)
     bare = validate_data({**resolve(PFP), "observed": {}})
