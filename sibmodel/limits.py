@@ -21,6 +21,10 @@ from pathlib import Path
 
 from .exceptions import Issue, ScenarioError
 
+#: Largest magnitude of a number in a scenario (money, counts, ratios) [unit of the field]:
+#: GBP 1e12 is a trillion pounds, so sums over young people, weeks and draws stay finite.
+MAX_MAGNITUDE = 1e12
+
 #: Largest scenario (or ``--borough-file``) file read [bytes].
 MAX_SCENARIO_BYTES = 1024**2
 

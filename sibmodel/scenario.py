@@ -23,7 +23,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .exceptions import Issue, ScenarioError
-from .limits import MAX_EXTENDS_DEPTH, MAX_NESTING_DEPTH, MAX_SCENARIO_BYTES, MAX_SHOWN_ISSUES, MAX_YAML_NODES
+from .limits import (
+    MAX_EXTENDS_DEPTH,
+    MAX_NESTING_DEPTH,
+    MAX_SCENARIO_BYTES,
+    MAX_SHOWN_ISSUES,
+    MAX_YAML_NODES,
+)
 from .schema import Scenario, cross_check
 
 __all__ = [
