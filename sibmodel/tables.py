@@ -17,6 +17,10 @@ def _num(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
 
 
+def _pctile(x: float | None, unit: str = "") -> str:
+    return "n/a" if x is None or x != x else f"{x:.0f}{unit}"
+
+
 FORMATS = {"gbp": _money, "share": _pct, "count": _num, "ratio": _num}
 
 
@@ -64,6 +68,8 @@ def headline_table(summary: dict) -> str:
     lines += ["", "Government", head, _row("value (gross care costs avoided)", g["value_gbp"], "gbp")]
     if summary.get("validation"):
         lines += ["", validation_table(summary["validation"])]
+    if summary.get("warnings"):
+        lines += ["", "Warnings"] + [f"  - {w}" for w in summary["warnings"]]
     return "\n".join(lines)
 
 
@@ -82,7 +88,7 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
             role = "calibration target" if r["calibration_target"] else "check"
             out.append(
                 f"| {r['figure']} | {fmt(r['figure'], r['observed'])} | {fmt(r['figure'], r['p5'])} | {fmt(r['figure'], r['p50'])} | "
-                f"{fmt(r['figure'], r['p95'])} | {r['percentile_of_observed']:.0f} | {'yes' if r['inside_p5_p95'] else 'NO'} | {role} |"
+                f"{fmt(r['figure'], r['p95'])} | {_pctile(r['percentile_of_observed'])} | {'yes' if r['inside_p5_p95'] else 'NO'} | {role} |"
             )
         return "\n".join(out)
     width = max([len(r["figure"]) + (9 if r["calibration_target"] else 0) for r in rows] + [6])
@@ -92,6 +98,6 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
         tgt = " (target)" if r["calibration_target"] else ""
         out.append(
             f"  {r['figure'] + tgt:<{width}} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
-            f"{fmt(r['figure'], r['p95']):>10} {r['percentile_of_observed']:>6.0f}%{mark}"
+            f"{fmt(r['figure'], r['p95']):>10} {_pctile(r['percentile_of_observed'], '%'):>7}{mark}"
         )
     return "\n".join(out)
