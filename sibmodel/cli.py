@@ -179,12 +179,11 @@ def validation(run_dir, markdown) -> None:
     from pathlib import Path
 
     from .exceptions import Issue, ScenarioError
+    from .rundir import read_summary
     from .tables import validation_table
 
     path = Path(run_dir) / "summary.json"
-    if not path.is_file():
-        raise ScenarioError([Issue(str(run_dir), "", "not a run folder: summary.json is missing (make one with `sibmodel run`)")])
-    rows = json.loads(path.read_text()).get("validation") or []
+    rows = read_summary(run_dir).get("validation") or []
     if not rows:
         raise ScenarioError([Issue(str(path), "validation", "the run's scenario has no observed: block, so there is nothing to validate")])
     click.echo(validation_table(rows, markdown=markdown))
