@@ -19,7 +19,14 @@ EXIT_BAD_INPUT = 2
 
 
 class _Group(click.Group):
-    """Click group that turns sibmodel errors into exit code 2 without a traceback."""
+    """Click group that turns sibmodel errors into exit code 2 without a traceback, and
+    removes control characters (terminal escape codes from a scenario) from all it prints."""
+
+    def main(self, *args, **kwargs):
+        from .safe_text import filtered_output
+
+        with filtered_output():
+            return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context):
         try:
