@@ -11,6 +11,7 @@ shows one); the commands are registered on the group in :mod:`sibmodel.cli`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import click
@@ -64,11 +65,11 @@ def _parse_target(text: str) -> tuple[str, float]:
 
     key, eq, value = text.partition("=")
     try:
-        if not eq or not key.strip():
+        if not eq or not key.strip() or not math.isfinite(float(value)):
             raise ValueError
         return key.strip(), float(value)
     except ValueError:
-        raise WorkflowError([Issue("--for", key, "expected FIGURE=VALUE with a number, e.g. investor.p_loss=0.10", text, True)]) from None
+        raise WorkflowError([Issue("--for", key, "expected FIGURE=VALUE with a finite number, e.g. investor.p_loss=0.10", text, True)]) from None
 
 
 # --------------------------------------------------------------------------- stress
@@ -103,6 +104,11 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
     if (solve_lever is None) != (solve_for is None):
         raise WorkflowError([Issue("--solve/--for", "", "give both --solve LEVER and --for FIGURE=VALUE")])
     s = load_scenario(scenario, overrides)
+    if solve_lever is not None:  # checked before anything runs
+        from .levers import get_lever
+
+        solve_key, solve_value = _parse_target(solve_for)
+        get_lever(solve_lever, s)
     settings = _settings(draws, seed, workers)
     target = _target(out_dir, "stress", scenario)
     click.echo(f"{settings.draws} draws per variant, seed {settings.seed}")
@@ -137,7 +143,7 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
     if solve_lever is not None:
         import pandas as pd
 
-        key, value = _parse_target(solve_for)
+        key, value = solve_key, solve_value
         root = st.goal_seek(s, solve_lever, key, value, settings)
         click.echo(f"\nGoal seek: {key} = {value:g} by moving the {root.label}")
         click.echo(f"  solved: {root.value:.6g} {root.unit} ({root.natural}); re-run gives {key} = {root.achieved:.4g} (base {root.base_figure:.4g})")
@@ -226,13 +232,13 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
 
     s = load_scenario(scenario, overrides)
     settings = _settings(draws, seed, workers)
-    target = _target(out_dir, f"join-{name.replace(' ', '_')}", scenario)
     jd = join_date.date() if isinstance(join_date, dt.datetime) else join_date
     costs = _placement_numbers(care_costs, "--care-cost", "PLACEMENT=GBP_PER_WEEK, e.g. foster=710")
     mix = _placement_numbers(placement_mix, "--placement-mix", "PLACEMENT=SHARE, e.g. foster=0.6")
     r = join_analysis(s, name, settings, like=like, starts_per_quarter=starts_per_quarter, join_date=jd, borough_file=borough_file,
                       weekly_care_cost_gbp=costs, entry_odds_ratio=entry_odds_ratio, placement_mix=mix or None,
                       break_even=not no_break_even)
+    target = _target(out_dir, f"join-{name.replace(' ', '_')}", scenario)  # made only once the input is known to be good
     import pandas as pd
 
     c = r.candidate

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,7 +281,9 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike) -> Path
 
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    from .rundir import output_tmpdir
+
+    tmp = output_tmpdir(target)  # not 0700: the umask decides
     try:
         (tmp / COMPARE_FILE).write_text(build_compare_report(comparison, tmp / "figures"), encoding="utf-8")
         records = json.loads(comparison.table.to_json(orient="records"))

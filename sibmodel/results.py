@@ -515,7 +515,9 @@ class Results:
         """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        from .rundir import output_tmpdir
+
+        tmp = output_tmpdir(target)  # not 0700: the umask decides
         try:
             summary = self.summary()
             (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=True))

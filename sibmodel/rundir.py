@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,6 +216,18 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     except ScenarioError as exc:
         raise RunFolderError(f"{folder}/manifest.json: the saved scenario is not valid:\n{exc}") from exc
     return SavedRun(folder, scenario, draws, cashflows, _nan_for_none(summary), manifest)
+
+
+def output_tmpdir(target: Path) -> Path:
+    """A new hidden folder beside ``target``, to be renamed into place, with the permissions
+    the user's umask gives a new folder (``tempfile.mkdtemp`` makes it 0700: private, unlike
+    any other folder the user makes)."""
+    target = Path(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    return tmp
 
 
 def replace_folder(new: Path, target: Path) -> None:

@@ -83,10 +83,12 @@ def filtered_output():
 
 
 def csv_cell(value):
-    """``value``, with a single quote in front if it is text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """``value``, with a single quote in front if it is text a spreadsheet would run as a formula,
+    and without terminal escape codes (:func:`terminal_text`; tabs and newlines are kept)."""
+    if not isinstance(value, str):
+        return value
+    value = terminal_text(value)  # first, so that "\x1b=..." cannot hide a formula
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def write_csv(frame, path: str | os.PathLike) -> None:
