@@ -254,6 +254,14 @@ def resolve(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
     if len(_chain) >= MAX_EXTENDS_DEPTH:
         raise ScenarioError([Issue(str(_chain[-1]), "extends", f"the extends chain is longer than {MAX_EXTENDS_DEPTH} files")])
     data = load_yaml(path)
+    if _chain:  # a file reached through extends: must look like a scenario before any of it is shown
+        blocks = {f.alias or n for n, f in Scenario.model_fields.items()} | {"extends"}
+        foreign = [k for k in data if k not in blocks]
+        if foreign:
+            raise ScenarioError([Issue(
+                str(_chain[-1]), "extends",
+                f"{path} is not a scenario file: {len(foreign)} of its top-level keys are not scenario blocks "
+                f"(allowed: {', '.join(sorted(blocks))}); validate it on its own to see them")])
     parent = data.pop("extends", None)
     if parent is None:
         return data
