@@ -104,7 +104,7 @@ def test_escape_codes_in_a_scenario_never_reach_the_terminal(tmp_path):
     assert "Evil]0;pwned" in res.output
     assert not any(ch in res.output for ch in "\x1b\x07\x9b\x08\r")
     # an error message that quotes a value with escape codes
-    res = invoke("validate", PFP, "--set", 'metadata.name=""', "--set", f"boroughs.Bexley\x1b[31m.x=1")
+    res = invoke("validate", PFP, "--set", 'metadata.name=""', "--set", "boroughs.Bexley\x1b[31m.x=1")
     assert res.exit_code == 2 and "\x1b" not in res.output
 
 
