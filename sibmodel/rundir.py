@@ -22,8 +22,8 @@ import pandas as pd
 from .exceptions import RunFolderError, ScenarioError, _short
 from .schema import Scenario
 
-#: Largest ``summary.json`` read back [bytes] (a run's is tens of kilobytes).
-MAX_SUMMARY_BYTES = 64 * 1024**2
+#: Largest ``summary.json`` or ``manifest.json`` read back [bytes] (a run's are tens of kilobytes).
+MAX_JSON_BYTES = 64 * 1024**2
 
 REQUIRED_FILES = ("summary.json", "manifest.json", "draws.parquet", "cashflows.parquet")
 
@@ -145,20 +145,27 @@ def read_summary(folder: str | os.PathLike) -> dict:
     path = Path(folder) / "summary.json"
     if not path.is_file():
         raise RunFolderError(f"{folder}: not a run folder: summary.json is missing (make one with `sibmodel run`)")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_SUMMARY_BYTES + 1)
-        if len(raw) > MAX_SUMMARY_BYTES:
-            raise RunFolderError(f"{path}: larger than {MAX_SUMMARY_BYTES:,} bytes, not a summary written by sibmodel")
-        summary = json.loads(raw)
-    except (OSError, ValueError, RecursionError) as exc:
-        raise RunFolderError(f"{path}: cannot read it: {exc}") from None
+    summary = _read_json(path)
     if not isinstance(summary, dict) or not isinstance(summary.get("meta"), dict):
         raise RunFolderError(f"{path}: not a sibmodel summary (no 'meta' entry)")
     bad = _text_where_number(summary)
     if bad is not None:
         raise RunFolderError(f"{path}: {bad}: a number is expected, given {_short(_at(summary, bad))}: the file was changed after the run")
     return summary
+
+
+def _read_json(path: Path):
+    """A JSON file of a run folder, read only if it is a regular file of at most :data:`MAX_JSON_BYTES`."""
+    try:
+        if not path.is_file():
+            raise RunFolderError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+        if len(raw) > MAX_JSON_BYTES:
+            raise RunFolderError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes, not a file written by sibmodel")
+        return json.loads(raw)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise RunFolderError(f"{path}: cannot read it: {exc}") from None
 
 
 def _at(obj, dotted: str):
@@ -203,8 +210,8 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     summary = read_summary(folder)
     _check_numeric_columns(folder / "draws.parquet")
     _check_numeric_columns(folder / "cashflows.parquet", allowed_text=("quarter_end",))
+    manifest = _read_json(folder / "manifest.json")
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
         draws = ParquetColumns(folder / "draws.parquet")
         cashflows = pd.read_parquet(folder / "cashflows.parquet")
     except (OSError, ValueError) as exc:
