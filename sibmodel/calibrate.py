@@ -252,6 +252,11 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
     within each input's allowed range.
     """
     bad = [Issue("--target", k, f"unknown target; allowed: {', '.join(TARGETS)}", k, True) for k in targets if k not in TARGETS]
+    bad += [
+        Issue("--target", k, "a share of tracked weeks: a number strictly between 0 and 1", v, True)
+        for k, v in targets.items()
+        if k in TARGETS and not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 < v < 1.0)
+    ]
     if bad:
         raise ScenarioError(bad)
     groups = resolve_params(s, params)

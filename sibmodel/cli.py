@@ -22,7 +22,14 @@ EXIT_BAD_INPUT = 2
 class _Group(click.Group):
     """Click group that turns sibmodel errors into exit code 2 without a traceback, and
     Ctrl-C, SIGTERM and SIGHUP into a one-line message and exit code 128 + the signal's number
-    (130, 143, 129); the outputs' clean-up (sibmodel/outputs.py) runs as for any exception."""
+    (130, 143, 129); the outputs' clean-up (sibmodel/outputs.py) runs as for any exception.
+    Text it prints has control characters (terminal escape codes from a scenario) removed."""
+
+    def main(self, *args, **kwargs):
+        from .safe_text import filtered_output
+
+        with filtered_output():
+            return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context):
         from . import outputs
@@ -196,12 +203,11 @@ def validation(run_dir, markdown) -> None:
     from pathlib import Path
 
     from .exceptions import Issue, ScenarioError
+    from .rundir import read_summary
     from .tables import validation_table
 
     path = Path(run_dir) / "summary.json"
-    if not path.is_file():
-        raise ScenarioError([Issue(str(run_dir), "", "not a run folder: summary.json is missing (make one with `sibmodel run`)")])
-    rows = json.loads(path.read_text()).get("validation") or []
+    rows = read_summary(run_dir).get("validation") or []
     if not rows:
         raise ScenarioError([Issue(str(path), "validation", "the run's scenario has no observed: block, so there is nothing to validate")])
     click.echo(validation_table(rows, markdown=markdown))

@@ -11,12 +11,14 @@ shows one); the commands are registered on the group in :mod:`sibmodel.cli`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import click
 
 from .cli_options import DEFAULT_OUT_HELP, overwrite_option, set_option
 from .exceptions import Issue
+from .safe_text import write_csv
 
 _draws_option = click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True, help="Monte Carlo draws per scenario variant.")
 _seed_option = click.option(
@@ -67,11 +69,11 @@ def _parse_target(text: str) -> tuple[str, float]:
 
     key, eq, value = text.partition("=")
     try:
-        if not eq or not key.strip():
+        if not eq or not key.strip() or not math.isfinite(float(value)):
             raise ValueError
         return key.strip(), float(value)
     except ValueError:
-        raise WorkflowError([Issue("--for", key, "expected FIGURE=VALUE with a number, e.g. investor.p_loss=0.10", text, True)]) from None
+        raise WorkflowError([Issue("--for", key, "expected FIGURE=VALUE with a finite number, e.g. investor.p_loss=0.10", text, True)]) from None
 
 
 # --------------------------------------------------------------------------- stress
@@ -107,6 +109,11 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
     if (solve_lever is None) != (solve_for is None):
         raise WorkflowError([Issue("--solve/--for", "", "give both --solve LEVER and --for FIGURE=VALUE")])
     s = load_scenario(scenario, overrides)
+    if solve_lever is not None:  # checked before anything runs
+        from .levers import get_lever
+
+        solve_key, solve_value = _parse_target(solve_for)
+        get_lever(solve_lever, s)
     settings = _settings(draws, seed, workers)
     with _output(out_dir, "stress", scenario, overrides, overwrite) as out:
         target = out.staging
@@ -120,7 +127,7 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
             table = st.stress_suite(s, st.load_stress_suite(suite, overrides), settings, progress=_progress)
             click.echo("\nStress suite")
             _print_table(table, ["scenario", *st.STRESS_COLUMNS, "irr_p50_change"])
-            table.to_csv(target / "stress.csv", index=False)
+            write_csv(table, target / "stress.csv")
             wf.save(wf.stress_chart(table), target / "stress.png")
             written += ["stress.csv", "stress.png"]
         if do_tornado:
@@ -128,7 +135,7 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
             click.echo("\nTornado (input at p10 / p90)")
             _print_table(table, ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high",
                                  "net_savings_p50_low", "net_savings_p50_high"])
-            table.to_csv(target / "tornado.csv", index=False)
+            write_csv(table, target / "tornado.csv")
             wf.save(wf.tornado_chart(table), target / "tornado.png")
             written += ["tornado.csv", "tornado.png"]
         if do_reverse:
@@ -137,20 +144,20 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
             _print_table(table, ["lever", "unit", "figure", "target", "value", "ci_low", "ci_high", "achieved", "base_figure"])
             for _, row in table.iterrows():
                 click.echo(f"  {row['lever']} / {row['figure']}: {row['natural'] or row['note']}")
-            table.to_csv(target / "reverse_stress.csv", index=False)
+            write_csv(table, target / "reverse_stress.csv")
             wf.save(wf.reverse_stress_chart(table), target / "reverse_stress.png")
             written += ["reverse_stress.csv", "reverse_stress.png"]
         if solve_lever is not None:
             import pandas as pd
 
-            key, value = _parse_target(solve_for)
+            key, value = solve_key, solve_value
             root = st.goal_seek(s, solve_lever, key, value, settings)
             click.echo(f"\nGoal seek: {key} = {value:g} by moving the {root.label}")
             click.echo(f"  solved: {root.value:.6g} {root.unit} ({root.natural}); re-run gives {key} = {root.achieved:.4g} (base {root.base_figure:.4g})")
             if root.ci_low == root.ci_low:
                 click.echo(f"  95% Monte Carlo interval: [{root.ci_low:.6g}, {root.ci_high:.6g}] {root.unit}")
             click.echo(f"  {root.note}")
-            pd.DataFrame([root.as_row()]).to_csv(target / "goal_seek.csv", index=False)
+            write_csv(pd.DataFrame([root.as_row()]), target / "goal_seek.csv")
             written.append("goal_seek.csv")
         if not written:
             raise WorkflowError([Issue(None, "", "nothing to do: --no-suite without --tornado, --reverse or --solve")])
@@ -187,7 +194,7 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overwrite, 
         table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers)
         click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
         _print_table(table)
-        table.to_csv(target / "sobol.csv", index=False)
+        write_csv(table, target / "sobol.csv")
         wf.save(wf.sobol_chart(table), target / "sobol.png")
     click.echo(f"\nWrote {out.target}/ (sobol.csv, sobol.png)")
 
@@ -261,10 +268,10 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
         _print_table(r.others)
         for note in r.notes:
             click.echo(f"  {note}")
-        cand.assign(p_net_positive=c["p_net_positive"], break_even_care_cost_factor=r.break_even_care_cost_factor,
-                    break_even_starts_per_quarter=r.break_even_starts_per_quarter).to_csv(target / "join_candidate.csv", index=False)
-        r.investor.to_csv(target / "join_investor.csv", index=False)
-        r.others.to_csv(target / "join_others.csv", index=False)
+        write_csv(cand.assign(p_net_positive=c["p_net_positive"], break_even_care_cost_factor=r.break_even_care_cost_factor,
+                              break_even_starts_per_quarter=r.break_even_starts_per_quarter), target / "join_candidate.csv")
+        write_csv(r.investor, target / "join_investor.csv")
+        write_csv(r.others, target / "join_others.csv")
         wf.save(wf.join_chart(r), target / "join.png")
     click.echo(f"\nWrote {out.target}/ (join_candidate.csv, join_investor.csv, join_others.csv, join.png)")
 
@@ -321,8 +328,8 @@ def baseline(scenario, draws, seed, out_dir, overwrite, overrides, workers, base
         _print_table(tables["purchase"].drop(columns="who_carries_outcome_risk"))
         for _, row in tables["purchase"].iterrows():
             click.echo(f"  {row['purchase']}: {row['who_carries_outcome_risk']}")
-        tables["outcomes"].to_csv(target / "baseline_outcomes.csv", index=False)
-        tables["purchase"].to_csv(target / "baseline_purchase.csv", index=False)
+        write_csv(tables["outcomes"], target / "baseline_outcomes.csv")
+        write_csv(tables["purchase"], target / "baseline_purchase.csv")
         wf.save(wf.baseline_chart(tables), target / "baseline.png")
         written = ["baseline_outcomes.csv", "baseline_purchase.csv", "baseline.png"]
         if baselines is not None:
@@ -344,8 +351,8 @@ def _baseline_sweep(s, baselines, settings, target: Path) -> list[str]:
                f"{sw.grid[0]:g}-{sw.grid[-1]:g} are clamped to its ends:")
     _print_table(sw.break_even_table())
     (target / "baseline.json").write_text(json.dumps(sw.to_json(), indent=2) + "\n")
-    sw.by_baseline_table().to_csv(target / "baseline_by_value.csv", index=False)
-    sw.break_even_table().to_csv(target / "baseline_break_even.csv", index=False)
+    write_csv(sw.by_baseline_table(), target / "baseline_by_value.csv")
+    write_csv(sw.break_even_table(), target / "baseline_break_even.csv")
     wf.save(wf.baseline_decides_chart(sw), target / "baseline_decides.png")
     return ["baseline.json", "baseline_by_value.csv", "baseline_break_even.csv", "baseline_decides.png"]
 

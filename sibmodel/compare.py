@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .safe_text import write_csv
+
 Z90 = 1.6448536269514722  # standard normal 95th percentile: a two-sided 90% interval
 
 
@@ -289,5 +291,5 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, over
                "draws": meta.get("draws"), "seed": meta.get("seed"), "chunk_size": meta.get("chunk_size"), "version": meta.get("version"),
                "table": records}
         (tmp / "compare.json").write_text(json.dumps(doc, indent=2))
-        comparison.table.to_csv(tmp / "compare.csv", index=False)
+        write_csv(comparison.table, tmp / "compare.csv")
     return out.target

@@ -156,6 +156,8 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     eff = eff.reshape(n_draws * n_i * n_kinds, horizon)
     if s.baseline is None:  # the care model itself is the arm without therapy: one row
         cf_factor = np.ones(1)
+    elif people.n == 0:  # nobody to simulate (and no expected starts to tabulate the map on)
+        cf_factor, cf_clamped = np.ones(n_draws), np.zeros(n_draws, dtype=bool)
     else:  # the arm without therapy is the care model with its home hazards scaled per draw (counterfactual.py)
         cf_factor, cf_clamped = baseline_map(s).factor(params["baseline.time_at_home_share"])
     entry_prof = np.vstack([eff * shape, cf_factor[:, None] * shape[None, :]])
@@ -334,6 +336,17 @@ def chunk_memory_bytes(s: Scenario, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int
     return int(PROCESS_BASE_BYTES + BYTES_PER_PERSON * chunk_size * starts_per_draw)
 
 
+def values_per_draw(s: Scenario) -> int:
+    """Numbers a run stores per draw, at least [count]: the per-draw columns of
+    :func:`run_chunk` (40 whole-programme figures, 6 per borough, one per uncertain input)
+    and its 4 quarterly series over the contract's quarters and the payment lag."""
+    from .referrals import Calendar
+
+    n_uncertain = sum(1 for _, spec in iter_quantities(s) if not spec.is_fixed)
+    n_cash_quarters = Calendar.of(s).n_quarters + s.contract.payment_lag_quarters
+    return 40 + 6 * len(s.boroughs) + n_uncertain + 4 * n_cash_quarters
+
+
 def chunk_sizes(draws: int, chunk_size: int) -> list[int]:
     """Sizes of the fixed chunks draws are split into (the last may be smaller)."""
     if draws < 1:
@@ -394,12 +407,19 @@ def simulate(
     SchedulerError
         ``scheduler`` cannot be reached, or Dask is not installed.
     """
+    from .limits import cap_workers, check_run_size
     from .parallel import iter_chunks, processes_used
     from .results import DrawStore, OccupancySum, Results, run_meta
 
+    if draws < 1 or chunk_size < 1:
+        chunk_sizes(draws, chunk_size)  # raises ValueError with what is wrong
+    chunk_bytes = chunk_memory_bytes(s, min(chunk_size, draws))
+    check_run_size(draws, min(chunk_size, draws), chunk_bytes, values_per_draw(s), spool_dir)
     root = np.random.SeedSequence(seed)
     entropy = root.entropy
     sizes = chunk_sizes(draws, chunk_size)
+    if scheduler is None or scheduler == "local":  # the same output for any number of workers
+        workers = cap_workers(workers, len(sizes), chunk_bytes)
     t0 = time.perf_counter()
     store = DrawStore.create(spool_dir)
     occ = OccupancySum()

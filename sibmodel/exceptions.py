@@ -69,10 +69,18 @@ class ScenarioError(SibmodelError, ValueError):
         # rebuilt from its issues, not from its message, when it comes back from a worker process
         return (type(self), (self.issues,))
 
+    #: Heading of the message.
+    what = "in the scenario"
+
     def _text(self) -> str:
+        from .limits import MAX_SHOWN_ISSUES
+
         n = len(self.issues)
-        head = f"{n} problem{'s' if n != 1 else ''} in the scenario:"
-        return "\n".join([head] + [f"  - {issue}" for issue in self.issues])
+        head = f"{n} problem{'s' if n != 1 else ''} {self.what}:"
+        lines = [head] + [f"  - {issue}" for issue in self.issues[:MAX_SHOWN_ISSUES]]
+        if n > MAX_SHOWN_ISSUES:
+            lines.append(f"  ... and {n - MAX_SHOWN_ISSUES:,} more")
+        return "\n".join(lines)
 
     @classmethod
     def one(cls, message: str, *, file: str | None = None, path: str = "", **given) -> ScenarioError:

@@ -379,13 +379,16 @@ def baseline_decides(run) -> Figure | None:
         return None
     com = run.summary()["commissioner"]
     b = d["baseline_time_at_home_share"].to_numpy(float)
+    if not (d["starts"].to_numpy(float) > 0).any():
+        return None  # nobody started: nothing was saved or paid at any baseline
     edges = np.quantile(b, np.linspace(0, 1, 11))
     bin_of = np.clip(np.searchsorted(edges, b, side="right") - 1, 0, 9)
-    centres = np.array([np.median(b[bin_of == k]) for k in range(10)])
+    used = [k for k in range(10) if (bin_of == k).any()]  # tied baselines can leave a bin empty
+    centres = np.array([np.median(b[bin_of == k]) for k in used])
 
     def per_bin(col, q):
         v = d[col].to_numpy(float)
-        return np.array([np.percentile(v[bin_of == k], q) for k in range(10)])
+        return np.array([np.percentile(v[bin_of == k], q) for k in used])
 
     allc = "commissioner_net_savings_gbp"
     bands = tuple(per_bin(allc, q) for q in (5, 50, 95))
@@ -426,12 +429,17 @@ def validation(run) -> Figure | None:
     axes = np.atleast_1d(fig.subplots(len(rows), 1))
     for ax, r in zip(axes, rows):
         unit, k = _unit(r["figure"])
-        ax.hlines(0, r["p5"] * k, r["p95"] * k, color=TREATED, lw=8, alpha=0.35, label="model 5\u201395%")
-        ax.plot([r["p50"] * k], [0], "|", color=TREATED, ms=16, mew=2, label="model median")
+        model = [r["p5"], r["p50"], r["p95"]]
+        if np.all(np.isfinite(model)):
+            ax.hlines(0, r["p5"] * k, r["p95"] * k, color=TREATED, lw=8, alpha=0.35, label="model 5\u201395%")
+            ax.plot([r["p50"] * k], [0], "|", color=TREATED, ms=16, mew=2, label="model median")
+        else:  # e.g. shares of a run without starts: an empty state, not NaN axis limits
+            model = []
+            ax.text(0.5, 0.5, "no model value (no draw defines this figure)", transform=ax.transAxes, ha="center", va="center", fontsize=8)
         colour = OBSERVED if r["inside_p5_p95"] else COUNTERFACTUAL
         ax.plot([r["observed"] * k], [0], "D", color=colour, ms=7, label="published")
-        lo = min(r["p5"], r["observed"]) * k
-        hi = max(r["p95"], r["observed"]) * k
+        lo = min([*model, r["observed"]]) * k
+        hi = max([*model, r["observed"]]) * k
         pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
         ax.set_xlim(lo - pad, hi + pad)
         ax.set_yticks([])

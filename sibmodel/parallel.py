@@ -19,10 +19,12 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from .exceptions import SchedulerError
+from .safe_text import terminal_text
 from .schema import Scenario
 
 #: Seconds to wait for a Dask scheduler to answer before giving up [s].
@@ -217,14 +219,80 @@ def _connect(scheduler: str, workers: int):
             )
         return Client(cluster), cluster
     address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    _probe_scheduler(scheduler, address, deadline)
     try:
-        client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise SchedulerError(
-            f"cannot reach the Dask scheduler at {scheduler!r} within {CONNECT_TIMEOUT_S:g} s "
-            f"({type(exc).__name__}); give an address such as tcp://host:8786, or 'local'"
-        ) from None
+        client = Client(address, timeout=f"{max(1.0, deadline - time.monotonic()):.1f}s")
+    except (OSError, TimeoutError, ValueError, MemoryError) as exc:
+        raise _unreachable(scheduler, type(exc).__name__) from None
     return client, None
+
+
+def _unreachable(scheduler: str, why: str) -> SchedulerError:
+    return SchedulerError(
+        f"cannot reach a Dask scheduler at {terminal_text(scheduler)!r} within {CONNECT_TIMEOUT_S:g} s ({why}); "
+        "give an address such as tcp://host:8786, or 'local'"
+    )
+
+
+#: Largest first message (handshake) a Dask scheduler sends on a new connection [bytes].
+MAX_HANDSHAKE_BYTES = 1024**2
+
+
+def _probe_scheduler(scheduler: str, address: str, deadline: float) -> None:
+    """Check, within ``deadline`` (``time.monotonic``), that a ``tcp://`` address is a Dask scheduler.
+
+    A Dask scheduler speaks first: on a new connection it sends its handshake, an
+    8-byte little-endian length and a msgpack message naming ``pickle-protocol``
+    (distributed's ``Listener.on_connection`` and ``TCP.write``).  An HTTP server, a
+    listener that says nothing, or one that sends something else is refused here, in
+    bounded time and memory, before Dask's client would wait for minutes or try to
+    allocate the length a garbage header claims.  Other schemes (``tls://``, ...) are
+    left to Dask's own timeout.
+    """
+    import socket
+    import struct
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise _unreachable(scheduler, f"not an address: {exc}") from None
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no answer")
+        return remaining
+
+    def read_exactly(sock, n: int) -> bytes:
+        parts, got = [], 0
+        while got < n:
+            sock.settimeout(left())
+            part = sock.recv(min(n - got, 65536))
+            if not part:
+                raise ConnectionError("the connection was closed")
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
+
+    try:
+        with socket.create_connection((host, port), timeout=left()) as sock:
+            (n,) = struct.unpack("<Q", read_exactly(sock, 8))
+            if not 0 < n <= MAX_HANDSHAKE_BYTES:
+                raise ValueError("not a Dask scheduler: its first message is not a Dask handshake")
+            if b"pickle-protocol" not in read_exactly(sock, n):
+                raise ValueError("not a Dask scheduler: its first message is not a Dask handshake")
+    except TimeoutError:
+        raise _unreachable(scheduler, "no answer") from None
+    except OSError as exc:
+        raise _unreachable(scheduler, str(exc) or type(exc).__name__) from None
+    except ValueError as exc:
+        raise _unreachable(scheduler, str(exc)) from None
 
 
 def _iter_dask(s: Scenario, entropy, sizes: list[int], workers: int, scheduler: str) -> Iterator:

@@ -34,6 +34,7 @@ def progress_bar(total_draws: int, enabled: bool = True, stream=None):
         ``progress(draws_done)`` with the cumulative number of draws finished.
     """
     stream = sys.stderr if stream is None else stream
+    stream = getattr(stream, "unfiltered", stream)  # the bar needs its carriage returns (safe_text.filtered_output)
     isatty = getattr(stream, "isatty", None)
     if not enabled or not (isatty and isatty()):
         yield lambda done: None

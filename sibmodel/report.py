@@ -276,6 +276,8 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
     header += f'<pre>{_e(chr(10).join(line.strip() for line in scenario_lines))}</pre>'
     header += (f'<p class="muted">sibmodel report: {_e(s["meta"].get("draws"))} Monte Carlo draws. Ranges are the 5th to 95th '
                "percentiles over draws; money is undiscounted unless marked discounted.</p>")
+    for warning in s.get("warnings") or []:
+        header += f'<p class="warning"><strong>Warning:</strong> {_e(warning)}</p>'
     sections = [
         ("investors", "Investors", with_figs("investors", _investor_section(s))),
         ("boroughs", "Boroughs", with_figs("boroughs", _borough_section(s))),

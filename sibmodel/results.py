@@ -435,7 +435,31 @@ class Results:
             # payments resting on a contractual baseline: the part paying for its gap from the counterfactual
             out["contract"]["baseline_gap_payments_gbp"] = st("baseline_gap_payments_gbp")
         out["validation"] = self.validation(out)
+        out["warnings"] = self.warnings()
         return out
+
+    def warnings(self) -> list[str]:
+        """What a reader of the run must know: no starts at all, payments due after the contract end."""
+        from .referrals import Calendar
+
+        found = []
+        d = self._columns()
+        if not np.any(d["starts"].to_numpy(float) > 0):
+            found.append(
+                "no young person starts in any draw (every borough's expected starts are zero): outcome, payment and "
+                "care figures are zero, shares and ratios are undefined (null)"
+            )
+        n_contract_q = Calendar.of(self.scenario).n_quarters
+        n_q, quarters = self._series_columns("outcome_payments_gbp")
+        means = np.array([x.mean() for x in quarters]) if n_q else np.zeros(0)
+        late, total = float(means[n_contract_q:].sum()), float(means.sum())
+        if late > 0:
+            lag = self.scenario.contract.payment_lag_quarters
+            found.append(
+                f"outcome payments of GBP {late:,.0f} on average ({late / total:.1%} of all) fall due after the contract end "
+                f"({self.scenario.timeline.contract_end}), paid {lag} quarter(s) in arrears (contract.payment_lag_quarters)"
+            )
+        return found
 
     def _commissioner_block(self, prefix: str) -> dict:
         d = self._columns()

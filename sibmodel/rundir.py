@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .exceptions import RunFolderError, ScenarioError
+from .exceptions import RunFolderError, ScenarioError, _short
 from .schema import Scenario
+
+#: Largest ``summary.json`` or ``manifest.json`` read back [bytes] (a run's are tens of kilobytes).
+MAX_JSON_BYTES = 64 * 1024**2
 
 REQUIRED_FILES = ("summary.json", "manifest.json", "draws.parquet", "cashflows.parquet")
 
@@ -104,6 +107,87 @@ def _nan_for_none(obj):
     return float("nan") if obj is None else obj
 
 
+#: Entries of ``summary.json`` that hold text; every other leaf is a number, true/false or null.
+_TEXT_KEYS = {"label", "figure", "source", "kind", "note"}
+
+
+def _text_where_number(obj, path: str = ""):
+    """The dotted path of the first text (or other non-number) where ``summary.json`` holds numbers, else ``None``."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if path == "" and k in ("meta", "warnings"):
+                continue
+            found = _text_where_number(v, f"{path}.{k}" if path else str(k))
+            if found is not None:
+                return found
+        return None
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found = _text_where_number(v, f"{path}.{i}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(obj, str):
+        return None if path.rsplit(".", 1)[-1] in _TEXT_KEYS else path
+    return None if obj is None or isinstance(obj, (bool, int, float)) else path
+
+
+def read_summary(folder: str | os.PathLike) -> dict:
+    """``summary.json`` of a run folder, checked: a mapping whose figures are numbers (null for NaN).
+
+    Raises
+    ------
+    RunFolderError
+        The file is missing, not JSON, or holds text (or anything else) where a number belongs.
+    """
+    path = Path(folder) / "summary.json"
+    if not path.is_file():
+        raise RunFolderError(f"{folder}: not a run folder: summary.json is missing (make one with `sibmodel run`)")
+    summary = _read_json(path)
+    if not isinstance(summary, dict) or not isinstance(summary.get("meta"), dict):
+        raise RunFolderError(f"{path}: not a sibmodel summary (no 'meta' entry)")
+    bad = _text_where_number(summary)
+    if bad is not None:
+        raise RunFolderError(f"{path}: {bad}: a number is expected, given {_short(_at(summary, bad))}: the file was changed after the run")
+    return summary
+
+
+def _read_json(path: Path):
+    """A JSON file of a run folder, read only if it is a regular file of at most :data:`MAX_JSON_BYTES`."""
+    try:
+        if not path.is_file():
+            raise RunFolderError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+        if len(raw) > MAX_JSON_BYTES:
+            raise RunFolderError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes, not a file written by sibmodel")
+        return json.loads(raw)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise RunFolderError(f"{path}: cannot read it: {exc}") from None
+
+
+def _at(obj, dotted: str):
+    for part in dotted.split("."):
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
+    return obj
+
+
+def _check_numeric_columns(path: Path, allowed_text: tuple[str, ...] = ()) -> None:
+    """Every column of a Parquet file is numeric or true/false (bar ``allowed_text``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise RunFolderError(f"{path}: cannot read it: {exc}") from None
+    for field in schema:
+        if field.name in allowed_text:
+            continue
+        if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_boolean(field.type)):
+            raise RunFolderError(f"{path}: column {field.name!r} holds {field.type}, a number is expected: the file was changed after the run")
+
+
 def load_run(path: str | os.PathLike) -> SavedRun:
     """Read a run folder written by ``sibmodel run``.
 
@@ -121,17 +205,17 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     missing = [f for f in REQUIRED_FILES if not (folder / f).is_file()]
     if missing:
         raise RunFolderError(f"{folder}: not a run folder; missing {', '.join(missing)} (written by `sibmodel run`)")
+    summary = read_summary(folder)
+    _check_numeric_columns(folder / "draws.parquet")
+    _check_numeric_columns(folder / "cashflows.parquet", allowed_text=("quarter_end",))
+    manifest = _read_json(folder / "manifest.json")
     try:
-        summary = json.loads((folder / "summary.json").read_text())
-        manifest = json.loads((folder / "manifest.json").read_text())
         draws = ParquetColumns(folder / "draws.parquet")
         cashflows = pd.read_parquet(folder / "cashflows.parquet")
     except (OSError, ValueError) as exc:
         raise RunFolderError(f"{folder}: cannot read the run: {exc}") from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("scenario"), dict):
         raise RunFolderError(f"{folder}/manifest.json: no resolved 'scenario' entry (was the run written by an older sibmodel?)")
-    if not isinstance(summary, dict) or "meta" not in summary:
-        raise RunFolderError(f"{folder}/summary.json: not a sibmodel summary (no 'meta' entry)")
     try:
         scenario = validate_data(manifest["scenario"], str(folder / "manifest.json"))
     except ScenarioError as exc:

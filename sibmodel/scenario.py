@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import os
+import stat
 import types
 import typing
 from collections.abc import Iterable
@@ -22,6 +23,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .exceptions import Issue, ScenarioError
+from .limits import (
+    MAX_EXTENDS_DEPTH,
+    MAX_NESTING_DEPTH,
+    MAX_SCENARIO_BYTES,
+    MAX_SHOWN_ISSUES,
+    MAX_YAML_NODES,
+)
 from .schema import Scenario, cross_check
 
 __all__ = [
@@ -37,7 +45,65 @@ __all__ = [
 
 # --------------------------------------------------------------------------- safe YAML
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys."""
+    """SafeLoader that rejects duplicate keys and bounds what a document may expand to.
+
+    Nodes are counted as they are composed, an alias (``*anchor``) counting as the
+    whole subtree it repeats, so an alias bomb ("billion laughs") is refused after
+    :data:`~sibmodel.limits.MAX_YAML_NODES` nodes, before anything is built; nesting
+    deeper than :data:`~sibmodel.limits.MAX_NESTING_DEPTH` and an alias inside its own
+    anchor are refused too.
+    """
+
+    def compose_document(self):
+        self._expanded_nodes = 0
+        self._node_sizes: dict[int, int] = {}
+        self._depth = 0
+        return super().compose_document()
+
+    def _count(self, n: int, mark) -> None:
+        self._expanded_nodes += n
+        if self._expanded_nodes > MAX_YAML_NODES:
+            raise yaml.composer.ComposerError(
+                None, None,
+                f"the document expands to more than {MAX_YAML_NODES:,} values (counting each alias as what it repeats); "
+                "a scenario needs far fewer", mark,
+            )
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                size = self._node_sizes.get(id(node))
+                if size is None:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"alias *{event.anchor} is used inside its own anchor (a recursive document)", event.start_mark
+                    )
+                self._count(size, event.start_mark)
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark
+        self._depth += 1
+        if self._depth > MAX_NESTING_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_NESTING_DEPTH} levels deep (a scenario needs fewer than 10)", mark
+            )
+        before = self._expanded_nodes
+        self._count(1, mark)
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._node_sizes[id(node)] = self._expanded_nodes - before
+        return node
+
+    def construct_yaml_timestamp(self, node):
+        """A date such as ``2023-02-30`` that does not exist stays text, so that the schema
+        reports it at its path (with what is allowed) instead of the YAML reader failing."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
@@ -77,6 +143,8 @@ def _parse_yaml(text: str, file: str | None) -> Any:
         raise ScenarioError([Issue(file, "", f"YAML error at {where}: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Issue(file, "", f"YAML error: {exc}")]) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # a value the reader cannot build
+        raise ScenarioError([Issue(file, "", f"YAML error: cannot read a value: {exc}")]) from None
 
 
 def load_yaml(path: str | os.PathLike) -> dict:
@@ -93,20 +161,47 @@ def load_yaml(path: str | os.PathLike) -> dict:
         The parsed document.
     """
     p = Path(path)
+    text = _read_scenario_text(p)
+    data = _unshare(_parse_yaml(text, str(p)))
+    if not isinstance(data, dict):
+        # the value is not echoed: the file may be anything (extends: /etc/shadow)
+        raise ScenarioError(
+            [Issue(str(p), "", f"the top level must be a mapping of blocks (metadata:, timeline:, ...), not {type(data).__name__}")]
+        )
+    return data
+
+
+def _read_scenario_text(p: Path) -> str:
+    """The text of a scenario file: a regular file (not a device, FIFO or folder) of at most
+    :data:`~sibmodel.limits.MAX_SCENARIO_BYTES`, read without blocking and without reading more."""
     try:
-        text = p.read_text(encoding="utf-8")
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise ScenarioError([Issue(str(p), "", "file not found")]) from None
     except IsADirectoryError:
         raise ScenarioError([Issue(str(p), "", "is a directory, not a scenario file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Issue(str(p), "", f"cannot read the file: {exc}")]) from None
-    data = _unshare(_parse_yaml(text, str(p)))
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            [Issue(str(p), "", f"the top level must be a mapping of blocks (metadata:, timeline:, ...), not {type(data).__name__}", data, True)]
-        )
-    return data
+    except OSError as exc:  # a symlink loop, no permission, ...
+        raise ScenarioError([Issue(str(p), "", f"cannot read the file: {exc.strerror or exc}")]) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScenarioError([Issue(str(p), "", "is a directory, not a scenario file")])
+        if not stat.S_ISREG(st.st_mode):
+            raise ScenarioError([Issue(str(p), "", "is not a regular file (a device, FIFO or socket); a scenario must be a .yaml file")])
+        if st.st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError([Issue(str(p), "", f"is {st.st_size:,} bytes; a scenario file may be at most {MAX_SCENARIO_BYTES:,} bytes")])
+        with os.fdopen(os.dup(fd), "rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError([Issue(str(p), "", f"cannot read the file: {exc.strerror or exc}")]) from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError([Issue(str(p), "", f"a scenario file may be at most {MAX_SCENARIO_BYTES:,} bytes")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Issue(str(p), "", f"cannot read the file: not UTF-8 text (byte {exc.start})")]) from None
 
 
 def _unshare(obj: Any) -> Any:
@@ -145,19 +240,36 @@ def resolve(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
     """Read a scenario file and everything it ``extends:``, merged into one document.
 
     ``extends:`` is resolved relative to the file that names it; chains are
-    allowed and cycles are rejected.
+    allowed up to :data:`~sibmodel.limits.MAX_EXTENDS_DEPTH` files, cycles are
+    rejected, and only regular ``.yaml``/``.yml`` files are read (nothing of
+    another file is echoed in an error).
     """
-    p = Path(path).resolve()
+    try:
+        p = Path(path).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+        raise ScenarioError([Issue(str(path), "", f"cannot read the file: {exc}")]) from None
     if p in _chain:
         cycle = " -> ".join(str(c) for c in (*_chain, p))
         raise ScenarioError([Issue(str(path), "extends", f"extends cycle: {cycle}")])
+    if len(_chain) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError([Issue(str(_chain[-1]), "extends", f"the extends chain is longer than {MAX_EXTENDS_DEPTH} files")])
     data = load_yaml(path)
+    if _chain:  # a file reached through extends: must look like a scenario before any of it is shown
+        blocks = {f.alias or n for n, f in Scenario.model_fields.items()} | {"extends"}
+        foreign = [k for k in data if k not in blocks]
+        if foreign:
+            raise ScenarioError([Issue(
+                str(_chain[-1]), "extends",
+                f"{path} is not a scenario file: {len(foreign)} of its top-level keys are not scenario blocks "
+                f"(allowed: {', '.join(sorted(blocks))}); validate it on its own to see them")])
     parent = data.pop("extends", None)
     if parent is None:
         return data
     if not isinstance(parent, str) or not parent:
         raise ScenarioError([Issue(str(path), "extends", "must be the path of another scenario file", parent, True)])
     parent_path = p.parent / parent
+    if parent_path.suffix.lower() not in (".yaml", ".yml"):
+        raise ScenarioError([Issue(str(path), "extends", "must name a scenario file ending in .yaml or .yml", parent, True)])
     return deep_merge(resolve(parent_path, (*_chain, p)), data)
 
 
@@ -185,6 +297,9 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
         if not path or any(not k for k in keys):
             issues.append(Issue("--set", path, "empty part in the dotted path", item, True))
             continue
+        if len(keys) > MAX_NESTING_DEPTH:
+            issues.append(Issue("--set", "", f"a dotted path of at most {MAX_NESTING_DEPTH} parts", f"{len(keys)} parts", True))
+            continue
         try:
             value = _parse_yaml(raw, "--set") if raw.strip() else None
         except ScenarioError as exc:
@@ -194,13 +309,13 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
         ok = True
         for depth, key in enumerate(keys[:-1]):
             if isinstance(node, list):
-                try:
-                    node = node[int(key)]
-                    continue
-                except (ValueError, IndexError):
-                    issues.append(Issue("--set", ".".join(keys[: depth + 1]), f"not a valid index of a list of {len(node)}", key, True))
+                index = _list_index(key, node)
+                if index is None:
+                    issues.append(Issue("--set", ".".join(keys[: depth + 1]), _index_allowed(node), key, True))
                     ok = False
                     break
+                node = node[index]
+                continue
             if not isinstance(node, dict):
                 issues.append(Issue("--set", ".".join(keys[:depth]), "is not a mapping, cannot set a key inside it"))
                 ok = False
@@ -212,10 +327,11 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
             continue
         last = keys[-1]
         if isinstance(node, list):
-            try:
-                node[int(last)] = value
-            except (ValueError, IndexError):
-                issues.append(Issue("--set", path, f"not a valid index of a list of {len(node)}", last, True))
+            index = _list_index(last, node)
+            if index is None:
+                issues.append(Issue("--set", path, _index_allowed(node), last, True))
+            else:
+                node[index] = value
         elif isinstance(node, dict):
             node[last] = value
         else:
@@ -223,6 +339,19 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
     if issues:
         raise ScenarioError(issues)
     return out
+
+
+def _list_index(key: str, node: list) -> int | None:
+    """``key`` as an index of ``node``: a whole number from 0 to ``len(node) - 1``, else ``None``
+    (negative indices, which would count from the end, are refused)."""
+    if not (key.isascii() and key.isdigit()):
+        return None
+    index = int(key)
+    return index if index < len(node) else None
+
+
+def _index_allowed(node: list) -> str:
+    return f"not a valid index of a list of {len(node)}: allowed 0 to {len(node) - 1}" if node else "the list is empty: no index is valid"
 
 
 # --------------------------------------------------------------------------- validation
@@ -347,7 +476,9 @@ def _pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list
         path, given, found = _strip_loc(data, tuple(err["loc"]), err["type"])
         dotted = ".".join(path)
         kind = err["type"]
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and len(issues) >= MAX_SHOWN_ISSUES:
+            issue = Issue(file, dotted, "unknown key")  # counted, not shown: no need to look up what is allowed
+        elif kind == "extra_forbidden":
             owner = _field_type_at(path, data)
             allowed = sorted({f.alias or n for n, f in owner.model_fields.items() if not (f.exclude)}) if owner else []
             close = difflib.get_close_matches(path[-1], allowed, n=1, cutoff=0.6) if path else []

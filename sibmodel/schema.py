@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .exceptions import Issue
+from .limits import MAX_MAGNITUDE
 from .uncertain import (
     NonNegative,
     OpenProbability,
@@ -33,6 +34,20 @@ from .uncertain import (
 )
 
 SHARE_TOLERANCE = 1e-6
+
+#: Most expected starts a borough may have in a quarter [young people/quarter]: more than
+#: all the children looked after in England at any one time (about 83,000 in 2023, Department
+#: for Education, "Children looked after in England including adoptions").
+MAX_STARTS_PER_QUARTER = 100_000
+StartsPerQuarter = quantity(0.0, MAX_STARTS_PER_QUARTER)
+#: Most expected starts a borough may have over the whole programme [young people]
+#: (the quarterly limit over 50 years).
+StartsTotal = quantity(0.0, MAX_STARTS_PER_QUARTER * 200)
+
+#: Dates a scenario may use (the price year's range) and the longest contract [years].
+EARLIEST_DATE = dt.date(1990, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
+MAX_CONTRACT_YEARS = 50
 
 
 class Model(BaseModel):
@@ -54,6 +69,7 @@ class Metadata(Model):
     description: str = Field("", description="What the scenario represents and why.")
     currency: Literal["GBP"] = Field("GBP", description="Currency of every money field (only GBP).")
     price_year: int = Field(
+        strict=True,
         ge=1990, le=2100, description="Year whose prices all money is expressed in, and the year discounting is to [year]."
     )
 
@@ -72,7 +88,7 @@ class Timeline(Model):
 class RateStep(Model):
     """One step of a declining discount-rate schedule."""
 
-    from_year: int = Field(ge=0, description="Years after the price year from which this rate applies [years].")
+    from_year: int = Field(strict=True, ge=0, description="Years after the price year from which this rate applies [years].")
     real_rate_annual: float = Field(ge=0, le=0.2, description="Real discount rate from that year on [1/year].")
 
 
@@ -102,15 +118,17 @@ class Referrals(Model):
 class Starts(Model):
     """A borough's expected starts: per quarter or a total over its active quarters."""
 
-    per_quarter: NonNegative | None = Field(None, description="Expected starts in each full active quarter [young people/quarter].")
-    total: NonNegative | None = Field(
-        None, description="Expected starts over the borough's whole active period [young people]; spread evenly over its quarters."
+    per_quarter: StartsPerQuarter | None = Field(
+        None, description="Expected starts in each full active quarter [young people/quarter]; at most 100,000."
+    )
+    total: StartsTotal | None = Field(
+        None, description="Expected starts over the borough's whole active period [young people]; spread evenly over its quarters; at most 20,000,000."
     )
     ramp_up_quarters: int = Field(
-        0, ge=0, le=40, description="Quarters over which starts ramp up linearly to the full rate after joining [quarters]."
+        0, strict=True, ge=0, le=40, description="Quarters over which starts ramp up linearly to the full rate after joining [quarters]."
     )
     dispersion: float | None = Field(
-        None, gt=0, description="Negative-binomial size k (variance = mean + mean^2/k) [1]; omit for Poisson starts."
+        None, gt=0, le=MAX_MAGNITUDE, description="Negative-binomial size k (variance = mean + mean^2/k) [1]; omit for Poisson starts."
     )
     source: str | None = Field(None, description="Where the referral volumes come from.")
 
@@ -150,6 +168,7 @@ class Effect(Model):
     )
     fade_weeks: int | None = Field(
         None,
+        strict=True,
         ge=0,
         le=520,
         description="Weeks after therapy ends over which the hazard ratio returns linearly to 1 [weeks]; omit for an effect that lasts.",
@@ -179,7 +198,7 @@ class Team(Model):
         None, description="Fixed cost of the team per quarter while it runs [GBP/quarter]; default: the intervention's."
     )
     capacity_families_per_quarter: float | None = Field(
-        None, gt=0, description="Most starts the team can take in a quarter [families/quarter]; default: the intervention's."
+        None, gt=0, le=MAX_MAGNITUDE, description="Most starts the team can take in a quarter [families/quarter]; default: the intervention's."
     )
     source: str | None = None
 
@@ -191,7 +210,7 @@ class Delivery(Model):
         0.0, description="Fixed cost of one team per quarter while it runs [GBP/quarter]."
     )
     team_capacity_families_per_quarter: float | None = Field(
-        None, gt=0, description="Most starts one team can take in a quarter [families/quarter]; omit for no cap."
+        None, gt=0, le=MAX_MAGNITUDE, description="Most starts one team can take in a quarter [families/quarter]; omit for no cap."
     )
     variable_cost_per_family_gbp: NonNegative = Field(0.0, description="Cost per start on top of team costs [GBP/family].")
     teams: dict[Name, Team] = Field(
@@ -204,7 +223,7 @@ class Intervention(Model):
     """A therapy (MST, FFT, ...)."""
 
     description: str = Field("", description="What the intervention is.")
-    therapy_weeks: int = Field(ge=1, le=104, description="Length of a course of therapy [weeks].")
+    therapy_weeks: int = Field(strict=True, ge=1, le=104, description="Length of a course of therapy [weeks].")
     effect: Effect
     completion: Completion | None = Field(
         None, description="Share completing the therapy and the non-completers' effect; omit for everyone completing."
@@ -216,8 +235,8 @@ class Intervention(Model):
 class ShapeStep(Model):
     """A step of a piecewise-constant relative hazard in weeks since referral."""
 
-    from_week: int = Field(ge=0, description="Weeks since referral from which this relative hazard applies [weeks].")
-    relative_hazard: float = Field(ge=0, description="Hazard relative to the other steps [ratio].")
+    from_week: int = Field(strict=True, ge=0, description="Weeks since referral from which this relative hazard applies [weeks].")
+    relative_hazard: float = Field(ge=0, le=MAX_MAGNITUDE, description="Hazard relative to the other steps [ratio].")
 
 
 class Entry(Model):
@@ -226,7 +245,7 @@ class Entry(Model):
     prob: OpenProbability = Field(
         description="Probability of entering care within horizon_weeks of referral without therapy [probability]."
     )
-    horizon_weeks: int = Field(ge=1, le=1040, description="Horizon the entry probability is stated over [weeks].")
+    horizon_weeks: int = Field(strict=True, ge=1, le=1040, description="Horizon the entry probability is stated over [weeks].")
     shape: list[ShapeStep] | None = Field(
         None, description="Optional piecewise-constant shape of the entry hazard in weeks since referral; first step from week 0."
     )
@@ -238,7 +257,7 @@ class Reentry(Model):
     """Returning to care after reunification, without therapy (constant hazard)."""
 
     prob: Probability = Field(description="Probability of re-entering care within horizon_weeks of going home [probability].")
-    horizon_weeks: int = Field(ge=1, le=1040, description="Horizon the re-entry probability is stated over [weeks].")
+    horizon_weeks: int = Field(strict=True, ge=1, le=1040, description="Horizon the re-entry probability is stated over [weeks].")
     placement_mix: dict[Name, float] | None = Field(
         None, description="Placement type on re-entry [share]; default: the entry mix."
     )
@@ -283,7 +302,7 @@ class CareModel(Model):
 class Tracking(Model):
     """The window over which outcomes are counted for each young person."""
 
-    length_weeks: int = Field(ge=1, le=1040, description="Length of the tracking window [weeks]; PFP: 104 (two years).")
+    length_weeks: int = Field(strict=True, ge=1, le=1040, description="Length of the tracking window [weeks]; PFP: 104 (two years).")
     starts_at: Literal["referral", "therapy_end"] = Field(
         "referral", description="Where the window starts: at referral or at the end of therapy."
     )
@@ -308,7 +327,7 @@ class Engagement(Model):
 
     metric: Literal["engagement"]
     payment_gbp: NonNegative = Field(description="Paid once per start [GBP].")
-    after_therapy_weeks: int = Field(0, ge=0, le=104, description="Weeks of therapy after which it is paid; 0 = at start [weeks].")
+    after_therapy_weeks: int = Field(0, strict=True, ge=0, le=104, description="Weeks of therapy after which it is paid; 0 = at start [weeks].")
 
 
 class Milestone(Model):
@@ -316,7 +335,7 @@ class Milestone(Model):
 
     metric: Literal["milestone"]
     payment_gbp: NonNegative = Field(description="Paid once per young person at home at the milestone [GBP].")
-    at_week: int = Field(ge=1, le=1040, description="Weeks after the tracking start at which the young person must be at home [weeks].")
+    at_week: int = Field(strict=True, ge=1, le=1040, description="Weeks after the tracking start at which the young person must be at home [weeks].")
 
 
 class CareDaysSaved(Model):
@@ -337,9 +356,9 @@ Tariff = Annotated[WeeklyOutOfCare | Engagement | Milestone | CareDaysSaved, Fie
 class Caps(Model):
     """Most that can be paid; payments stop, in time order, once a cap is reached."""
 
-    per_young_person_gbp: float | None = Field(None, gt=0, description="Most paid for one young person [GBP].")
-    per_borough_gbp: float | None = Field(None, gt=0, description="Most paid by (and for) one borough [GBP].")
-    total_gbp: float | None = Field(None, gt=0, description="Most paid over the whole contract [GBP]; PFP: 10,000,000.")
+    per_young_person_gbp: float | None = Field(None, gt=0, le=MAX_MAGNITUDE, description="Most paid for one young person [GBP].")
+    per_borough_gbp: float | None = Field(None, gt=0, le=MAX_MAGNITUDE, description="Most paid by (and for) one borough [GBP].")
+    total_gbp: float | None = Field(None, gt=0, le=MAX_MAGNITUDE, description="Most paid over the whole contract [GBP]; PFP: 10,000,000.")
     source: str | None = None
 
 
@@ -347,7 +366,7 @@ class TopUp(Model):
     """A central fund paying a share of each outcome payment."""
 
     share: float = Field(0.0, ge=0, le=1, description="Share of each outcome payment paid by the central fund [share].")
-    max_gbp: float | None = Field(None, ge=0, description="Most the central fund pays in total [GBP]; omit for no limit.")
+    max_gbp: float | None = Field(None, ge=0, le=MAX_MAGNITUDE, description="Most the central fund pays in total [GBP]; omit for no limit.")
     funder: str = Field("", description="Who pays the top-up.")
     source: str | None = None
 
@@ -360,7 +379,7 @@ class Contract(Model):
     caps: Caps = Field(default_factory=Caps)
     topup: TopUp = Field(default_factory=TopUp)
     payment_lag_quarters: int = Field(
-        1, ge=0, le=40, description="Quarters between the end of the quarter an outcome is achieved and its payment [quarters]."
+        1, strict=True, ge=0, le=40, description="Quarters between the end of the quarter an outcome is achieved and its payment [quarters]."
     )
     source: str | None = None
 
@@ -382,7 +401,7 @@ class DistributionPolicy(Model):
         "at_end", description="Distribute surplus each quarter once capital is repaid, or all at the end."
     )
     return_cap_multiple: float | None = Field(
-        None, gt=0, description="Most the investor receives as a multiple of capital drawn [ratio]; omit for no cap."
+        None, gt=0, le=MAX_MAGNITUDE, description="Most the investor receives as a multiple of capital drawn [ratio]; omit for no cap."
     )
     surplus_share_to_investor: float = Field(
         1.0, ge=0, le=1, description="Share of the surplus above the return cap that still goes to the investor [share]."
@@ -430,7 +449,7 @@ class Observed(Model):
     """A published result the model is compared with, and what the comparison can show."""
 
     figure: Literal[OBSERVABLE_FIGURES] = Field(description="Summary figure it corresponds to.")
-    value: float = Field(description="The published value, in the unit of the figure.")
+    value: float = Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, description="The published value, in the unit of the figure.")
     kind: Literal[VALIDATION_KINDS] = Field(
         description=(
             "What matching it shows: `calibration_target` (inputs were solved to meet it), `input` (the model's "
@@ -540,6 +559,17 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
     """
     issues: list[Issue] = []
     t = s.timeline
+    dates = {f"timeline.{k}": getattr(t, k) for k in ("programme_start", "referrals_close", "contract_end")}
+    for bname, b in s.boroughs.items():
+        dates[f"boroughs.{bname}.join_date"] = b.join_date
+        if b.leave_date is not None:
+            dates[f"boroughs.{bname}.leave_date"] = b.leave_date
+    for path, date in dates.items():
+        if not EARLIEST_DATE <= date <= LATEST_DATE:
+            issues.append(Issue(file, path, f"must lie in [{EARLIEST_DATE}, {LATEST_DATE}]", str(date), True))
+    years = (t.contract_end - t.programme_start).days / 365.25
+    if years > MAX_CONTRACT_YEARS:
+        issues.append(Issue(file, "timeline.contract_end", f"at most {MAX_CONTRACT_YEARS} years after programme_start ({t.programme_start}); this is {years:.0f}", str(t.contract_end), True))
     if not t.programme_start < t.referrals_close:
         issues.append(Issue(file, "timeline.referrals_close", f"must be after programme_start ({t.programme_start})", str(t.referrals_close), True))
     if not t.referrals_close <= t.contract_end:

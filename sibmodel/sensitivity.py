@@ -184,14 +184,18 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
     def model(u: np.ndarray) -> np.ndarray:
         uc = correlate_uniforms({p: u[:, j] for j, p in enumerate(paths)}, corr)
         values = np.column_stack([ppf(specs[p], uc[p]) for p in paths])
-        if workers <= 1:
+        from .engine import chunk_memory_bytes
+        from .limits import cap_workers
+
+        n_workers = cap_workers(workers, len(values), chunk_memory_bytes(s, replicates))  # no more than points, or than fit
+        if n_workers <= 1:
             return _evaluate_points(s, paths, values, replicates, seed)
         from concurrent.futures import ProcessPoolExecutor
 
         from .parallel import pool_context
 
-        blocks = np.array_split(values, workers)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
+        blocks = np.array_split(values, n_workers)
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=pool_context()) as pool:
             parts = pool.map(_evaluate_points, *zip(*[(s, paths, b, replicates, seed) for b in blocks]))
             return np.vstack(list(parts))
 

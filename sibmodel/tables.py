@@ -17,6 +17,10 @@ def _num(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
 
 
+def _pctile(x: float | None, unit: str = "") -> str:
+    return "n/a" if x is None or x != x else f"{x:.0f}{unit}"
+
+
 FORMATS = {"gbp": _money, "share": _pct, "count": _num, "ratio": _num}
 
 
@@ -78,6 +82,8 @@ def headline_table(summary: dict) -> str:
         lines.append(_row("value, published method (reconstruction)", g["value_published_method_gbp"], "gbp"))
     if summary.get("validation"):
         lines += ["", validation_table(summary["validation"])]
+    if summary.get("warnings"):
+        lines += ["", "Warnings"] + [f"  - {w}" for w in summary["warnings"]]
     return "\n".join(lines)
 
 
@@ -109,7 +115,7 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
         for r in rows:
             out.append(
                 f"| {r['figure']} | {fmt(r['figure'], r['observed'])} | {fmt(r['figure'], r['p5'])} | {fmt(r['figure'], r['p50'])} | "
-                f"{fmt(r['figure'], r['p95'])} | {r['percentile_of_observed']:.0f} | {'yes' if r['inside_p5_p95'] else 'NO'} | {kind_label(r)} |"
+                f"{fmt(r['figure'], r['p95'])} | {_pctile(r['percentile_of_observed'])} | {'yes' if r['inside_p5_p95'] else 'NO'} | {kind_label(r)} |"
             )
         return "\n".join(out)
     width = max([len(r["figure"]) for r in rows] + [6])
@@ -121,6 +127,6 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
         mark = "" if r["inside_p5_p95"] else "  <- outside 5-95%"
         out.append(
             f"  {r['figure']:<{width}} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
-            f"{fmt(r['figure'], r['p95']):>10} {r['percentile_of_observed']:>6.0f}%  {kind_label(r):<18}{mark}".rstrip()
+            f"{fmt(r['figure'], r['p95']):>10} {_pctile(r['percentile_of_observed'], '%'):>7}  {kind_label(r):<18}{mark}".rstrip()
         )
     return "\n".join(out)

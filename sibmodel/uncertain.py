@@ -38,8 +38,14 @@ from pydantic import (
     model_validator,
 )
 
+from .limits import MAX_MAGNITUDE
+
 #: Most probability mass a field's range may cut off an unbounded distribution.
 MAX_TRUNCATED_MASS = 0.01
+
+#: Mass above :data:`~sibmodel.limits.MAX_MAGNITUDE` below which a distribution is left
+#: untruncated (its values stay far from overflow in any run) [probability].
+NEGLIGIBLE_MASS = 1e-12
 
 
 class _Spec(BaseModel):
@@ -418,6 +424,8 @@ def _within(lo: float, hi: float, lo_open: bool, hi_open: bool, integer: bool = 
             if isinstance(spec, Normal) and not (lo < spec.mean_ < hi):
                 raise ValueError(f"normal mean must lie in {rng()}; given {spec.mean_}")
             outside = spec.mass_outside(lo, hi)
+            if s_lo >= lo and hi == MAX_MAGNITUDE and outside < NEGLIGIBLE_MASS:
+                return spec  # the ceiling on magnitudes cuts off nothing that a run could draw: no truncation
             if outside > MAX_TRUNCATED_MASS:
                 raise ValueError(
                     f"{spec.dist} spread is not feasible: {outside:.1%} of the mass falls outside the allowed range {rng()} (at most {MAX_TRUNCATED_MASS:.0%}); reduce the sd/sigma"
@@ -459,8 +467,9 @@ def quantity(
 # Ready-made ranges used across the schema.
 Probability = quantity(0.0, 1.0)
 OpenProbability = quantity(0.0, 1.0, lo_open=True, hi_open=True)
-NonNegative = quantity(0.0, math.inf)
-Positive = quantity(0.0, math.inf, lo_open=True)
+# no number above MAX_MAGNITUDE: sums of a trillion pounds over young people, weeks and draws stay finite
+NonNegative = quantity(0.0, MAX_MAGNITUDE)
+Positive = quantity(0.0, MAX_MAGNITUDE, lo_open=True)
 Share = quantity(0.0, 1.0)
 
 Spec = Fixed | Beta | Normal | LogNormal | Triangular | Pert | Uniform

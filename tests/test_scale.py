@@ -65,7 +65,7 @@ def test_unreachable_scheduler_is_a_one_line_error(monkeypatch, tmp_path):
     res = CliRunner().invoke(main, ["run", PFP, "--draws", "10", "--out", str(tmp_path / "r"), "--scheduler", "tcp://127.0.0.1:9"])
     assert res.exit_code == 2, res.output
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Dask scheduler"), res.output
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach a Dask scheduler"), res.output
     assert "Traceback" not in res.output
     assert list(tmp_path.iterdir()) == []
 
