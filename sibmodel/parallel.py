@@ -35,7 +35,7 @@ IN_FLIGHT_PER_WORKER = 2
 
 
 def _run(s: Scenario, entropy, index: int, size: int):
-    from .engine import run_chunk
+    from .chunk import run_chunk
 
     return run_chunk(s, entropy, index, size)
 
@@ -479,6 +479,6 @@ def workers_for(s: Scenario, chunk_size: int | None = None) -> int:
     int
         Worker processes [count].
     """
-    from .engine import DEFAULT_CHUNK_SIZE, chunk_memory_bytes
+    from .chunk import DEFAULT_CHUNK_SIZE, chunk_memory_bytes
 
     return default_workers(chunk_memory_bytes(s, chunk_size or DEFAULT_CHUNK_SIZE))

@@ -72,7 +72,7 @@ def test_unreachable_scheduler_is_a_one_line_error(monkeypatch, tmp_path):
 
 def test_interrupt_leaves_no_folder(monkeypatch, tmp_path):
     """Ctrl-C mid-run: exit code 130, a one-line message, no run folder and no spool left behind."""
-    import sibmodel.engine as engine
+    import sibmodel.chunk as engine
 
     real = engine.run_chunk
     calls = {"n": 0}

@@ -140,7 +140,7 @@ _PEAK_OF_ONE_CHUNK = """
 import sys
 import numpy as np
 from sibmodel.allocator import keep_freed_memory
-from sibmodel.engine import run_chunk
+from sibmodel.chunk import run_chunk
 from sibmodel.scenario import load_scenario
 keep_freed_memory()
 chunk = run_chunk(load_scenario(sys.argv[1]), np.random.SeedSequence(3).entropy, 0, int(sys.argv[2]))
