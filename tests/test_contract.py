@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sibmodel.contract import cap_in_time_order, compute_payments, split_by_quarter
+from sibmodel.contract import cap_in_time_order, compute_payments
 from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
 from sibmodel.pathways import ArmOutcomes, Spells
 from sibmodel.referrals import People
@@ -172,13 +172,16 @@ def test_care_days_saved_essex_design():
         np.testing.assert_allclose(pay.achieved[0, 0, 0], share * 13 * 400, atol=1e-9)
 
 
-def test_split_by_quarter_conserves_weeks():
+def test_quarter_weeks_conserves_weeks():
+    """Inside the horizon (30 quarters = 390 weeks; every interval ends by week 259) no week is lost."""
+    from sibmodel.tally import quarter_weeks
+
     rng = np.random.default_rng(0)
     start = rng.integers(0, 200, 1000)
     end = start + rng.integers(0, 60, 1000)
     key = rng.integers(0, 7, 1000)
-    out = split_by_quarter(key, start, end, 1.0, 7, 30)
-    np.testing.assert_allclose(out.sum(axis=1), np.bincount(key, weights=end - start, minlength=7))
+    out = quarter_weeks(key, start, end, 7, 30)
+    np.testing.assert_array_equal(out.sum(axis=1), np.bincount(key, weights=end - start, minlength=7))
 
 
 def test_cap_in_time_order():
@@ -217,8 +220,8 @@ def test_baseline_gap_payments_hand_worked():
         np.testing.assert_array_equal(with_cf.paid, without.paid)
 
 
-def test_quarter_weeks_matches_split_and_a_week_by_week_count():
-    """The loop-free quarter split equals the spell-by-spell split and a brute-force count."""
+def test_quarter_weeks_matches_a_week_by_week_count():
+    """The compiled quarter split equals a brute-force count, week by week."""
     from sibmodel.tally import quarter_weeks
 
     rng = np.random.default_rng(1)
@@ -226,7 +229,6 @@ def test_quarter_weeks_matches_split_and_a_week_by_week_count():
     end = start + rng.integers(-5, 120, 3000)  # some empty or reversed intervals, some past the horizon
     key = rng.integers(0, 11, 3000)
     fast = quarter_weeks(key, start, end, 11, 30)
-    np.testing.assert_array_equal(fast, split_by_quarter(key, start, end, 1.0, 11, 30))
     brute = np.zeros((11, 30))
     for k, s0, e0 in zip(key, start, end):
         for w in range(s0, min(e0, 30 * 13)):
