@@ -5,13 +5,13 @@ are per draw x borough x quarter.  Quarters are 13-week model quarters from
 the programme start; outcomes achieved in quarter ``q`` are paid at the end of
 quarter ``q + payment_lag_quarters`` (quarterly in arrears).
 
-Order of operations (documented because it matters for who pays what):
+Each tariff is paid by its metric (:data:`sibmodel.metrics.METRICS`, where
+what each metric pays for is described).  Order of operations (documented
+because it matters for who pays what):
 
 1. person-level amounts per quarter for the per-person metrics (weekly
    out-of-care, engagement, milestone), truncated in time order at the
-   per-young-person cap; weekly out-of-care pays the weeks at home in the
-   tracking window, those after a return from care only when the tariff's
-   ``pay_weeks_after_return_from_care`` is true (the default);
+   per-young-person cap;
 2. care days saved, computed per borough and quarter (the Essex design:
    ``baseline_share x tracked weeks - observed care weeks``, optionally floored
    at zero per borough-quarter), added to the borough's quarter;
