@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from scipy import optimize
 
 from .cohort_model import expected_occupancy, home_occupancy_scaled
+from .contract import tracking_window
 from .exceptions import Issue, ScenarioError
 from .hazards import (
     FIRST_PLACEMENT,
@@ -125,7 +126,7 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
     pnames = list(s.care.placements)
     n_k = len(pnames)
     steps = None if s.care.entry.shape is None else [(x.from_week, x.relative_hazard) for x in s.care.entry.shape]
-    t_max = max(iv.therapy_weeks for iv in s.interventions.values()) * (s.contract.tracking.starts_at == "therapy_end") + s.contract.tracking.length_weeks
+    t_max = int(tracking_window(s.contract.tracking, max(iv.therapy_weeks for iv in s.interventions.values()))[1])  # the longest window
     shape = shape_profile(steps, t_max)
     weight = horizon_weight(steps, s.care.entry.horizon_weeks)
     end_prob = np.array([1.0 / values[f"care.placements.{k}.mean_duration_weeks"] for k in pnames])
@@ -195,8 +196,7 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
                 lo = max(q * QUARTER_WEEKS, active[bi, 0])
                 hi = min((q + 1) * QUARTER_WEEKS, active[bi, 1])
                 ref = (lo + hi - 1) // 2
-                ws = 0 if s.contract.tracking.starts_at == "referral" else iv.therapy_weeks
-                we = max(ws, min(ws + s.contract.tracking.length_weeks, cal.contract_end_week - ref))
+                ws, we = (int(w) for w in tracking_window(s.contract.tracking, iv.therapy_weeks, cal.contract_end_week - ref))
                 tracked_w += n * (we - ws)
                 for arm in home_w:
                     home_w[arm] = home_w[arm] + n * (cum[arm][..., we] - cum[arm][..., ws])

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from .exceptions import Issue, ScenarioError
+from .metrics import tariff_price_paths
 from .scenario import scenario_to_data, validate_data
 from .schema import Scenario, iter_quantities
 from .uncertain import Fixed
@@ -258,15 +259,23 @@ def _set(data: dict, path: str, value) -> None:
         node[keys[-1]] = value
 
 
-def _quantity_paths(data: dict, predicate: Callable[[str], bool]) -> list[str]:
-    s = validate_data(data)
-    return [p for p, _ in iter_quantities(s) if predicate(p)]
+#: Picks the dotted paths of the quantities a lever moves, in a scenario.
+Select = Callable[[Scenario], list[str]]
 
 
-def _map_quantities(predicate: Callable[[str], bool], transform: Callable[[dict, float], dict]):
+def _where(predicate: Callable[[str], bool]) -> Select:
+    """The quantities whose dotted path ``predicate`` accepts, in document order."""
+
+    def select(s: Scenario) -> list[str]:
+        return [p for p, _ in iter_quantities(s) if predicate(p)]
+
+    return select
+
+
+def _map_quantities(select: Select, transform: Callable[[dict, float], dict]):
     def apply(data: dict, value: float) -> dict:
         out = copy.deepcopy(data)
-        for path in _quantity_paths(out, predicate):
+        for path in select(validate_data(data)):
             spec = _get(out, path)
             spec = spec if isinstance(spec, dict) else {"dist": "fixed", "value": spec}
             try:
@@ -282,8 +291,9 @@ def _is_delivery_cost(p: str) -> bool:
     return p.startswith("interventions.") and ".delivery." in p and (p.endswith("cost_per_quarter_gbp") or p.endswith("cost_per_family_gbp"))
 
 
-def _is_tariff(p: str) -> bool:
-    return p.startswith("contract.tariffs.") and (p.endswith("payment_per_week_gbp") or p.endswith("payment_gbp"))
+def _price_format(path: str) -> str:
+    """Pounds for a price in GBP; a share (care days saved) as a number."""
+    return "£{:,.2f}" if path.endswith("_gbp") else "{:.3g}"
 
 
 def _median(spec) -> float:
@@ -294,13 +304,12 @@ def _median(spec) -> float:
     return float(ppf(spec, np.array([0.5]))[0])
 
 
-def _describe_paths(predicate: Callable[[str], bool], fmt: str) -> Callable[[Scenario, float], str]:
+def _describe_paths(select: Select, fmt: str | Callable[[str], str]) -> Callable[[Scenario, float], str]:
+    """The lever's value as the median of each quantity it moves; ``fmt`` is a format, or gives one for a path."""
+
     def natural(s: Scenario, value: float) -> str:
-        parts = []
-        for path, spec in iter_quantities(s):
-            if predicate(path):
-                parts.append(f"{path} median {fmt.format(_median(spec))}")
-        return "; ".join(parts)
+        specs = dict(iter_quantities(s))
+        return "; ".join(f"{path} median {(fmt if isinstance(fmt, str) else fmt(path)).format(_median(specs[path]))}" for path in select(s))
 
     return natural
 
@@ -330,18 +339,18 @@ LEVERS: dict[str, Lever] = {
     for lever in (
         Lever(
             "referrals", "referral volume", "x plan", 1.0, (0.05, 3.0), False, -1,
-            _map_quantities(lambda p: p == "referrals.volume_multiplier", scale_spec),
-            _describe_paths(lambda p: p == "referrals.volume_multiplier", "{:.3g}"),
+            _map_quantities(_where(lambda p: p == "referrals.volume_multiplier"), scale_spec),
+            _describe_paths(_where(lambda p: p == "referrals.volume_multiplier"), "{:.3g}"),
         ),
         Lever(
             "effect", "therapy effect (log hazard ratio)", "x plan", 1.0, (0.02, 2.0), False, -1,
-            _map_quantities(lambda p: p.endswith(".effect.hazard_ratio"), power_spec),
-            _describe_paths(lambda p: p.endswith(".effect.hazard_ratio"), "{:.3g}"),
+            _map_quantities(_where(lambda p: p.endswith(".effect.hazard_ratio")), power_spec),
+            _describe_paths(_where(lambda p: p.endswith(".effect.hazard_ratio")), "{:.3g}"),
         ),
         Lever(
             "breakdown", "placement breakdown (odds)", "x plan", 1.0, (0.1, 10.0), False, +1,
-            _map_quantities(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share"), odds_spec),
-            _describe_paths(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share"), "{:.3f}"),
+            _map_quantities(_where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), odds_spec),
+            _describe_paths(_where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), "{:.3f}"),
         ),
         Lever(
             "payment_lag", "payment lag", "quarters", float("nan"), (0.0, 12.0), True, +1,
@@ -349,17 +358,17 @@ LEVERS: dict[str, Lever] = {
         ),
         Lever(
             "delivery_cost", "delivery cost", "x plan", 1.0, (0.2, 5.0), False, +1,
-            _map_quantities(_is_delivery_cost, scale_spec), _describe_paths(_is_delivery_cost, "£{:,.0f}"),
+            _map_quantities(_where(_is_delivery_cost), scale_spec), _describe_paths(_where(_is_delivery_cost), "£{:,.0f}"),
         ),
         Lever(
             "tariff", "outcome tariffs", "x plan", 1.0, (0.05, 10.0), False, -1,
-            _map_quantities(_is_tariff, scale_spec), _describe_paths(_is_tariff, "£{:,.2f}"),
+            _map_quantities(tariff_price_paths, scale_spec), _describe_paths(tariff_price_paths, _price_format),
         ),
         Lever("cap", "total cap on outcome payments", "x plan", 1.0, (0.05, 10.0), False, -1, _cap_apply, _cap_natural),
         Lever(
             "commitment", "investor commitment", "x plan", 1.0, (0.05, 10.0), False, -1,
-            _map_quantities(lambda p: p == "investment.commitment_gbp", scale_spec),
-            _describe_paths(lambda p: p == "investment.commitment_gbp", "£{:,.0f}"),
+            _map_quantities(_where(lambda p: p == "investment.commitment_gbp"), scale_spec),
+            _describe_paths(_where(lambda p: p == "investment.commitment_gbp"), "£{:,.0f}"),
         ),
     )
 }
@@ -368,8 +377,38 @@ LEVERS: dict[str, Lever] = {
 REVERSE_STRESS_LEVERS = ("referrals", "effect", "breakdown", "payment_lag", "delivery_cost")
 
 
+def _is_valid_at(lever: Lever, s: Scenario, value: float) -> bool:
+    """Whether the scenario is valid with the lever at ``value`` (a lever that cannot apply at all still raises)."""
+    data = lever.apply(scenario_to_data(s), value)
+    try:
+        validate_data(data)
+    except ScenarioError:
+        return False
+    return True
+
+
+def _top_of_valid_range(lever: Lever, s: Scenario, iterations: int = 40) -> float:
+    """The largest lever value in [base, bracket top] at which the scenario is valid (bisection).
+
+    Scaling a price up can take it out of its field's range -- the share of the placement
+    cost a care-days-saved tariff pays cannot pass 1 -- so the search stops there.  Every
+    lever moves its inputs monotonically, so the valid values form one interval around the base.
+    """
+    good, bad = lever.base, lever.bracket[1]
+    if _is_valid_at(lever, s, bad):
+        return bad
+    for _ in range(iterations):  # to (top - base) / 2**40
+        mid = 0.5 * (good + bad)
+        good, bad = (mid, bad) if _is_valid_at(lever, s, mid) else (good, mid)
+    return good
+
+
 def get_lever(name: str, s: Scenario | None = None) -> Lever:
-    """The lever called ``name``; for ``payment_lag`` its base is the scenario's lag.
+    """The lever called ``name``, fitted to scenario ``s`` when it is given.
+
+    For ``payment_lag`` the base is the scenario's lag.  For a continuous lever the
+    top of the bracket is brought down to the largest value at which ``s`` is still
+    valid (e.g. a care-days-saved tariff's share of the placement cost reaching 1).
 
     Raises
     ------
@@ -381,4 +420,11 @@ def get_lever(name: str, s: Scenario | None = None) -> Lever:
     lever = LEVERS[name]
     if lever.integer and s is not None:
         lever = Lever(**{**lever.__dict__, "base": float(s.contract.payment_lag_quarters)})
+    elif s is not None:
+        try:
+            top = _top_of_valid_range(lever, s)
+        except WorkflowError:  # the lever cannot move this scenario at all: said when it is run
+            top = lever.bracket[1]
+        if top < lever.bracket[1]:
+            lever = Lever(**{**lever.__dict__, "bracket": (lever.bracket[0], top)})
     return lever

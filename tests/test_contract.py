@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from sibmodel.contract import cap_in_time_order, compute_payments, split_by_quarter
+from sibmodel.contract import cap_in_time_order, compute_payments
 from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
 from sibmodel.pathways import ArmOutcomes, Spells
 from sibmodel.referrals import People
 from sibmodel.scenario import apply_overrides, resolve, validate_data
 
 PFP = "scenarios/pfp.yaml"
+PFP_ABS = str(Path(__file__).resolve().parents[1] / PFP)
 
 
 def _scenario(*sets):
@@ -172,13 +175,16 @@ def test_care_days_saved_essex_design():
         np.testing.assert_allclose(pay.achieved[0, 0, 0], share * 13 * 400, atol=1e-9)
 
 
-def test_split_by_quarter_conserves_weeks():
+def test_quarter_weeks_conserves_weeks():
+    """Inside the horizon (30 quarters = 390 weeks; every interval ends by week 259) no week is lost."""
+    from sibmodel.tally import quarter_weeks
+
     rng = np.random.default_rng(0)
     start = rng.integers(0, 200, 1000)
     end = start + rng.integers(0, 60, 1000)
     key = rng.integers(0, 7, 1000)
-    out = split_by_quarter(key, start, end, 1.0, 7, 30)
-    np.testing.assert_allclose(out.sum(axis=1), np.bincount(key, weights=end - start, minlength=7))
+    out = quarter_weeks(key, start, end, 7, 30)
+    np.testing.assert_array_equal(out.sum(axis=1), np.bincount(key, weights=end - start, minlength=7))
 
 
 def test_cap_in_time_order():
@@ -217,8 +223,8 @@ def test_baseline_gap_payments_hand_worked():
         np.testing.assert_array_equal(with_cf.paid, without.paid)
 
 
-def test_quarter_weeks_matches_split_and_a_week_by_week_count():
-    """The loop-free quarter split equals the spell-by-spell split and a brute-force count."""
+def test_quarter_weeks_matches_a_week_by_week_count():
+    """The compiled quarter split equals a brute-force count, week by week."""
     from sibmodel.tally import quarter_weeks
 
     rng = np.random.default_rng(1)
@@ -226,7 +232,6 @@ def test_quarter_weeks_matches_split_and_a_week_by_week_count():
     end = start + rng.integers(-5, 120, 3000)  # some empty or reversed intervals, some past the horizon
     key = rng.integers(0, 11, 3000)
     fast = quarter_weeks(key, start, end, 11, 30)
-    np.testing.assert_array_equal(fast, split_by_quarter(key, start, end, 1.0, 11, 30))
     brute = np.zeros((11, 30))
     for k, s0, e0 in zip(key, start, end):
         for w in range(s0, min(e0, 30 * 13)):
@@ -304,3 +309,104 @@ def test_essex_baseline_gap_is_the_price_of_the_contract_baseline_minus_the_coun
     # the map from baseline to counterfactual is solved at central inputs; pooled over draws it lands near them
     assert gap_share["true_baseline_below_contract"] == pytest.approx(0.15, abs=0.02)
     assert gap_share["essex_mst"] == pytest.approx(0.0, abs=0.02)
+
+
+# --------------------------------------------------------------------------- the metrics registry
+def _tariff_cases():
+    """One tariff of each metric, with its drawn inputs, for the two young people of ``_two_people``."""
+    return {
+        "weekly_out_of_care": ("{metric: weekly_out_of_care, payment_per_week_gbp: 100}", {"payment_per_week_gbp": 100.0}),
+        "engagement": ("{metric: engagement, payment_gbp: 1000, after_therapy_weeks: 4}", {"payment_gbp": 1000.0}),
+        "milestone": ("{metric: milestone, payment_gbp: 2000, at_week: 26}", {"payment_gbp": 2000.0}),
+        "care_days_saved": (
+            "{metric: care_days_saved, baseline_care_share: 0.5, share_of_placement_cost: 0.4, reference_weekly_care_cost_gbp: 1000}",
+            {"baseline_care_share": 0.5, "share_of_placement_cost": 0.4, "reference_weekly_care_cost_gbp": 1000.0},
+        ),
+    }
+
+
+def test_every_metric_in_the_schema_is_registered_and_documented():
+    """The ``Tariff`` union of the schema, the registry and the scenario format's list of metrics agree."""
+    from typing import get_args
+
+    from sibmodel.metrics import METRICS
+    from sibmodel.schema import Tariff
+
+    models = get_args(get_args(Tariff)[0])
+    by_name = {get_args(m.model_fields["metric"].annotation)[0]: m for m in models}
+    assert set(by_name) == set(METRICS) == set(_tariff_cases())
+    for name, metric in METRICS.items():
+        assert metric.name == name and metric.model is by_name[name]
+        assert metric.price_fields and set(metric.price_fields) <= set(metric.model.model_fields)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scenario-format.md").read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| `contract.tariffs[].metric`"))
+    assert all(f"`{name}`" in row for name in METRICS), row
+
+
+@pytest.mark.parametrize("name", sorted(_tariff_cases()))
+def test_payments_are_proportional_to_each_metrics_price_fields(name):
+    """What the ``tariff`` lever relies on: with no cap, scaling a metric's price fields by 2.5 scales
+    every payment by 2.5 (the hand-worked amounts of the tests above, e.g. 198 weeks x GBP 100)."""
+    from sibmodel.metrics import METRICS, tariff_price_paths
+
+    yaml, values = _tariff_cases()[name]
+    s = _scenario(f"contract.tariffs=[{yaml}]", "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0")
+    assert tariff_price_paths(s) == [f"contract.tariffs.0.{f}" for f in METRICS[name].price_fields]
+    people, arm = _two_people()
+    pays = []
+    for factor in (1.0, 2.5):
+        params = {f"contract.tariffs.0.{k}": np.array([v * (factor if k in METRICS[name].price_fields else 1.0)]) for k, v in values.items()}
+        pays.append(compute_payments(s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10))
+    assert pays[0].uncapped_total[0] > 0
+    np.testing.assert_allclose(pays[1].achieved, 2.5 * pays[0].achieved, rtol=1e-12)
+    np.testing.assert_allclose(pays[1].uncapped_total, 2.5 * pays[0].uncapped_total, rtol=1e-12)
+
+
+def test_tracking_window_hand_worked():
+    """104-week windows; weeks from referral to the contract end: 200, 50 and 5.
+
+    From referral: (0, 104), (0, 50), (0, 5).  From the end of 20 weeks of therapy:
+    (20, 124), (20, 50), and (20, 20) when the contract ends before therapy does (never negative).
+    Without a cut the window is the whole length: (20, 124).
+    """
+    from sibmodel.contract import tracking_window
+    from sibmodel.schema import Tracking
+
+    left = np.array([200, 50, 5])
+    start, end = tracking_window(Tracking(length_weeks=104, starts_at="referral"), np.array([20, 20, 20]), left)
+    np.testing.assert_array_equal(start, [0, 0, 0])
+    np.testing.assert_array_equal(end, [104, 50, 5])
+    after = Tracking(length_weeks=104, starts_at="therapy_end")
+    start, end = tracking_window(after, np.array([20, 20, 20]), left)
+    np.testing.assert_array_equal(start, [20, 20, 20])
+    np.testing.assert_array_equal(end, [124, 50, 20])
+    assert tuple(map(int, tracking_window(after, 20))) == (20, 124)
+
+
+def test_stress_solve_tariff_on_essex(tmp_path):
+    """``stress --solve tariff`` on Essex moves the care-days-saved tariff's price: its share of the
+    placement cost.  Checked without the lever: the scenario with that share set to 0.25 x the solved
+    factor by ``--set`` gives the P(loss) the goal seek reports.  The lever stops at a factor of
+    1 / 0.25 = 4, where the share reaches 1."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from sibmodel import load_scenario
+    from sibmodel.cli import main
+    from sibmodel.levers import get_lever
+    from sibmodel.stress import RunSettings, summary_figure
+
+    essex = str(Path(__file__).resolve().parents[1] / "scenarios" / "essex" / "essex_mst.yaml")
+    assert load_scenario(essex).contract.tariffs[0].share_of_placement_cost.value == 0.25
+    assert get_lever("tariff", load_scenario(essex)).bracket[1] == pytest.approx(4.0, rel=1e-9)
+    assert get_lever("tariff", load_scenario(PFP_ABS)).bracket == (0.05, 10.0)
+    r = CliRunner().invoke(
+        main, ["stress", essex, "--no-suite", "--solve", "tariff", "--for", "investor.p_loss=0.5", "--draws", "100", "--seed", "1", "--out", str(tmp_path / "s")]
+    )
+    assert r.exit_code == 0, r.output
+    row = pd.read_csv(tmp_path / "s" / "goal_seek.csv").iloc[0]
+    assert 0.05 < row["value"] < 1.0  # the base loses less often than half the time: the tariff comes down
+    assert row["natural"].startswith("contract.tariffs.0.share_of_placement_cost median")
+    moved = load_scenario(essex, [f"contract.tariffs.0.share_of_placement_cost={0.25 * float(row['value'])!r}"])
+    rerun = RunSettings(draws=100, seed=1).run(moved).summary()
+    assert summary_figure(rerun, "investor.p_loss") == row["achieved"]
