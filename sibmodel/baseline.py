@@ -36,6 +36,7 @@ import pandas as pd
 
 from .engine import year_offset
 from .finance import discount_factors, stats_block
+from .paths import get_path
 from .referrals import Calendar
 from .schema import Scenario
 
@@ -45,10 +46,7 @@ def _fee_column(s: Scenario, draws: pd.DataFrame, path: str) -> np.ndarray:
     col = "input:" + path
     if col in draws:
         return draws[col].to_numpy(float)
-    node = s
-    for key in path.split("."):
-        node = getattr(node, key)
-    return np.full(len(draws), float(node.mean()))
+    return np.full(len(draws), float(get_path(s, path).mean()))
 
 
 def fee_series(s: Scenario, draws: pd.DataFrame, n_cash_quarters: int) -> np.ndarray:

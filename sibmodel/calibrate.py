@@ -41,6 +41,7 @@ from .hazards import (
     shape_profile,
     shift_logit,
 )
+from .paths import set_path
 from .referrals import QUARTER_WEEKS, Calendar, borough_active_weeks, expected_starts_profile
 from .schema import Scenario, iter_quantities
 from .uncertain import Beta, Fixed, LogNormal, Normal, Pert, Spec, Triangular, Uniform
@@ -308,7 +309,7 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
             )
             src = (specs[p].source + " " if specs[p].source else "") + note
             new_spec = new_spec.model_copy(update={"source": src})
-            _set(data, p, new_spec)
+            set_path(data, p, new_spec)
             moved.append((p, base[p], final[p]))
     try:
         new = Scenario.model_validate(data)
@@ -324,17 +325,6 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
     achieved = {n: (targets[n], fig.get(n)) for n in names}
     ok = bool(sol.success) and all(abs(a - t) < 1e-4 for t, a in achieved.values())
     return CalibrationResult(new, moved, achieved, ok, str(sol.message))
-
-
-def _set(data: dict, path: str, value) -> None:
-    node = data
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(node, list):
-        node[int(parts[-1])] = value
-    else:
-        node[parts[-1]] = value
 
 
 DEFAULT_PARAMS = {
@@ -379,10 +369,6 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
     doc: dict = {"extends": os.path.relpath(os.path.abspath(original_path), os.path.dirname(os.path.abspath(write_path)))}
     doc = apply_overrides(doc, overrides)  # the --set values, as the loader read them
     for p in paths:
-        node = doc
-        parts = p.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
         spec = specs[p]
         d = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
         if d.get("dist") == "beta":  # written as alpha/beta: a parent's mean/sd must go
@@ -390,5 +376,5 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
         # null removes a parameter the parent may give in another form (deep merge, see scenario.py)
         for key in ("value", "mean", "sd", "median", "sigma", "alpha", "beta", "mode", "low", "high"):
             d.setdefault(key, None)
-        node[parts[-1]] = d
+        set_path(doc, p, d, create=True)
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

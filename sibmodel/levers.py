@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from .exceptions import Issue, ScenarioError
+from .paths import get_path, set_path
 from .scenario import scenario_to_data, validate_data
 from .schema import Scenario, iter_quantities
 from .uncertain import Fixed
@@ -242,22 +243,6 @@ class Lever:
             ) from None
 
 
-def _get(data: dict, path: str):
-    node = data
-    for key in path.split("."):
-        node = node[int(key)] if isinstance(node, list) else node[key]
-    return node
-
-
-def _set(data: dict, path: str, value) -> None:
-    keys = path.split(".")
-    node = _get(data, ".".join(keys[:-1])) if len(keys) > 1 else data
-    if isinstance(node, list):
-        node[int(keys[-1])] = value
-    else:
-        node[keys[-1]] = value
-
-
 def _quantity_paths(data: dict, predicate: Callable[[str], bool]) -> list[str]:
     s = validate_data(data)
     return [p for p, _ in iter_quantities(s) if predicate(p)]
@@ -267,10 +252,10 @@ def _map_quantities(predicate: Callable[[str], bool], transform: Callable[[dict,
     def apply(data: dict, value: float) -> dict:
         out = copy.deepcopy(data)
         for path in _quantity_paths(out, predicate):
-            spec = _get(out, path)
+            spec = get_path(out, path)
             spec = spec if isinstance(spec, dict) else {"dist": "fixed", "value": spec}
             try:
-                _set(out, path, transform(spec, value))
+                set_path(out, path, transform(spec, value))
             except ValueError as exc:
                 raise _fail(path, str(exc)) from None
         return out

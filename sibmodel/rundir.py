@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .exceptions import RunFolderError, ScenarioError, _short
+from .paths import get_path
 from .schema import Scenario
 
 #: Largest ``summary.json`` or ``manifest.json`` read back [bytes] (a run's are tens of kilobytes).
@@ -148,7 +149,7 @@ def read_summary(folder: str | os.PathLike) -> dict:
         raise RunFolderError(f"{path}: not a sibmodel summary (no 'meta' entry)")
     bad = _text_where_number(summary)
     if bad is not None:
-        raise RunFolderError(f"{path}: {bad}: a number is expected, given {_short(_at(summary, bad))}: the file was changed after the run")
+        raise RunFolderError(f"{path}: {bad}: a number is expected, given {_short(get_path(summary, bad))}: the file was changed after the run")
     return summary
 
 
@@ -164,12 +165,6 @@ def _read_json(path: Path):
         return json.loads(raw)
     except (OSError, ValueError, RecursionError) as exc:
         raise RunFolderError(f"{path}: cannot read it: {exc}") from None
-
-
-def _at(obj, dotted: str):
-    for part in dotted.split("."):
-        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
-    return obj
 
 
 def _check_numeric_columns(path: Path, allowed_text: tuple[str, ...] = ()) -> None:

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 
 from sibmodel import load_scenario
-from sibmodel.calibrate import _set, center, expected_figures
+from sibmodel.calibrate import center, expected_figures
 from sibmodel.cohort_model import expected_occupancy, home_occupancy_scaled
 from sibmodel.counterfactual import baseline_map, tabulate
 from sibmodel.engine import simulate
 from sibmodel.hazards import FIRST_PLACEMENT, PathwayParams
+from sibmodel.paths import set_path
 from sibmodel.pathways import HazardTables, simulate_arms
 from sibmodel.schema import Scenario, iter_quantities
 from sibmodel.uncertain import Fixed
@@ -27,7 +28,7 @@ def _centers(s: Scenario) -> dict[str, float]:
 def _all_fixed(s: Scenario) -> Scenario:
     data = s.model_dump(by_alias=True)
     for path, spec in iter_quantities(s):
-        _set(data, path, Fixed(value=center(spec), source=spec.source))
+        set_path(data, path, Fixed(value=center(spec), source=spec.source))
     return Scenario.model_validate(data)
 
 
