@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .finance import loss_indicator
 from .safe_text import write_csv
 
 Z90 = 1.6448536269514722  # standard normal 95th percentile: a two-sided 90% interval
@@ -61,13 +62,6 @@ def _col(name: str):
     return lambda d: d[name].to_numpy(dtype=float)
 
 
-def _below_one(name: str):
-    def f(d):
-        x = d[name].to_numpy(dtype=float)
-        return np.where(np.isfinite(x), (x < 1.0).astype(float), np.nan)
-    return f
-
-
 METRICS: tuple[Metric, ...] = (
     Metric("starts", "starts [young people]", "count", _col("starts"), "young people", 1.0),
     Metric("time_at_home_treated", "time at home with therapy [share]", "share", _col("time_at_home_share_treated"), "percentage points", 100.0),
@@ -76,7 +70,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("investor_moic", "money multiple [x]", "ratio", _col("investor_moic"), "x", 1.0),
     Metric("investor_irr_annual", "IRR [a year]", "share", _col("investor_irr_annual"), "percentage points", 100.0),
     Metric("investor_capital_drawn_peak_gbp", "peak capital drawn [GBP]", "gbp", _col("investor_capital_drawn_peak_gbp"), "\u00a3m", 1e-6),
-    Metric("p_loss", "P(loss: multiple < 1)", "prob", _below_one("investor_moic"), "percentage points", 100.0),
+    Metric("p_loss", "P(loss: multiple < 1)", "prob", lambda d: loss_indicator(d["investor_moic"]), "percentage points", 100.0),
     Metric("p_commitment_exceeded", "P(commitment exceeded)", "prob", lambda d: d["investor_commitment_exceeded"].to_numpy(dtype=float), "percentage points", 100.0),
     Metric("commissioner_net_savings_gbp", "commissioners' net savings [GBP, discounted]", "gbp", _col("commissioner_net_savings_gbp"), "\u00a3m", 1e-6),
     Metric("p_commissioners_ahead", "P(commissioners ahead)", "prob", lambda d: (d["commissioner_net_savings_gbp"].to_numpy(float) > 0).astype(float), "percentage points", 100.0),

@@ -23,6 +23,7 @@ from scipy import optimize
 
 from .distributions import ppf
 from .engine import DEFAULT_CHUNK_SIZE, simulate
+from .finance import p_loss
 from .levers import REVERSE_STRESS_LEVERS, WorkflowError, get_lever, hold_inputs, uncertain_inputs
 from .scenario import load_scenario
 from .schema import Scenario
@@ -81,7 +82,7 @@ FAST_FIGURES = {
     "investor.irr.p5": lambda d: _pct(d["investor_irr_annual"], 5),
     "investor.moic.p50": lambda d: _pct(d["investor_moic"], 50),
     "investor.moic.p5": lambda d: _pct(d["investor_moic"], 5),
-    "investor.p_loss": lambda d: float(np.mean(_finite(d["investor_moic"]) < 1.0)) if _finite(d["investor_moic"]).size else float("nan"),
+    "investor.p_loss": lambda d: p_loss(d["investor_moic"]),
     "investor.p_commitment_exceeded": lambda d: float(np.mean(d["investor_commitment_exceeded"])),
     "investor.capital_drawn_peak_gbp.p95": lambda d: _pct(d["investor_capital_drawn_peak_gbp"], 95),
     "commissioner.total.net_savings_gbp.p50": lambda d: _pct(d["commissioner_net_savings_gbp"], 50),
