@@ -35,6 +35,7 @@ from .hazards import (
     PathwayParams,
     completion_params,
     effect_profile,
+    escalation_matrix,
     hazard_scale,
     horizon_weight,
     placement_mixes,
@@ -124,17 +125,13 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
     """
     cal = Calendar.of(s)
     pnames = list(s.care.placements)
-    n_k = len(pnames)
     steps = None if s.care.entry.shape is None else [(x.from_week, x.relative_hazard) for x in s.care.entry.shape]
     t_max = max(iv.therapy_weeks for iv in s.interventions.values()) * (s.contract.tracking.starts_at == "therapy_end") + s.contract.tracking.length_weeks
     shape = shape_profile(steps, t_max)
     weight = horizon_weight(steps, s.care.entry.horizon_weeks)
     end_prob = np.array([1.0 / values[f"care.placements.{k}.mean_duration_weeks"] for k in pnames])
     brk0 = np.clip(np.array([values[f"care.placements.{k}.breakdown_share"] for k in pnames]), 1e-9, 1 - 1e-9)
-    esc = np.eye(n_k)
-    for r, k in enumerate(pnames):
-        if k in s.care.escalation:
-            esc[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
+    esc = escalation_matrix(s)
     mixes = placement_mixes(s)  # (B, K) entry and re-entry mixes per borough
     z, w = np.polynomial.hermite_e.hermegauss(GH_NODES)
     w = w / w.sum()

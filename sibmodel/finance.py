@@ -345,6 +345,32 @@ def stats_block(x: np.ndarray) -> dict:
     return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0, "p5": float(p5), "p50": float(p50), "p95": float(p95)}
 
 
+def add_fees(costs: np.ndarray, n_contract_quarters: int, fee) -> np.ndarray:
+    """Add the SPV's fees to costs by cash quarter, in place: the management fee in every contract
+    quarter, the set-up cost in quarter 0, the evaluation fee in the last contract quarter.
+
+    Parameters
+    ----------
+    costs : ndarray, shape (D, Qc)
+        Costs per draw and cash quarter [GBP], changed in place.
+    n_contract_quarters : int
+        Quarters the contract runs [quarters].
+    fee : callable
+        ``fee(path) -> ndarray (D,)``: a fee per draw [GBP] by its scenario path,
+        ``investment.fees.management_fee_per_quarter_gbp`` [GBP/quarter],
+        ``investment.fees.setup_cost_gbp`` or ``investment.fees.evaluation_fee_gbp`` [GBP].
+
+    Returns
+    -------
+    ndarray
+        ``costs``.
+    """
+    costs[:, :n_contract_quarters] += fee("investment.fees.management_fee_per_quarter_gbp")[:, None]
+    costs[:, 0] += fee("investment.fees.setup_cost_gbp")
+    costs[:, n_contract_quarters - 1] += fee("investment.fees.evaluation_fee_gbp")
+    return costs
+
+
 def loss_indicator(moic: np.ndarray) -> np.ndarray:
     """Per draw: 1.0 where the money multiple is below 1 (a loss), 0.0 where it is not, NaN where it is undefined (nothing drawn)."""
     m = np.asarray(moic, dtype=float)
