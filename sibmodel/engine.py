@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, logit
 
 from . import finance
 from .contract import compute_payments, person_tracking
@@ -24,10 +23,12 @@ from .hazards import (
     FIRST_PLACEMENT,
     completion_params,
     effect_profile,
+    escalation_matrix,
     hazard_scale,
     horizon_weight,
     placement_mixes,
     shape_profile,
+    shift_logit,
 )
 from .pathways import HazardTables, simulate_arms
 from .referrals import QUARTER_WEEKS, Calendar, borough_active_weeks, draw_starts, team_groups
@@ -112,8 +113,8 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     odds = np.stack([params[f"boroughs.{n}.entry_odds_ratio"] for n in bnames], axis=1)  # (D, B)
     # logits per draw, then gathered per person (the same numbers as logit of the gathered values)
     shift = np.log(odds)[d, b] + spread.entry_logit_sd * z[0, d, people.cohort]
-    p_entry = expit(logit(np.asarray(params["care.entry.prob"], dtype=float))[d] + shift)
-    p_reentry = expit(logit(np.clip(params["care.reentry.prob"], 1e-12, 1 - 1e-12))[d] + shift)
+    p_entry = shift_logit(params["care.entry.prob"], shift, rows=d)
+    p_reentry = shift_logit(np.clip(params["care.reentry.prob"], 1e-12, 1 - 1e-12), shift, rows=d)
     entry_scale = hazard_scale(p_entry, horizon_weight(_shape_steps(s), s.care.entry.horizon_weeks))
     reentry_scale = hazard_scale(np.minimum(p_reentry, 1 - 1e-12), float(s.care.reentry.horizon_weeks))
 
@@ -121,15 +122,12 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     end_prob = (1.0 / mean_dur)[d]
     brk = np.stack([params[f"care.placements.{k}.breakdown_share"] for k in pnames], axis=1)
     brk = np.clip(brk, 1e-12, 1 - 1e-12)
-    breakdown = expit(logit(brk)[d] + (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None])
+    breakdown = shift_logit(brk, (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None], rows=d)
     for at_bound, value in ((brk <= 1e-12, 0.0), (brk >= 1 - 1e-12, 1.0)):  # shares of 0 or 1 stay exact
         if at_bound.any():
             breakdown[at_bound[d]] = value
 
-    escalation = np.eye(n_k)
-    for r, k in enumerate(pnames):
-        if k in s.care.escalation:
-            escalation[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
+    escalation = escalation_matrix(s)
     mix_by_borough, remix_by_borough = placement_mixes(s)  # (B, K) each
     if any(bo.placement_mix is not None for bo in s.boroughs.values()):
         entry_mix, reentry_mix = mix_by_borough[b], remix_by_borough[b]  # a mix per person
@@ -237,11 +235,7 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
         costs[:, first : last + 1] += cost_q[:, None]
     var_cost = np.stack([params[f"interventions.{n}.delivery.variable_cost_per_family_gbp"] for n in inames], axis=1)  # (D, I)
     costs += np.bincount(d * n_qc + people.quarter, weights=var_cost[d, i_], minlength=n_draws * n_qc).reshape(n_draws, n_qc)
-    fees = s.investment.fees
-    costs[:, :n_q] += params["investment.fees.management_fee_per_quarter_gbp"][:, None]
-    costs[:, 0] += params["investment.fees.setup_cost_gbp"]
-    costs[:, n_q - 1] += params["investment.fees.evaluation_fee_gbp"]
-    del fees
+    finance.add_fees(costs, n_q, params.__getitem__)
 
     # ---- investor
     income = pay.paid.sum(axis=1)
