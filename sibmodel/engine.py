@@ -165,8 +165,9 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     rows_c = eff.shape[0] + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
     # the treated arm draws its own uniforms, so that the arm without therapy cannot move it
     treated, cf = simulate_arms(
-        tables, [rows_t, rows_c], entry_scale, reentry_scale, end_prob, breakdown, escalation,
-        entry_mix, reentry_mix, ws, we, stream(entropy, chunk_index, "pathways"),
+        tables, rows=[rows_t, rows_c], entry_scale=entry_scale, reentry_scale=reentry_scale, end_prob=end_prob,
+        breakdown_share=breakdown, escalation=escalation, entry_mix=entry_mix, reentry_mix=reentry_mix,
+        window_start=ws, window_end=we, rng=stream(entropy, chunk_index, "pathways"),
         rng_other=stream(entropy, chunk_index, "pathways:counterfactual"),
     )
 

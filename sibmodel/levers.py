@@ -26,6 +26,7 @@ Two kinds of change are offered:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,7 +195,7 @@ def odds_spec(spec: dict, factor: float) -> dict:
 
 
 # --------------------------------------------------------------------------- levers
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Lever:
     """One number that moves a group of scenario inputs together.
 
@@ -314,37 +315,40 @@ LEVERS: dict[str, Lever] = {
     lever.name: lever
     for lever in (
         Lever(
-            "referrals", "referral volume", "x plan", 1.0, (0.05, 3.0), False, -1,
-            _map_quantities(lambda p: p == "referrals.volume_multiplier", scale_spec),
-            _describe_paths(lambda p: p == "referrals.volume_multiplier", "{:.3g}"),
+            name="referrals", label="referral volume", unit="x plan", base=1.0, bracket=(0.05, 3.0), integer=False, adverse=-1,
+            apply=_map_quantities(lambda p: p == "referrals.volume_multiplier", scale_spec),
+            natural=_describe_paths(lambda p: p == "referrals.volume_multiplier", "{:.3g}"),
         ),
         Lever(
-            "effect", "therapy effect (log hazard ratio)", "x plan", 1.0, (0.02, 2.0), False, -1,
-            _map_quantities(lambda p: p.endswith(".effect.hazard_ratio"), power_spec),
-            _describe_paths(lambda p: p.endswith(".effect.hazard_ratio"), "{:.3g}"),
+            name="effect", label="therapy effect (log hazard ratio)", unit="x plan", base=1.0, bracket=(0.02, 2.0), integer=False, adverse=-1,
+            apply=_map_quantities(lambda p: p.endswith(".effect.hazard_ratio"), power_spec),
+            natural=_describe_paths(lambda p: p.endswith(".effect.hazard_ratio"), "{:.3g}"),
         ),
         Lever(
-            "breakdown", "placement breakdown (odds)", "x plan", 1.0, (0.1, 10.0), False, +1,
-            _map_quantities(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share"), odds_spec),
-            _describe_paths(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share"), "{:.3f}"),
+            name="breakdown", label="placement breakdown (odds)", unit="x plan", base=1.0, bracket=(0.1, 10.0), integer=False, adverse=+1,
+            apply=_map_quantities(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share"), odds_spec),
+            natural=_describe_paths(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share"), "{:.3f}"),
         ),
         Lever(
-            "payment_lag", "payment lag", "quarters", float("nan"), (0.0, 12.0), True, +1,
-            _lag_apply, lambda s, v: f"contract.payment_lag_quarters {s.contract.payment_lag_quarters}",
+            name="payment_lag", label="payment lag", unit="quarters", base=float("nan"), bracket=(0.0, 12.0), integer=True, adverse=+1,
+            apply=_lag_apply, natural=lambda s, v: f"contract.payment_lag_quarters {s.contract.payment_lag_quarters}",
         ),
         Lever(
-            "delivery_cost", "delivery cost", "x plan", 1.0, (0.2, 5.0), False, +1,
-            _map_quantities(_is_delivery_cost, scale_spec), _describe_paths(_is_delivery_cost, "£{:,.0f}"),
+            name="delivery_cost", label="delivery cost", unit="x plan", base=1.0, bracket=(0.2, 5.0), integer=False, adverse=+1,
+            apply=_map_quantities(_is_delivery_cost, scale_spec), natural=_describe_paths(_is_delivery_cost, "£{:,.0f}"),
         ),
         Lever(
-            "tariff", "outcome tariffs", "x plan", 1.0, (0.05, 10.0), False, -1,
-            _map_quantities(_is_tariff, scale_spec), _describe_paths(_is_tariff, "£{:,.2f}"),
+            name="tariff", label="outcome tariffs", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
+            apply=_map_quantities(_is_tariff, scale_spec), natural=_describe_paths(_is_tariff, "£{:,.2f}"),
         ),
-        Lever("cap", "total cap on outcome payments", "x plan", 1.0, (0.05, 10.0), False, -1, _cap_apply, _cap_natural),
         Lever(
-            "commitment", "investor commitment", "x plan", 1.0, (0.05, 10.0), False, -1,
-            _map_quantities(lambda p: p == "investment.commitment_gbp", scale_spec),
-            _describe_paths(lambda p: p == "investment.commitment_gbp", "£{:,.0f}"),
+            name="cap", label="total cap on outcome payments", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
+            apply=_cap_apply, natural=_cap_natural,
+        ),
+        Lever(
+            name="commitment", label="investor commitment", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
+            apply=_map_quantities(lambda p: p == "investment.commitment_gbp", scale_spec),
+            natural=_describe_paths(lambda p: p == "investment.commitment_gbp", "£{:,.0f}"),
         ),
     )
 }
@@ -365,5 +369,5 @@ def get_lever(name: str, s: Scenario | None = None) -> Lever:
         raise _fail("lever", f"unknown lever; allowed: {', '.join(LEVERS)}", name)
     lever = LEVERS[name]
     if lever.integer and s is not None:
-        lever = Lever(**{**lever.__dict__, "base": float(s.contract.payment_lag_quarters)})
+        lever = dataclasses.replace(lever, base=float(s.contract.payment_lag_quarters))
     return lever
