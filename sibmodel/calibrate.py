@@ -311,14 +311,14 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
     try:
         new = Scenario.model_validate(data)
     except ValidationError as err:
-        from .scenario import _pydantic_issues
+        from .scenario import pydantic_issues
 
         hint = (
             "meeting the targets would move this input out of its allowed range; they cannot be met by moving "
             + ", ".join(params)
             + " alone: change other inputs or name other --param. Detail: "
         )
-        raise ScenarioError([Issue("calibrate", i.path, hint + i.message, i.given) for i in _pydantic_issues(err, data, None)]) from None
+        raise ScenarioError([Issue("calibrate", i.path, hint + i.message, i.given) for i in pydantic_issues(err, data, None)]) from None
     achieved = {n: (targets[n], fig.get(n)) for n in names}
     ok = bool(sol.success) and all(abs(a - t) < 1e-4 for t, a in achieved.values())
     return CalibrationResult(new, moved, achieved, ok, str(sol.message))

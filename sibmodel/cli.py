@@ -111,7 +111,7 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
     from .outputs import claim, default_output
     from .parallel import workers_for
     from .progress import progress_bar
-    from .results import _jsonable
+    from .results import jsonable
     from .scenario import load_scenario
     from .tables import headline_table
 
@@ -136,7 +136,7 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
 
                 writers = (run_folder_writer,)
             res.to_dir(target, extra_writers=writers, overwrite=overwrite)
-            summary = _jsonable(res.summary())  # this run's own figures, as written (never re-read)
+            summary = jsonable(res.summary())  # this run's own figures, as written (never re-read)
         finally:
             res.discard()  # the spool: draws.parquet is now in the run folder
     if as_json:

@@ -219,15 +219,15 @@ def run_comparison(scenarios: Sequence, paths: Sequence[str], draws: int, seed: 
 
 def format_level(kind: str, x: float) -> str:
     """A figure's value as text: money, share, probability, ratio or count."""
-    from .tables import _money, _num, _pct
+    from .tables import format_money, format_number, format_percent
 
     if kind in ("share", "prob"):
-        return _pct(x)
+        return format_percent(x)
     if kind == "gbp":
-        return _money(x)
+        return format_money(x)
     if kind == "ratio":
         return "n/a" if x != x else f"{x:,.2f}"
-    return _num(x)
+    return format_number(x)
 
 
 def format_diff(kind: str, x: float) -> str:

@@ -553,14 +553,14 @@ class Results:
         with output_folder(path, command="run", overwrite=overwrite) as out:
             tmp = out.staging
             summary = self.summary()
-            (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=True))
+            (tmp / "summary.json").write_text(json.dumps(jsonable(summary), indent=2, allow_nan=True))
             if self.store is not None:
                 _link_or_copy(self.store.draws_path, tmp / "draws.parquet")
             else:
                 self.draws.to_parquet(tmp / "draws.parquet", index=False)
             self.cashflows.to_parquet(tmp / "cashflows.parquet", index=False)
             self.occupancy.to_parquet(tmp / "occupancy.parquet", index=False)
-            (tmp / "manifest.json").write_text(json.dumps(_jsonable(self.manifest()), indent=2))
+            (tmp / "manifest.json").write_text(json.dumps(jsonable(self.manifest()), indent=2))
             for writer in extra_writers:
                 writer(tmp, self)
         return out.target
@@ -632,11 +632,12 @@ def _observed_column(figure: str):
     return lambda d: 1.0 - d[f"time_at_home_share_{arm}"].to_numpy(float)
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """``obj`` with numpy numbers as Python ones and NaN or infinite numbers as None (JSON has no NaN); keys as text."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (np.floating, float)):
         v = float(obj)
         return None if not np.isfinite(v) else v

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .exceptions import RunFolderError, ScenarioError, _short
+from .exceptions import RunFolderError, ScenarioError, short_text
 from .paths import get_path
 from .schema import Scenario
 
@@ -149,7 +149,7 @@ def read_summary(folder: str | os.PathLike) -> dict:
         raise RunFolderError(f"{path}: not a sibmodel summary (no 'meta' entry)")
     bad = _text_where_number(summary)
     if bad is not None:
-        raise RunFolderError(f"{path}: {bad}: a number is expected, given {_short(get_path(summary, bad))}: the file was changed after the run")
+        raise RunFolderError(f"{path}: {bad}: a number is expected, given {short_text(get_path(summary, bad))}: the file was changed after the run")
     return summary
 
 

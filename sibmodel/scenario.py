@@ -430,7 +430,8 @@ def _allowed_text(err: dict) -> str:
     return msg
 
 
-def _pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list[Issue]:
+def pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list[Issue]:
+    """The errors of a pydantic validation of scenario ``data`` as :class:`Issue` s: dotted path, value given, what is allowed."""
     issues = []
     seen = set()
     for err in exc.errors(include_url=False):
@@ -487,7 +488,7 @@ def validate_data(data: Any, file: str | None = None) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_pydantic_issues(exc, data, file)) from None
+        raise ScenarioError(pydantic_issues(exc, data, file)) from None
     except (TypeError, ValueError, ArithmeticError) as exc:  # defensive: never leak another exception type
         raise ScenarioError([Issue(file, "", f"invalid scenario: {exc}")]) from None
     issues = cross_check(scenario, file)
