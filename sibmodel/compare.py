@@ -28,6 +28,7 @@ import pandas as pd
 
 from .finance import loss_indicator
 from .safe_text import write_csv
+from .tables import format_diff, format_level
 
 Z90 = 1.6448536269514722  # standard normal 95th percentile: a two-sided 90% interval
 
@@ -215,28 +216,6 @@ def run_comparison(scenarios: Sequence, paths: Sequence[str], draws: int, seed: 
         raise ValueError("compare needs an explicit seed so that every scenario uses the same random numbers")
     runs = [simulate(s, draws=draws, seed=seed, **simulate_kwargs) for s in scenarios]
     return Comparison(runs, list(paths))
-
-
-def format_level(kind: str, x: float) -> str:
-    """A figure's value as text: money, share, probability, ratio or count."""
-    from .tables import format_money, format_number, format_percent
-
-    if kind in ("share", "prob"):
-        return format_percent(x)
-    if kind == "gbp":
-        return format_money(x)
-    if kind == "ratio":
-        return "n/a" if x != x else f"{x:,.2f}"
-    return format_number(x)
-
-
-def format_diff(kind: str, x: float) -> str:
-    """A difference as signed text; shares and probabilities in percentage points (pp)."""
-    if x != x:
-        return "n/a"
-    if kind in ("share", "prob"):
-        return f"{x * 100:+.1f} pp"
-    return ("-" if x < 0 else "+" if x > 0 else "\u00b1") + format_level(kind, abs(x))
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Problems listed in one error; the rest are counted ("and N more") [count].
+MAX_SHOWN_ISSUES = 50
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -74,8 +77,6 @@ class ScenarioError(SibmodelError, ValueError):
     what = "in the scenario"
 
     def _text(self) -> str:
-        from .limits import MAX_SHOWN_ISSUES
-
         n = len(self.issues)
         head = f"{n} problem{'s' if n != 1 else ''} {self.what}:"
         lines = [head] + [f"  - {issue}" for issue in self.issues[:MAX_SHOWN_ISSUES]]

@@ -19,6 +19,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .exceptions import (
+    MAX_SHOWN_ISSUES as MAX_SHOWN_ISSUES,  # defined beside the errors that use it (no import cycle)
+)
 from .exceptions import Issue, ScenarioError
 
 #: Largest magnitude of a number in a scenario (money, counts, ratios) [unit of the field]:
@@ -37,8 +40,6 @@ MAX_NESTING_DEPTH = 32
 #: Longest chain of ``extends:`` (the file itself and the files it extends) [files].
 MAX_EXTENDS_DEPTH = 16
 
-#: Problems listed in one error; the rest are counted ("and N more") [count].
-MAX_SHOWN_ISSUES = 50
 
 #: Disk a draw takes in ``draws.parquet`` and the spool, at least [bytes/column/draw]:
 #: 8-byte floats, compressed by Parquet at most about 4-fold (measured on PFP: 6-7 bytes).

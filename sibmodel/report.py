@@ -27,7 +27,14 @@ from pathlib import Path
 from . import figures as F
 from .assumptions import assumption_log, resolved_summary
 from .rundir import load_run
-from .tables import format_money, format_number, format_percent, kind_label
+from .tables import (
+    format_diff,
+    format_level,
+    format_money,
+    format_number,
+    format_percent,
+    kind_label,
+)
 
 REPORT_FILE = "report.html"
 FIGURES_DIR = "figures"
@@ -371,8 +378,6 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
               "differences below are paired draw by draw and reflect the scenarios, not sampling noise.</p>")
     scen_rows = [[i, names[i], r.summary()["meta"].get("scenario_hash", ""), path] for i, (r, path) in enumerate(zip(runs, comparison.paths))]
     scen = _table(["#", "scenario", "hash (SHA-256)", "file"], scen_rows, numeric=())
-    from .compare import format_diff, format_level
-
     head = ["figure", "#", "median", "p5", "p95", "difference from #0: median", "5-95%", "mean", "P(difference > 0)"]
     rows = []
     for _, r in table.iterrows():

@@ -27,6 +27,26 @@ def _pctile(x: float | None, unit: str = "") -> str:
 FORMATS = {"gbp": format_money, "share": format_percent, "count": format_number, "ratio": format_number}
 
 
+def format_level(kind: str, x: float) -> str:
+    """A figure's value as text: money, share, probability, ratio or count."""
+    if kind in ("share", "prob"):
+        return format_percent(x)
+    if kind == "gbp":
+        return format_money(x)
+    if kind == "ratio":
+        return "n/a" if x != x else f"{x:,.2f}"
+    return format_number(x)
+
+
+def format_diff(kind: str, x: float) -> str:
+    """A difference as signed text; shares and probabilities in percentage points (pp)."""
+    if x != x:
+        return "n/a"
+    if kind in ("share", "prob"):
+        return f"{x * 100:+.1f} pp"
+    return ("-" if x < 0 else "+" if x > 0 else "\u00b1") + format_level(kind, abs(x))
+
+
 def _row(label: str, block: dict, kind: str) -> str:
     f = FORMATS[kind]
     return f"  {label:<44} {f(block['p50']):>12} {f(block['p5']):>12} {f(block['p95']):>12}"
