@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from .engine import year_offset
-from .finance import discount_factors, stats_block
+from .finance import add_fees, discount_factors, stats_block
+from .paths import get_path
 from .referrals import Calendar
 from .schema import Scenario
 
@@ -45,20 +46,13 @@ def _fee_column(s: Scenario, draws: pd.DataFrame, path: str) -> np.ndarray:
     col = "input:" + path
     if col in draws:
         return draws[col].to_numpy(float)
-    node = s
-    for key in path.split("."):
-        node = getattr(node, key)
-    return np.full(len(draws), float(node.mean()))
+    return np.full(len(draws), float(get_path(s, path).mean()))
 
 
 def fee_series(s: Scenario, draws: pd.DataFrame, n_cash_quarters: int) -> np.ndarray:
     """The SPV's fees by cash quarter per draw, shape (D, Qc) [GBP]: management fee while the contract runs, set-up in quarter 0, evaluation in the last contract quarter."""
     n_q = Calendar.of(s).n_quarters
-    out = np.zeros((len(draws), n_cash_quarters))
-    out[:, :n_q] += _fee_column(s, draws, "investment.fees.management_fee_per_quarter_gbp")[:, None]
-    out[:, 0] += _fee_column(s, draws, "investment.fees.setup_cost_gbp")
-    out[:, n_q - 1] += _fee_column(s, draws, "investment.fees.evaluation_fee_gbp")
-    return out
+    return add_fees(np.zeros((len(draws), n_cash_quarters)), n_q, lambda path: _fee_column(s, draws, path))
 
 
 def home_share_reference(s: Scenario, arm: str) -> tuple[float, str]:

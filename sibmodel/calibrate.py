@@ -36,12 +36,14 @@ from .hazards import (
     PathwayParams,
     completion_params,
     effect_profile,
+    escalation_matrix,
     hazard_scale,
     horizon_weight,
     placement_mixes,
     shape_profile,
     shift_logit,
 )
+from .paths import set_path
 from .referrals import QUARTER_WEEKS, Calendar, borough_active_weeks, expected_starts_profile
 from .schema import Scenario, iter_quantities
 from .uncertain import Beta, Fixed, LogNormal, Normal, Pert, Spec, Triangular, Uniform
@@ -124,17 +126,13 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
     """
     cal = Calendar.of(s)
     pnames = list(s.care.placements)
-    n_k = len(pnames)
     steps = None if s.care.entry.shape is None else [(x.from_week, x.relative_hazard) for x in s.care.entry.shape]
     t_max = int(tracking_window(s.contract.tracking, max(iv.therapy_weeks for iv in s.interventions.values()))[1])  # the longest window
     shape = shape_profile(steps, t_max)
     weight = horizon_weight(steps, s.care.entry.horizon_weeks)
     end_prob = np.array([1.0 / values[f"care.placements.{k}.mean_duration_weeks"] for k in pnames])
     brk0 = np.clip(np.array([values[f"care.placements.{k}.breakdown_share"] for k in pnames]), 1e-9, 1 - 1e-9)
-    esc = np.eye(n_k)
-    for r, k in enumerate(pnames):
-        if k in s.care.escalation:
-            esc[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
+    esc = escalation_matrix(s)
     mixes = placement_mixes(s)  # (B, K) entry and re-entry mixes per borough
     z, w = np.polynomial.hermite_e.hermegauss(GH_NODES)
     w = w / w.sum()
@@ -308,33 +306,22 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
             )
             src = (specs[p].source + " " if specs[p].source else "") + note
             new_spec = new_spec.model_copy(update={"source": src})
-            _set(data, p, new_spec)
+            set_path(data, p, new_spec)
             moved.append((p, base[p], final[p]))
     try:
         new = Scenario.model_validate(data)
     except ValidationError as err:
-        from .scenario import _pydantic_issues
+        from .scenario import pydantic_issues
 
         hint = (
             "meeting the targets would move this input out of its allowed range; they cannot be met by moving "
             + ", ".join(params)
             + " alone: change other inputs or name other --param. Detail: "
         )
-        raise ScenarioError([Issue("calibrate", i.path, hint + i.message, i.given) for i in _pydantic_issues(err, data, None)]) from None
+        raise ScenarioError([Issue("calibrate", i.path, hint + i.message, i.given) for i in pydantic_issues(err, data, None)]) from None
     achieved = {n: (targets[n], fig.get(n)) for n in names}
     ok = bool(sol.success) and all(abs(a - t) < 1e-4 for t, a in achieved.values())
     return CalibrationResult(new, moved, achieved, ok, str(sol.message))
-
-
-def _set(data: dict, path: str, value) -> None:
-    node = data
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(node, list):
-        node[int(parts[-1])] = value
-    else:
-        node[parts[-1]] = value
 
 
 DEFAULT_PARAMS = {
@@ -379,10 +366,6 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
     doc: dict = {"extends": os.path.relpath(os.path.abspath(original_path), os.path.dirname(os.path.abspath(write_path)))}
     doc = apply_overrides(doc, overrides)  # the --set values, as the loader read them
     for p in paths:
-        node = doc
-        parts = p.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
         spec = specs[p]
         d = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
         if d.get("dist") == "beta":  # written as alpha/beta: a parent's mean/sd must go
@@ -390,5 +373,5 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
         # null removes a parameter the parent may give in another form (deep merge, see scenario.py)
         for key in ("value", "mean", "sd", "median", "sigma", "alpha", "beta", "mode", "low", "high"):
             d.setdefault(key, None)
-        node[parts[-1]] = d
+        set_path(doc, p, d, create=True)
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

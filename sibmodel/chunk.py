@@ -25,7 +25,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, logit
 
 from . import finance
 from .contract import Payments, compute_payments, person_tracking
@@ -35,10 +34,12 @@ from .hazards import (
     FIRST_PLACEMENT,
     completion_params,
     effect_profile,
+    escalation_matrix,
     hazard_scale,
     horizon_weight,
     placement_mixes,
     shape_profile,
+    shift_logit,
 )
 from .pathways import ArmOutcomes, HazardTables, simulate_arms
 from .referrals import (
@@ -193,8 +194,8 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy, chunk_index
     odds = np.stack([params[f"boroughs.{n}.entry_odds_ratio"] for n in bnames], axis=1)  # (D, B)
     # logits per draw, then gathered per person (the same numbers as logit of the gathered values)
     shift = np.log(odds)[d, b] + spread.entry_logit_sd * z[0, d, people.cohort]
-    p_entry = expit(logit(np.asarray(params["care.entry.prob"], dtype=float))[d] + shift)
-    p_reentry = expit(logit(np.clip(params["care.reentry.prob"], 1e-12, 1 - 1e-12))[d] + shift)
+    p_entry = shift_logit(params["care.entry.prob"], shift, rows=d)
+    p_reentry = shift_logit(np.clip(params["care.reentry.prob"], 1e-12, 1 - 1e-12), shift, rows=d)
     entry_scale = hazard_scale(p_entry, horizon_weight(_shape_steps(s), s.care.entry.horizon_weeks))
     reentry_scale = hazard_scale(np.minimum(p_reentry, 1 - 1e-12), float(s.care.reentry.horizon_weeks))
 
@@ -202,15 +203,12 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy, chunk_index
     end_prob = (1.0 / mean_dur)[d]
     brk = np.stack([params[f"care.placements.{k}.breakdown_share"] for k in pnames], axis=1)
     brk = np.clip(brk, 1e-12, 1 - 1e-12)
-    breakdown = expit(logit(brk)[d] + (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None])
+    breakdown = shift_logit(brk, (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None], rows=d)
     for at_bound, value in ((brk <= 1e-12, 0.0), (brk >= 1 - 1e-12, 1.0)):  # shares of 0 or 1 stay exact
         if at_bound.any():
             breakdown[at_bound[d]] = value
 
-    escalation = np.eye(n_k)
-    for r, k in enumerate(pnames):
-        if k in s.care.escalation:
-            escalation[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
+    escalation = escalation_matrix(s)
     mix_by_borough, remix_by_borough = placement_mixes(s)  # (B, K) each
     if any(bo.placement_mix is not None for bo in s.boroughs.values()):
         entry_mix, reentry_mix = mix_by_borough[b], remix_by_borough[b]  # a mix per person
@@ -259,8 +257,9 @@ def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy, c
     rows_c = eff.shape[0] + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
     # the treated arm draws its own uniforms, so that the arm without therapy cannot move it
     treated, cf = simulate_arms(
-        tables, [rows_t, rows_c], pw.entry_scale, pw.reentry_scale, pw.end_prob, pw.breakdown, pw.escalation,
-        pw.entry_mix, pw.reentry_mix, ws, we, stream(entropy, chunk_index, "pathways"),
+        tables, rows=[rows_t, rows_c], entry_scale=pw.entry_scale, reentry_scale=pw.reentry_scale, end_prob=pw.end_prob,
+        breakdown_share=pw.breakdown, escalation=pw.escalation, entry_mix=pw.entry_mix, reentry_mix=pw.reentry_mix,
+        window_start=ws, window_end=we, rng=stream(entropy, chunk_index, "pathways"),
         rng_other=stream(entropy, chunk_index, "pathways:counterfactual"),
     )
     return Arms(treated, cf, ws, we, completed, hr, cf_factor, cf_clamped)
@@ -347,9 +346,7 @@ def stage_delivery_costs(s: Scenario, inp: Inputs, people: People, n_cash_quarte
     var_cost = np.stack([params[f"interventions.{n}.delivery.variable_cost_per_family_gbp"] for n in inames], axis=1)  # (D, I)
     costs += np.bincount(people.draw * n_qc + people.quarter, weights=var_cost[people.draw, people.intervention],
                          minlength=n_draws * n_qc).reshape(n_draws, n_qc)
-    costs[:, :n_q] += params["investment.fees.management_fee_per_quarter_gbp"][:, None]
-    costs[:, 0] += params["investment.fees.setup_cost_gbp"]
-    costs[:, n_q - 1] += params["investment.fees.evaluation_fee_gbp"]
+    finance.add_fees(costs, n_q, params.__getitem__)
     return costs
 
 

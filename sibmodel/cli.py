@@ -13,7 +13,7 @@ import sys
 import click
 
 from . import __version__
-from .cli_options import DEFAULT_OUT_HELP, overwrite_option, set_option
+from .cli_options import DEFAULT_OUT_HELP, overwrite_option, parse_assignments, set_option
 from .exceptions import SibmodelError
 
 EXIT_BAD_INPUT = 2
@@ -111,7 +111,7 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
     from .outputs import claim, default_output
     from .parallel import workers_for
     from .progress import progress_bar
-    from .results import _jsonable
+    from .results import jsonable
     from .scenario import load_scenario
     from .tables import headline_table
 
@@ -136,7 +136,7 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
 
                 writers = (run_folder_writer,)
             res.to_dir(target, extra_writers=writers, overwrite=overwrite)
-            summary = _jsonable(res.summary())  # this run's own figures, as written (never re-read)
+            summary = jsonable(res.summary())  # this run's own figures, as written (never re-read)
         finally:
             res.discard()  # the spool: draws.parquet is now in the run folder
     if as_json:
@@ -162,24 +162,13 @@ def calibrate(scenario, targets, params, write_path, overwrite, overrides) -> No
     """Solve inputs of SCENARIO on the exact cohort model so that published targets are met."""
     from .calibrate import calibrate as run_calibration
     from .calibrate import calibrated_yaml, default_params
-    from .exceptions import Issue, ScenarioError
     from .outputs import check_target, write_file
     from .scenario import load_scenario
 
     s = load_scenario(scenario, overrides)
     if write_path:  # checked before solving (and again, under a lock, when written)
         check_target(write_path, overwrite=overwrite, folder=False)
-    parsed, issues = {}, []
-    for t in targets:
-        name, eq, value = t.partition("=")
-        try:
-            parsed[name.strip()] = float(value)
-            if not eq:
-                raise ValueError
-        except ValueError:
-            issues.append(Issue("--target", name, "expected NAME=VALUE with a number, e.g. time_at_home.counterfactual=0.35", t, True))
-    if issues:
-        raise ScenarioError(issues)
+    parsed = parse_assignments(targets, "--target", "NAME=VALUE with a number, e.g. time_at_home.counterfactual=0.35")
     res = run_calibration(s, parsed, list(params) or default_params(parsed))
     click.echo("Targets (exact cohort model at central inputs):")
     for n, (tgt, got) in res.achieved.items():

@@ -26,3 +26,43 @@ DEFAULT_OUT_HELP = (
     "; with --set, -set-<hash of the overrides> is added, and -2, -3, ... when that folder exists, "
     "so a default never replaces an earlier output"
 )
+
+
+def parse_assignments(items, option: str, expected: str, *, finite: bool = False, error=None) -> dict[str, float]:
+    """``NAME=NUMBER`` items of a command-line option, as ``{name: number}``.
+
+    Parameters
+    ----------
+    items : iterable of str
+        The option's values, e.g. ``("foster=710", "residential=5000")``.
+    option : str
+        The option's name, for error messages (``"--target"``).
+    expected : str
+        What is allowed, for error messages (``"NAME=VALUE with a number, e.g. x=0.35"``).
+    finite : bool
+        Also refuse ``nan`` and ``inf``.
+    error : type, optional
+        The :class:`~sibmodel.exceptions.ScenarioError` subclass raised [default: ScenarioError].
+
+    Raises
+    ------
+    ScenarioError
+        Listing every malformed item (exit code 2 from the command line).
+    """
+    import math
+
+    from .exceptions import Issue, ScenarioError
+
+    out, issues = {}, []
+    for item in items:
+        name, eq, value = item.partition("=")
+        try:
+            number = float(value)
+            if not eq or not name.strip() or (finite and not math.isfinite(number)):
+                raise ValueError
+            out[name.strip()] = number
+        except ValueError:
+            issues.append(Issue(option, name, f"expected {expected}", item, True))
+    if issues:
+        raise (error or ScenarioError)(issues)
+    return out

@@ -11,12 +11,11 @@ shows one); the commands are registered on the group in :mod:`sibmodel.cli`.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 
 import click
 
-from .cli_options import DEFAULT_OUT_HELP, overwrite_option, set_option
+from .cli_options import DEFAULT_OUT_HELP, overwrite_option, parse_assignments, set_option
 from .exceptions import Issue
 from .safe_text import write_csv
 
@@ -67,13 +66,10 @@ def _print_table(df, columns=None) -> None:
 def _parse_target(text: str) -> tuple[str, float]:
     from .levers import WorkflowError
 
-    key, eq, value = text.partition("=")
-    try:
-        if not eq or not key.strip() or not math.isfinite(float(value)):
-            raise ValueError
-        return key.strip(), float(value)
-    except ValueError:
-        raise WorkflowError([Issue("--for", key, "expected FIGURE=VALUE with a finite number, e.g. investor.p_loss=0.10", text, True)]) from None
+    [(key, value)] = parse_assignments(
+        [text], "--for", "FIGURE=VALUE with a finite number, e.g. investor.p_loss=0.10", finite=True, error=WorkflowError
+    ).items()
+    return key, value
 
 
 # --------------------------------------------------------------------------- stress
@@ -204,16 +200,7 @@ def _placement_numbers(items: tuple[str, ...], option: str, expected: str) -> di
     """``PLACEMENT=NUMBER`` items of a repeatable option as a dict; a clear error otherwise."""
     from .levers import WorkflowError
 
-    out = {}
-    for item in items:
-        kind, eq, value = item.partition("=")
-        try:
-            if not eq or not kind.strip():
-                raise ValueError
-            out[kind.strip()] = float(value)
-        except ValueError:
-            raise WorkflowError([Issue(option, kind, f"expected {expected}", item, True)]) from None
-    return out
+    return parse_assignments(items, option, expected, error=WorkflowError)
 
 
 @click.command()

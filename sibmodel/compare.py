@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .finance import loss_indicator
 from .safe_text import write_csv
+from .tables import format_diff, format_level
 
 Z90 = 1.6448536269514722  # standard normal 95th percentile: a two-sided 90% interval
 
@@ -61,13 +63,6 @@ def _col(name: str):
     return lambda d: d[name].to_numpy(dtype=float)
 
 
-def _below_one(name: str):
-    def f(d):
-        x = d[name].to_numpy(dtype=float)
-        return np.where(np.isfinite(x), (x < 1.0).astype(float), np.nan)
-    return f
-
-
 METRICS: tuple[Metric, ...] = (
     Metric("starts", "starts [young people]", "count", _col("starts"), "young people", 1.0),
     Metric("time_at_home_treated", "time at home with therapy [share]", "share", _col("time_at_home_share_treated"), "percentage points", 100.0),
@@ -76,7 +71,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("investor_moic", "money multiple [x]", "ratio", _col("investor_moic"), "x", 1.0),
     Metric("investor_irr_annual", "IRR [a year]", "share", _col("investor_irr_annual"), "percentage points", 100.0),
     Metric("investor_capital_drawn_peak_gbp", "peak capital drawn [GBP]", "gbp", _col("investor_capital_drawn_peak_gbp"), "\u00a3m", 1e-6),
-    Metric("p_loss", "P(loss: multiple < 1)", "prob", _below_one("investor_moic"), "percentage points", 100.0),
+    Metric("p_loss", "P(loss: multiple < 1)", "prob", lambda d: loss_indicator(d["investor_moic"]), "percentage points", 100.0),
     Metric("p_commitment_exceeded", "P(commitment exceeded)", "prob", lambda d: d["investor_commitment_exceeded"].to_numpy(dtype=float), "percentage points", 100.0),
     Metric("commissioner_net_savings_gbp", "commissioners' net savings [GBP, discounted]", "gbp", _col("commissioner_net_savings_gbp"), "\u00a3m", 1e-6),
     Metric("p_commissioners_ahead", "P(commissioners ahead)", "prob", lambda d: (d["commissioner_net_savings_gbp"].to_numpy(float) > 0).astype(float), "percentage points", 100.0),
@@ -221,28 +216,6 @@ def run_comparison(scenarios: Sequence, paths: Sequence[str], draws: int, seed: 
         raise ValueError("compare needs an explicit seed so that every scenario uses the same random numbers")
     runs = [simulate(s, draws=draws, seed=seed, **simulate_kwargs) for s in scenarios]
     return Comparison(runs, list(paths))
-
-
-def format_level(kind: str, x: float) -> str:
-    """A figure's value as text: money, share, probability, ratio or count."""
-    from .tables import _money, _num, _pct
-
-    if kind in ("share", "prob"):
-        return _pct(x)
-    if kind == "gbp":
-        return _money(x)
-    if kind == "ratio":
-        return "n/a" if x != x else f"{x:,.2f}"
-    return _num(x)
-
-
-def format_diff(kind: str, x: float) -> str:
-    """A difference as signed text; shares and probabilities in percentage points (pp)."""
-    if x != x:
-        return "n/a"
-    if kind in ("share", "prob"):
-        return f"{x * 100:+.1f} pp"
-    return ("-" if x < 0 else "+" if x > 0 else "\u00b1") + format_level(kind, abs(x))
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -42,11 +42,12 @@ class Issue:
             where += f": {self.path}"
         text = f"{where}: {self.message}"
         if self.has_given:
-            text += f" (given: {_short(self.given)})"
+            text += f" (given: {short_text(self.given)})"
         return text
 
 
-def _short(value: object, limit: int = 80) -> str:
+def short_text(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to at most ``limit`` characters (ending ``...`` when cut), for error messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

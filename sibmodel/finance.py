@@ -345,6 +345,45 @@ def stats_block(x: np.ndarray) -> dict:
     return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0, "p5": float(p5), "p50": float(p50), "p95": float(p95)}
 
 
+def add_fees(costs: np.ndarray, n_contract_quarters: int, fee) -> np.ndarray:
+    """Add the SPV's fees to costs by cash quarter, in place: the management fee in every contract
+    quarter, the set-up cost in quarter 0, the evaluation fee in the last contract quarter.
+
+    Parameters
+    ----------
+    costs : ndarray, shape (D, Qc)
+        Costs per draw and cash quarter [GBP], changed in place.
+    n_contract_quarters : int
+        Quarters the contract runs [quarters].
+    fee : callable
+        ``fee(path) -> ndarray (D,)``: a fee per draw [GBP] by its scenario path,
+        ``investment.fees.management_fee_per_quarter_gbp`` [GBP/quarter],
+        ``investment.fees.setup_cost_gbp`` or ``investment.fees.evaluation_fee_gbp`` [GBP].
+
+    Returns
+    -------
+    ndarray
+        ``costs``.
+    """
+    costs[:, :n_contract_quarters] += fee("investment.fees.management_fee_per_quarter_gbp")[:, None]
+    costs[:, 0] += fee("investment.fees.setup_cost_gbp")
+    costs[:, n_contract_quarters - 1] += fee("investment.fees.evaluation_fee_gbp")
+    return costs
+
+
+def loss_indicator(moic: np.ndarray) -> np.ndarray:
+    """Per draw: 1.0 where the money multiple is below 1 (a loss), 0.0 where it is not, NaN where it is undefined (nothing drawn)."""
+    m = np.asarray(moic, dtype=float)
+    return np.where(np.isfinite(m), (m < 1.0).astype(float), np.nan)
+
+
+def p_loss(moic: np.ndarray) -> float:
+    """P(loss) = P(money multiple < 1) over the draws where the multiple is defined [probability]; NaN if none is."""
+    m = np.asarray(moic, dtype=float)
+    m = m[np.isfinite(m)]
+    return float(np.mean(m < 1.0)) if m.size else float("nan")
+
+
 def risk_metrics(moic: np.ndarray, irr_annual: np.ndarray | None = None) -> dict:
     """Probability of loss, expected loss, 5% VaR and expected shortfall of the money multiple.
 
@@ -363,7 +402,7 @@ def risk_metrics(moic: np.ndarray, irr_annual: np.ndarray | None = None) -> dict
         return {"p_loss": float("nan"), "expected_loss_share": float("nan"), "moic_var5": float("nan"), "moic_es5": float("nan")}
     var5 = float(np.percentile(m, 5))
     out = {
-        "p_loss": float(np.mean(m < 1.0)),
+        "p_loss": p_loss(m),
         "expected_loss_share": float(np.mean(np.maximum(0.0, 1.0 - m))),
         "moic_var5": var5,
         "moic_es5": float(m[m <= var5].mean()),

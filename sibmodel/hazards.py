@@ -163,10 +163,25 @@ def placement_mixes(s) -> tuple[np.ndarray, np.ndarray]:
     return entry.reshape(len(s.boroughs), len(pnames)), reentry.reshape(len(s.boroughs), len(pnames))
 
 
-def shift_logit(prob: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """``expit(logit(prob) + shift)``: a probability moved on the logit scale (odds ratio ``exp(shift)``)."""
-    prob = np.asarray(prob, dtype=float)
-    return expit(logit(prob) + shift)
+def shift_logit(prob: np.ndarray, shift: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """``expit(logit(prob) + shift)``: a probability moved on the logit scale (odds ratio ``exp(shift)``).
+
+    With ``rows``, ``expit(logit(prob)[rows] + shift)``: the logits are taken once (e.g. per draw)
+    and then gathered (e.g. per person), the same numbers as ``shift_logit(prob[rows], shift)``.
+    """
+    lg = logit(np.asarray(prob, dtype=float))
+    return expit((lg if rows is None else lg[rows]) + shift)
+
+
+def escalation_matrix(s) -> np.ndarray:
+    """Next placement type after a breakdown, shape (K, K) [share]: row ``k`` is
+    ``care.escalation[k]`` in placement order; a type without a row stays in its own type."""
+    pnames = list(s.care.placements)
+    out = np.eye(len(pnames))
+    for r, k in enumerate(pnames):
+        if k in s.care.escalation:
+            out[r] = [s.care.escalation[k].get(j, 0.0) for j in pnames]
+    return out
 
 
 @dataclass(frozen=True)

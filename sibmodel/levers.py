@@ -26,6 +26,7 @@ Two kinds of change are offered:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from pydantic import BaseModel
 
 from .exceptions import Issue, ScenarioError
 from .metrics import tariff_price_paths
+from .paths import get_path, set_path
 from .scenario import scenario_to_data, validate_data
 from .schema import Scenario, iter_quantities
 from .uncertain import Fixed
@@ -194,7 +196,7 @@ def odds_spec(spec: dict, factor: float) -> dict:
 
 
 # --------------------------------------------------------------------------- levers
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Lever:
     """One number that moves a group of scenario inputs together.
 
@@ -243,22 +245,6 @@ class Lever:
             ) from None
 
 
-def _get(data: dict, path: str):
-    node = data
-    for key in path.split("."):
-        node = node[int(key)] if isinstance(node, list) else node[key]
-    return node
-
-
-def _set(data: dict, path: str, value) -> None:
-    keys = path.split(".")
-    node = _get(data, ".".join(keys[:-1])) if len(keys) > 1 else data
-    if isinstance(node, list):
-        node[int(keys[-1])] = value
-    else:
-        node[keys[-1]] = value
-
-
 #: Picks the dotted paths of the quantities a lever moves, in a scenario.
 Select = Callable[[Scenario], list[str]]
 
@@ -276,10 +262,10 @@ def _map_quantities(select: Select, transform: Callable[[dict, float], dict]):
     def apply(data: dict, value: float) -> dict:
         out = copy.deepcopy(data)
         for path in select(validate_data(data)):
-            spec = _get(out, path)
+            spec = get_path(out, path)
             spec = spec if isinstance(spec, dict) else {"dist": "fixed", "value": spec}
             try:
-                _set(out, path, transform(spec, value))
+                set_path(out, path, transform(spec, value))
             except ValueError as exc:
                 raise _fail(path, str(exc)) from None
         return out
@@ -338,37 +324,40 @@ LEVERS: dict[str, Lever] = {
     lever.name: lever
     for lever in (
         Lever(
-            "referrals", "referral volume", "x plan", 1.0, (0.05, 3.0), False, -1,
-            _map_quantities(_where(lambda p: p == "referrals.volume_multiplier"), scale_spec),
-            _describe_paths(_where(lambda p: p == "referrals.volume_multiplier"), "{:.3g}"),
+            name="referrals", label="referral volume", unit="x plan", base=1.0, bracket=(0.05, 3.0), integer=False, adverse=-1,
+            apply=_map_quantities(_where(lambda p: p == "referrals.volume_multiplier"), scale_spec),
+            natural=_describe_paths(_where(lambda p: p == "referrals.volume_multiplier"), "{:.3g}"),
         ),
         Lever(
-            "effect", "therapy effect (log hazard ratio)", "x plan", 1.0, (0.02, 2.0), False, -1,
-            _map_quantities(_where(lambda p: p.endswith(".effect.hazard_ratio")), power_spec),
-            _describe_paths(_where(lambda p: p.endswith(".effect.hazard_ratio")), "{:.3g}"),
+            name="effect", label="therapy effect (log hazard ratio)", unit="x plan", base=1.0, bracket=(0.02, 2.0), integer=False, adverse=-1,
+            apply=_map_quantities(_where(lambda p: p.endswith(".effect.hazard_ratio")), power_spec),
+            natural=_describe_paths(_where(lambda p: p.endswith(".effect.hazard_ratio")), "{:.3g}"),
         ),
         Lever(
-            "breakdown", "placement breakdown (odds)", "x plan", 1.0, (0.1, 10.0), False, +1,
-            _map_quantities(_where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), odds_spec),
-            _describe_paths(_where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), "{:.3f}"),
+            name="breakdown", label="placement breakdown (odds)", unit="x plan", base=1.0, bracket=(0.1, 10.0), integer=False, adverse=+1,
+            apply=_map_quantities(_where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), odds_spec),
+            natural=_describe_paths(_where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), "{:.3f}"),
         ),
         Lever(
-            "payment_lag", "payment lag", "quarters", float("nan"), (0.0, 12.0), True, +1,
-            _lag_apply, lambda s, v: f"contract.payment_lag_quarters {s.contract.payment_lag_quarters}",
+            name="payment_lag", label="payment lag", unit="quarters", base=float("nan"), bracket=(0.0, 12.0), integer=True, adverse=+1,
+            apply=_lag_apply, natural=lambda s, v: f"contract.payment_lag_quarters {s.contract.payment_lag_quarters}",
         ),
         Lever(
-            "delivery_cost", "delivery cost", "x plan", 1.0, (0.2, 5.0), False, +1,
-            _map_quantities(_where(_is_delivery_cost), scale_spec), _describe_paths(_where(_is_delivery_cost), "£{:,.0f}"),
+            name="delivery_cost", label="delivery cost", unit="x plan", base=1.0, bracket=(0.2, 5.0), integer=False, adverse=+1,
+            apply=_map_quantities(_where(_is_delivery_cost), scale_spec), natural=_describe_paths(_where(_is_delivery_cost), "£{:,.0f}"),
         ),
         Lever(
-            "tariff", "outcome tariffs", "x plan", 1.0, (0.05, 10.0), False, -1,
-            _map_quantities(tariff_price_paths, scale_spec), _describe_paths(tariff_price_paths, _price_format),
+            name="tariff", label="outcome tariffs", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
+            apply=_map_quantities(tariff_price_paths, scale_spec), natural=_describe_paths(tariff_price_paths, _price_format),
         ),
-        Lever("cap", "total cap on outcome payments", "x plan", 1.0, (0.05, 10.0), False, -1, _cap_apply, _cap_natural),
         Lever(
-            "commitment", "investor commitment", "x plan", 1.0, (0.05, 10.0), False, -1,
-            _map_quantities(_where(lambda p: p == "investment.commitment_gbp"), scale_spec),
-            _describe_paths(_where(lambda p: p == "investment.commitment_gbp"), "£{:,.0f}"),
+            name="cap", label="total cap on outcome payments", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
+            apply=_cap_apply, natural=_cap_natural,
+        ),
+        Lever(
+            name="commitment", label="investor commitment", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
+            apply=_map_quantities(_where(lambda p: p == "investment.commitment_gbp"), scale_spec),
+            natural=_describe_paths(_where(lambda p: p == "investment.commitment_gbp"), "£{:,.0f}"),
         ),
     )
 }
@@ -419,12 +408,12 @@ def get_lever(name: str, s: Scenario | None = None) -> Lever:
         raise _fail("lever", f"unknown lever; allowed: {', '.join(LEVERS)}", name)
     lever = LEVERS[name]
     if lever.integer and s is not None:
-        lever = Lever(**{**lever.__dict__, "base": float(s.contract.payment_lag_quarters)})
+        lever = dataclasses.replace(lever, base=float(s.contract.payment_lag_quarters))
     elif s is not None:
         try:
             top = _top_of_valid_range(lever, s)
         except WorkflowError:  # the lever cannot move this scenario at all: said when it is run
             top = lever.bracket[1]
         if top < lever.bracket[1]:
-            lever = Lever(**{**lever.__dict__, "bracket": (lever.bracket[0], top)})
+            lever = dataclasses.replace(lever, bracket=(lever.bracket[0], top))
     return lever

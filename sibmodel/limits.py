@@ -19,7 +19,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .exceptions import MAX_SHOWN_ISSUES, Issue, ScenarioError  # noqa: F401  (MAX_SHOWN_ISSUES: one of the limits)
+from .exceptions import (
+    MAX_SHOWN_ISSUES as MAX_SHOWN_ISSUES,  # defined beside the errors that use it (no import cycle)
+)
+from .exceptions import Issue, ScenarioError
 
 #: Largest magnitude of a number in a scenario (money, counts, ratios) [unit of the field]:
 #: GBP 1e12 is a trillion pounds, so sums over young people, weeks and draws stay finite.
@@ -37,7 +40,6 @@ MAX_NESTING_DEPTH = 32
 #: Longest chain of ``extends:`` (the file itself and the files it extends) [files].
 MAX_EXTENDS_DEPTH = 16
 
-#: Problems listed in one error (MAX_SHOWN_ISSUES, defined in exceptions.py where messages are made).
 
 #: Disk a draw takes in ``draws.parquet`` and the spool, at least [bytes/column/draw]:
 #: 8-byte floats, compressed by Parquet at most about 4-fold (measured on PFP: 6-7 bytes).

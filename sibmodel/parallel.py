@@ -176,8 +176,14 @@ def processes_used(workers: int, n_chunks: int, scheduler: str | None) -> int | 
     return workers if scheduler == "local" else None
 
 
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """sibmodel's local process pool: workers forked where the platform allows (:func:`pool_context`),
+    that leave Ctrl-C and SIGTERM to this process and die with it (:func:`_init_worker`)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_init_worker, initargs=(os.getpid(),))
+
+
 def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_init_worker, initargs=(os.getpid(),))
+    pool = process_pool(workers)
     pending: dict = {}
     ready: dict = {}
     submitted = nxt = 0

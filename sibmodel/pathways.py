@@ -364,6 +364,7 @@ def _advance(
 
 def simulate_arms(
     tables: HazardTables,
+    *,
     rows: list[np.ndarray],
     entry_scale: np.ndarray,
     reentry_scale: np.ndarray,
@@ -415,46 +416,17 @@ def simulate_arms(
     list of ArmOutcomes
         One per arm, in the order of ``rows``.
     """
-    n_arms = len(rows)
-    n = int(entry_scale.shape[0])
-    k_types = int(end_prob.shape[1])
     if tables.cum_entry.shape[1] - 1 < int(window_end.max(initial=0)):
         raise ValueError("hazard tables are shorter than the longest tracking window")
-    window_start = np.ascontiguousarray(window_start, dtype=np.int64)
-    window_end = np.ascontiguousarray(window_end, dtype=np.int64)
-    # entry (index HOME_NEVER) and re-entry (index HOME_AFTER) stacked, so the compiled loop indexes by state
-    cum_hazard = np.ascontiguousarray(np.stack([tables.cum_entry, tables.cum_reentry]), dtype=float)
-    cum_mix = np.ascontiguousarray(np.stack([np.atleast_2d(np.cumsum(m, axis=-1)) for m in np.broadcast_arrays(entry_mix, reentry_mix)]), dtype=float)
-    cum_escalation = np.ascontiguousarray(np.cumsum(escalation, axis=1)[None], dtype=float)  # (1, K, K), like cum_mix
-    with np.errstate(divide="ignore"):
-        log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
-    scales = np.stack([entry_scale, reentry_scale]).astype(float)
-    zero = scales <= 0  # no hazard at all: never leaves home
-    div = np.where(zero, 1.0, scales)  # the divisor of the exponential target
-
-    state = np.full((n_arms, n), HOME_NEVER, dtype=np.int8)
-    t = np.zeros((n_arms, n), dtype=np.int64)
-    weeks_home = np.zeros((n_arms, n), dtype=np.int64)
-    weeks_place = np.zeros((n_arms, n, k_types), dtype=np.int64)
-    n_place = np.zeros((n_arms, n), dtype=np.int32)
-    n_break = np.zeros((n_arms, n), dtype=np.int32)
-    row_table = np.ascontiguousarray(np.stack([np.asarray(r, dtype=np.int64) for r in rows]))
-    breakdown_share = np.ascontiguousarray(breakdown_share, dtype=float)
+    k = _KernelInputs.of(tables, rows, entry_scale, reentry_scale, end_prob, breakdown_share, escalation, entry_mix, reentry_mix,
+                         window_start, window_end)
+    n_arms, n = k.rows.shape
+    st = _ArmState.empty(n_arms, n, int(end_prob.shape[1]))
     spells: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_arms)]
-    last = np.ascontiguousarray(cum_hazard[:, :, -1])
-    bucket_start_week, buckets_per_hazard = _bucket_index(cum_hazard, _BUCKETS_PER_WEEK * cum_hazard.shape[2])
-
     active = np.arange(n, dtype=np.int64)
     n_spells = np.zeros(n_arms, dtype=np.int64)
     while active.size:
-        if rng_other is None:
-            u = rng.random((UNIFORMS_PER_SPELL, active.size))
-        else:
-            first = t[0, active] < window_end[active]  # the first arm still inside its window
-            n_first = int(first.sum())
-            u = np.empty((UNIFORMS_PER_SPELL, active.size))
-            u[:, first] = rng.random((UNIFORMS_PER_SPELL, n_first))
-            u[:, ~first] = rng_other.random((UNIFORMS_PER_SPELL, active.size - n_first))
+        u = _spell_uniforms(rng, rng_other, st.t[0], k.window_end, active)
         # -ln U once per spell, shared by the arms (home spells: the exponential
         # target; placements: ln U = -(-ln U) exactly); numpy's log, outside the compiled loop
         neg_log_u = -np.log(u[0])
@@ -465,35 +437,115 @@ def simulate_arms(
             np.empty((n_arms, active.size), np.int64),
         )
         nxt_active = _advance(
-            active, u, neg_log_u, row_table, cum_hazard, last, bucket_start_week, buckets_per_hazard, div, zero,
-            log_stay, breakdown_share, cum_escalation, cum_mix, window_start, window_end,
-            state, t, weeks_home, weeks_place, n_place, n_break, *buf, n_spells,
+            active, u, neg_log_u, k.rows, k.cum_hazard, k.last, k.bucket_start_week, k.buckets_per_hazard, k.div, k.zero,
+            k.log_stay, k.breakdown_share, k.cum_escalation, k.cum_mix, k.window_start, k.window_end,
+            st.state, st.t, st.weeks_home, st.weeks_place, st.n_place, st.n_break, *buf, n_spells,
         )
         for a in range(n_arms):
             if n_spells[a]:
                 spells[a].append(tuple(x[a, : n_spells[a]] for x in buf))
         active = nxt_active
+    return [st.outcomes(a, spells[a]) for a in range(n_arms)]
 
-    out = []
-    for a in range(n_arms):
-        parts = spells[a]
+
+@dataclass(frozen=True)
+class _KernelInputs:
+    """The inputs of :func:`simulate_arms` as the compiled loop reads them (contiguous, by state)."""
+
+    rows: np.ndarray  # (A, N) table row per arm and person
+    cum_hazard: np.ndarray  # (2, R, T + 1): entry (HOME_NEVER) and re-entry (HOME_AFTER) stacked
+    last: np.ndarray  # (2, R) the tables' last values
+    bucket_start_week: np.ndarray
+    buckets_per_hazard: np.ndarray
+    div: np.ndarray  # (2, N) divisor of the exponential target
+    zero: np.ndarray  # (2, N) no hazard at all: never leaves home
+    log_stay: np.ndarray  # (N, K) ln(1 - q), -inf when q == 1
+    breakdown_share: np.ndarray
+    cum_escalation: np.ndarray  # (1, K, K), like cum_mix
+    cum_mix: np.ndarray  # (2, 1 or N, K)
+    window_start: np.ndarray
+    window_end: np.ndarray
+
+    @classmethod
+    def of(cls, tables, rows, entry_scale, reentry_scale, end_prob, breakdown_share, escalation, entry_mix, reentry_mix,
+           window_start, window_end) -> _KernelInputs:
+        # entry (index HOME_NEVER) and re-entry (index HOME_AFTER) stacked, so the compiled loop indexes by state
+        cum_hazard = np.ascontiguousarray(np.stack([tables.cum_entry, tables.cum_reentry]), dtype=float)
+        cum_mix = np.ascontiguousarray(np.stack([np.atleast_2d(np.cumsum(m, axis=-1)) for m in np.broadcast_arrays(entry_mix, reentry_mix)]), dtype=float)
+        with np.errstate(divide="ignore"):
+            log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
+        scales = np.stack([entry_scale, reentry_scale]).astype(float)
+        zero = scales <= 0
+        bucket_start_week, buckets_per_hazard = _bucket_index(cum_hazard, _BUCKETS_PER_WEEK * cum_hazard.shape[2])
+        return cls(
+            rows=np.ascontiguousarray(np.stack([np.asarray(r, dtype=np.int64) for r in rows])),
+            cum_hazard=cum_hazard,
+            last=np.ascontiguousarray(cum_hazard[:, :, -1]),
+            bucket_start_week=bucket_start_week,
+            buckets_per_hazard=buckets_per_hazard,
+            div=np.where(zero, 1.0, scales),
+            zero=zero,
+            log_stay=log_stay,
+            breakdown_share=np.ascontiguousarray(breakdown_share, dtype=float),
+            cum_escalation=np.ascontiguousarray(np.cumsum(escalation, axis=1)[None], dtype=float),
+            cum_mix=cum_mix,
+            window_start=np.ascontiguousarray(window_start, dtype=np.int64),
+            window_end=np.ascontiguousarray(window_end, dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class _ArmState:
+    """Where every person of every arm is, and what it has done so far (changed in place by :func:`_advance`)."""
+
+    state: np.ndarray  # (A, N) int8
+    t: np.ndarray  # (A, N) week the current spell started
+    weeks_home: np.ndarray  # (A, N)
+    weeks_place: np.ndarray  # (A, N, K)
+    n_place: np.ndarray  # (A, N)
+    n_break: np.ndarray  # (A, N)
+
+    @classmethod
+    def empty(cls, n_arms: int, n: int, k_types: int) -> _ArmState:
+        return cls(
+            state=np.full((n_arms, n), HOME_NEVER, dtype=np.int8),
+            t=np.zeros((n_arms, n), dtype=np.int64),
+            weeks_home=np.zeros((n_arms, n), dtype=np.int64),
+            weeks_place=np.zeros((n_arms, n, k_types), dtype=np.int64),
+            n_place=np.zeros((n_arms, n), dtype=np.int32),
+            n_break=np.zeros((n_arms, n), dtype=np.int32),
+        )
+
+    def outcomes(self, a: int, parts: list[tuple[np.ndarray, ...]]) -> ArmOutcomes:
+        """Arm ``a``'s outcomes, with its spells from the ``(person, state, start, end)`` parts."""
         sp = Spells(
             person=np.concatenate([x[0] for x in parts]) if parts else np.zeros(0, np.int64),
             state=np.concatenate([x[1] for x in parts]) if parts else np.zeros(0, np.int8),
             start=np.concatenate([x[2] for x in parts]).astype(np.int32) if parts else np.zeros(0, np.int32),
             end=np.concatenate([x[3] for x in parts]).astype(np.int32) if parts else np.zeros(0, np.int32),
         )
-        out.append(
-            ArmOutcomes(
-                weeks_home=weeks_home[a].astype(np.int32),
-                weeks_in_placement=weeks_place[a].astype(np.int32),
-                entered_care=n_place[a] > 0,
-                n_placements=n_place[a],
-                n_breakdowns=n_break[a],
-                spells=sp,
-            )
+        return ArmOutcomes(
+            weeks_home=self.weeks_home[a].astype(np.int32),
+            weeks_in_placement=self.weeks_place[a].astype(np.int32),
+            entered_care=self.n_place[a] > 0,
+            n_placements=self.n_place[a],
+            n_breakdowns=self.n_break[a],
+            spells=sp,
         )
-    return out
+
+
+def _spell_uniforms(rng, rng_other, t_first: np.ndarray, window_end: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """The uniforms of the next spell of the ``active`` people, shape (UNIFORMS_PER_SPELL, len(active)):
+    from ``rng``, or, with ``rng_other``, from ``rng`` only where the first arm (start weeks ``t_first``)
+    is still inside its window."""
+    if rng_other is None:
+        return rng.random((UNIFORMS_PER_SPELL, active.size))
+    first = t_first[active] < window_end[active]  # the first arm still inside its window
+    n_first = int(first.sum())
+    u = np.empty((UNIFORMS_PER_SPELL, active.size))
+    u[:, first] = rng.random((UNIFORMS_PER_SPELL, n_first))
+    u[:, ~first] = rng_other.random((UNIFORMS_PER_SPELL, active.size - n_first))
+    return u
 
 
 def simulate_from_params(
@@ -531,16 +583,16 @@ def simulate_from_params(
     p = params_treated
     out = simulate_arms(
         tables,
-        rows,
-        ones,
-        ones,
-        np.broadcast_to(p.end_prob, (n_people, p.n_placements)),
-        np.broadcast_to(p.breakdown_share, (n_people, p.n_placements)),
-        p.escalation,
-        p.entry_mix,
-        p.reentry_mix,
-        np.full(n_people, window_start, dtype=np.int64),
-        np.full(n_people, window_end, dtype=np.int64),
-        np.random.default_rng(seed),
+        rows=rows,
+        entry_scale=ones,
+        reentry_scale=ones,
+        end_prob=np.broadcast_to(p.end_prob, (n_people, p.n_placements)),
+        breakdown_share=np.broadcast_to(p.breakdown_share, (n_people, p.n_placements)),
+        escalation=p.escalation,
+        entry_mix=p.entry_mix,
+        reentry_mix=p.reentry_mix,
+        window_start=np.full(n_people, window_start, dtype=np.int64),
+        window_end=np.full(n_people, window_end, dtype=np.int64),
+        rng=np.random.default_rng(seed),
     )
     return out[0], (out[1] if len(out) > 1 else None)

@@ -27,7 +27,14 @@ from pathlib import Path
 from . import figures as F
 from .assumptions import assumption_log, resolved_summary
 from .rundir import load_run
-from .tables import _money, _num, _pct, kind_label
+from .tables import (
+    format_diff,
+    format_level,
+    format_money,
+    format_number,
+    format_percent,
+    kind_label,
+)
 
 REPORT_FILE = "report.html"
 FIGURES_DIR = "figures"
@@ -103,20 +110,20 @@ def _manifest(run) -> dict:
 def _investor_section(s: dict) -> str:
     inv, c = s["investor"], s["contract"]
     rows = [
-        ["IRR [a year]", *_band(inv["irr"], _pct)],
+        ["IRR [a year]", *_band(inv["irr"], format_percent)],
         ["money multiple [x]", *_band(inv["moic"], _ratio)],
-        ["peak capital drawn [GBP]", *_band(inv["capital_drawn_peak_gbp"], _money)],
-        ["distributions received [GBP]", *_band(inv["distributions_gbp"], _money)],
-        ["outcome payments [GBP]", *_band(c["outcome_payments_gbp"], _money)],
+        ["peak capital drawn [GBP]", *_band(inv["capital_drawn_peak_gbp"], format_money)],
+        ["distributions received [GBP]", *_band(inv["distributions_gbp"], format_money)],
+        ["outcome payments [GBP]", *_band(c["outcome_payments_gbp"], format_money)],
     ]
     probs = [
-        ["commitment [GBP]", _money(inv["commitment_gbp"])],
-        ["P(loss): money multiple < 1", _pct(inv["p_loss"])],
-        ["P(commitment exceeded)", _pct(inv["p_commitment_exceeded"])],
-        ["P(total loss: no IRR)", _pct(inv["p_total_loss"])],
-        ["expected loss [share of capital]", _pct(inv["expected_loss_share"])],
+        ["commitment [GBP]", format_money(inv["commitment_gbp"])],
+        ["P(loss): money multiple < 1", format_percent(inv["p_loss"])],
+        ["P(commitment exceeded)", format_percent(inv["p_commitment_exceeded"])],
+        ["P(total loss: no IRR)", format_percent(inv["p_total_loss"])],
+        ["expected loss [share of capital]", format_percent(inv["expected_loss_share"])],
         ["money multiple, 5% value at risk [x]", _ratio(inv["moic_var5"])],
-        ["P(total contract cap binding)", _pct(c["p_total_cap_binding"])],
+        ["P(total contract cap binding)", format_percent(c["p_total_cap_binding"])],
     ]
     return _table(BAND_HEAD, rows, numeric=range(1, 5)) + _table(["risk", "value"], probs, numeric=[1])
 
@@ -127,17 +134,17 @@ def _borough_section(s: dict) -> str:
     for name, b in list(com["boroughs"].items()) + [("All boroughs", com["total"])]:
         rows.append([
             name,
-            _num(b["starts"]["p50"]) if "starts" in b else _num(s["outcomes"]["starts"]["p50"]),
-            _money(b["outcome_payments_gbp"]["p50"]),
-            _money(b["care_costs_avoided_gbp"]["p50"]),
-            _money(b["net_savings_gbp"]["p50"]),
-            f"{_money(b['net_savings_gbp']['p5'])} to {_money(b['net_savings_gbp']['p95'])}",
+            format_number(b["starts"]["p50"]) if "starts" in b else format_number(s["outcomes"]["starts"]["p50"]),
+            format_money(b["outcome_payments_gbp"]["p50"]),
+            format_money(b["care_costs_avoided_gbp"]["p50"]),
+            format_money(b["net_savings_gbp"]["p50"]),
+            f"{format_money(b['net_savings_gbp']['p5'])} to {format_money(b['net_savings_gbp']['p95'])}",
             _ratio(b["benefit_cost_ratio"]["p50"]),
-            _pct(b["p_net_positive"]),
+            format_percent(b["p_net_positive"]),
         ])
     head = ["borough", "starts (median)", "outcome payments (median) [GBP]", "care costs avoided (median) [GBP]",
             "net savings (median) [GBP]", "net savings 5-95% [GBP]", "benefit-cost ratio (median)", "P(ahead)"]
-    rate = _pct(com["discount_rate_real_annual"])
+    rate = format_percent(com["discount_rate_real_annual"])
     note = (f'<p class="muted">Money discounted at {_e(rate)} real to {_e(com["price_year"])} prices; '
             "outcome payments are the boroughs' share (net of the central top-up).</p>")
     return note + _table(head, rows, numeric=range(1, 8))
@@ -146,17 +153,17 @@ def _borough_section(s: dict) -> str:
 def _policy_section(s: dict) -> str:
     o, g, p = s["outcomes"], s["government"], s["policy"]
     rows = [
-        ["starts [young people]", *_band(o["starts"], _num)],
-        ["time at home, with therapy [share of tracked time]", *_band(o["time_at_home_share"]["treated"], _pct)],
-        ["time at home, without therapy [share of tracked time]", *_band(o["time_at_home_share"]["counterfactual"], _pct)],
-        ["weeks out of care, all starts [weeks]", *_band(o["weeks_out_of_care"], _num)],
-        ["weeks out of care per start [weeks]", *_band(p["weeks_out_of_care_per_start"], _num)],
-        ["entered care, with therapy [share of starts]", *_band(o["entered_care_share"]["treated"], _pct)],
-        ["entered care, without therapy [share of starts]", *_band(o["entered_care_share"]["counterfactual"], _pct)],
-        ["value to government: gross care costs avoided [GBP]", *_band(g["value_gbp"], _money)],
+        ["starts [young people]", *_band(o["starts"], format_number)],
+        ["time at home, with therapy [share of tracked time]", *_band(o["time_at_home_share"]["treated"], format_percent)],
+        ["time at home, without therapy [share of tracked time]", *_band(o["time_at_home_share"]["counterfactual"], format_percent)],
+        ["weeks out of care, all starts [weeks]", *_band(o["weeks_out_of_care"], format_number)],
+        ["weeks out of care per start [weeks]", *_band(p["weeks_out_of_care_per_start"], format_number)],
+        ["entered care, with therapy [share of starts]", *_band(o["entered_care_share"]["treated"], format_percent)],
+        ["entered care, without therapy [share of starts]", *_band(o["entered_care_share"]["counterfactual"], format_percent)],
+        ["value to government: gross care costs avoided [GBP]", *_band(g["value_gbp"], format_money)],
         *([["value to government, published method (a reconstruction: weeks out of care x the cheapest placement's weekly cost, PFP: foster) [GBP]",
-            *_band(g["value_published_method_gbp"], _money)]] if "value_published_method_gbp" in g else []),
-        ["outcome payments per start [GBP]", *_band(p["cost_per_family_gbp"], _money)],
+            *_band(g["value_published_method_gbp"], format_money)]] if "value_published_method_gbp" in g else []),
+        ["outcome payments per start [GBP]", *_band(p["cost_per_family_gbp"], format_money)],
     ]
     return _table(BAND_HEAD, rows, numeric=range(1, 5))
 
@@ -167,7 +174,7 @@ def _baseline_note(s: dict) -> str:
     if b is None:
         return ('<p class="muted">The scenario has no <code>baseline:</code> block: its care model is the arm without '
                 "therapy, so time at home without therapy is a consequence of the care inputs, not an input of its own.</p>")
-    rows = [["baseline input: time at home without therapy [share of tracked time]", *_band(b["time_at_home_share"], _pct)]]
+    rows = [["baseline input: time at home without therapy [share of tracked time]", *_band(b["time_at_home_share"], format_percent)]]
     rows += [[f"implied hazard ratio, {name} [ratio]", *_band(block, _ratio)] for name, block in b["implied_hazard_ratio"].items()]
     clamped = b.get("share_of_draws_clamped", 0.0)
     note = (
@@ -180,7 +187,7 @@ def _baseline_note(s: dict) -> str:
         "break-even baseline.</p>"
     )
     if clamped > 0:
-        note += f'<p class="muted">{_e(_pct(clamped))} of draws asked for a baseline the care pathway cannot reach; they were clamped to the nearest reachable one.</p>'
+        note += f'<p class="muted">{_e(format_percent(clamped))} of draws asked for a baseline the care pathway cannot reach; they were clamped to the nearest reachable one.</p>'
     return note + _table(BAND_HEAD, rows, numeric=range(1, 5))
 
 
@@ -189,7 +196,7 @@ def _validation_section(rows: list[dict]) -> str:
         return '<p class="muted">The scenario has no <code>observed:</code> figures to validate against.</p>'
 
     def fmt(fig: str, x) -> str:
-        return _pct(x) if "share" in fig else _money(x) if fig.endswith("_gbp") else _num(x)
+        return format_percent(x) if "share" in fig else format_money(x) if fig.endswith("_gbp") else format_number(x)
 
     body = [[r["label"], r["figure"], fmt(r["figure"], r["observed"]), fmt(r["figure"], r["p5"]), fmt(r["figure"], r["p50"]),
              fmt(r["figure"], r["p95"]), f"{r['percentile_of_observed']:.0f}" if r["percentile_of_observed"] == r["percentile_of_observed"] else "n/a",
@@ -371,8 +378,6 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
               "differences below are paired draw by draw and reflect the scenarios, not sampling noise.</p>")
     scen_rows = [[i, names[i], r.summary()["meta"].get("scenario_hash", ""), path] for i, (r, path) in enumerate(zip(runs, comparison.paths))]
     scen = _table(["#", "scenario", "hash (SHA-256)", "file"], scen_rows, numeric=())
-    from .compare import format_diff, format_level
-
     head = ["figure", "#", "median", "p5", "p95", "difference from #0: median", "5-95%", "mean", "P(difference > 0)"]
     rows = []
     for _, r in table.iterrows():
@@ -381,7 +386,7 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
         rows.append([r["label"] if first else "", f"#{int(r['scenario_index'])}", format_level(kind, r["p50"]), *band,
                      "" if first else format_diff(kind, r["diff_p50"]),
                      "" if first else f"{format_diff(kind, r['diff_p5'])} to {format_diff(kind, r['diff_p95'])}",
-                     "" if first else format_diff(kind, r["diff_mean"]), "" if first or kind == "prob" else _pct(r["p_diff_positive"])])
+                     "" if first else format_diff(kind, r["diff_mean"]), "" if first or kind == "prob" else format_percent(r["p_diff_positive"])])
     note = ('<p class="muted">Differences are taken draw by draw against scenario #0 (paired); shares and probabilities differ in '
             "percentage points (pp). For a probability P(...) the value is the share of draws and the interval a 90% Monte Carlo "
             "confidence interval of the paired difference.</p>")

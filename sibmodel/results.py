@@ -15,6 +15,7 @@ import os
 import platform
 import shutil
 import tempfile
+import typing
 import weakref
 from pathlib import Path
 
@@ -228,6 +229,44 @@ class _Columns:
 
     def __contains__(self, name: str) -> bool:
         return name in self._store.column_names()
+
+
+@typing.runtime_checkable
+class DrawColumns(typing.Protocol):
+    """A run's per-draw table, read a column at a time: ``d[name]`` is a pandas Series
+    (a :class:`pandas.DataFrame`, or a saved run's :class:`sibmodel.rundir.ParquetColumns`)."""
+
+    def __getitem__(self, name: str) -> pd.Series: ...
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, name: str) -> bool: ...
+
+
+@typing.runtime_checkable
+class RunLike(typing.Protocol):
+    """What a run offers its readers (figures, reports, compare), fresh (:class:`Results`) or saved
+    (:class:`sibmodel.rundir.SavedRun`, from :func:`sibmodel.rundir.load_run`).
+
+    For the same run both give equal summaries (a figure that is not defined is NaN in both;
+    settings in ``meta`` that were not given are None in both) and the same manifest keys.
+    """
+
+    scenario: Scenario
+
+    @property
+    def draws(self) -> DrawColumns: ...
+
+    @property
+    def cashflows(self) -> pd.DataFrame: ...
+
+    @property
+    def occupancy(self) -> pd.DataFrame: ...
+
+    @property
+    def manifest(self) -> dict: ...
+
+    def summary(self) -> dict: ...
 
 
 class Results:
@@ -507,7 +546,10 @@ class Results:
         return out
 
     # ------------------------------------------------------------------ writing
+    @property
     def manifest(self) -> dict:
+        """What ``manifest.json`` holds: the run's metadata, the resolved scenario, the library
+        versions and ``written_at`` (now, UTC) -- the same keys as a saved run's ``manifest``."""
         import numpy
         import pydantic
         import scipy
@@ -553,14 +595,14 @@ class Results:
         with output_folder(path, command="run", overwrite=overwrite) as out:
             tmp = out.staging
             summary = self.summary()
-            (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=True))
+            (tmp / "summary.json").write_text(json.dumps(jsonable(summary), indent=2, allow_nan=True))
             if self.store is not None:
                 _link_or_copy(self.store.draws_path, tmp / "draws.parquet")
             else:
                 self.draws.to_parquet(tmp / "draws.parquet", index=False)
             self.cashflows.to_parquet(tmp / "cashflows.parquet", index=False)
             self.occupancy.to_parquet(tmp / "occupancy.parquet", index=False)
-            (tmp / "manifest.json").write_text(json.dumps(_jsonable(self.manifest()), indent=2))
+            (tmp / "manifest.json").write_text(json.dumps(jsonable(self.manifest), indent=2))
             for writer in extra_writers:
                 writer(tmp, self)
         return out.target
@@ -632,11 +674,12 @@ def _observed_column(figure: str):
     return lambda d: 1.0 - d[f"time_at_home_share_{arm}"].to_numpy(float)
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """``obj`` with numpy numbers as Python ones and NaN or infinite numbers as None (JSON has no NaN); keys as text."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (np.floating, float)):
         v = float(obj)
         return None if not np.isfinite(v) else v

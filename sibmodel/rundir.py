@@ -10,6 +10,7 @@ report needs: ``summary.json``, ``draws.parquet``, ``cashflows.parquet`` and
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .exceptions import RunFolderError, ScenarioError, _short
+from .exceptions import RunFolderError, ScenarioError, short_text
+from .paths import get_path
 from .schema import Scenario
 
 #: Largest ``summary.json`` or ``manifest.json`` read back [bytes] (a run's are tens of kilobytes).
@@ -98,13 +100,26 @@ class SavedRun:
         """The saved summary (as :meth:`Results.summary` returned it)."""
         return self.summary_data
 
+    @functools.cached_property
+    def occupancy(self) -> pd.DataFrame:
+        """Mean weekly occupancy by arm, borough and state (``occupancy.parquet``; empty if the folder has none)."""
+        file = self.path / "occupancy.parquet"
+        if not file.is_file():
+            return pd.DataFrame()
+        try:
+            return pd.read_parquet(file)
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"{file}: cannot read it: {exc}") from None
 
-def _nan_for_none(obj):
+
+def _nan_for_none(obj, key: str | None = None):
+    """``summary.json`` as :meth:`Results.summary` gave it: null is NaN where a number was not defined
+    (JSON has no NaN), but stays None in ``meta`` (settings: null means not given) and in text entries."""
     if isinstance(obj, dict):
-        return {k: _nan_for_none(v) for k, v in obj.items()}
+        return {k: (v if k == "meta" and key is None else _nan_for_none(v, k)) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_nan_for_none(v) for v in obj]
-    return float("nan") if obj is None else obj
+        return [_nan_for_none(v, key) for v in obj]
+    return float("nan") if obj is None and key not in _TEXT_KEYS else obj
 
 
 #: Entries of ``summary.json`` that hold text; every other leaf is a number, true/false or null.
@@ -148,7 +163,7 @@ def read_summary(folder: str | os.PathLike) -> dict:
         raise RunFolderError(f"{path}: not a sibmodel summary (no 'meta' entry)")
     bad = _text_where_number(summary)
     if bad is not None:
-        raise RunFolderError(f"{path}: {bad}: a number is expected, given {_short(_at(summary, bad))}: the file was changed after the run")
+        raise RunFolderError(f"{path}: {bad}: a number is expected, given {short_text(get_path(summary, bad))}: the file was changed after the run")
     return summary
 
 
@@ -164,12 +179,6 @@ def _read_json(path: Path):
         return json.loads(raw)
     except (OSError, ValueError, RecursionError) as exc:
         raise RunFolderError(f"{path}: cannot read it: {exc}") from None
-
-
-def _at(obj, dotted: str):
-    for part in dotted.split("."):
-        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
-    return obj
 
 
 def _check_numeric_columns(path: Path, allowed_text: tuple[str, ...] = ()) -> None:

@@ -30,6 +30,7 @@ from .limits import (
     MAX_SHOWN_ISSUES,
     MAX_YAML_NODES,
 )
+from .paths import PathError, set_path
 from .schema import Scenario, cross_check
 
 __all__ = [
@@ -305,53 +306,13 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
         except ScenarioError as exc:
             issues.extend(Issue("--set", path, i.message) for i in exc.issues)
             continue
-        node: Any = out
-        ok = True
-        for depth, key in enumerate(keys[:-1]):
-            if isinstance(node, list):
-                index = _list_index(key, node)
-                if index is None:
-                    issues.append(Issue("--set", ".".join(keys[: depth + 1]), _index_allowed(node), key, True))
-                    ok = False
-                    break
-                node = node[index]
-                continue
-            if not isinstance(node, dict):
-                issues.append(Issue("--set", ".".join(keys[:depth]), "is not a mapping, cannot set a key inside it"))
-                ok = False
-                break
-            if key not in node or node[key] is None:
-                node[key] = {}
-            node = node[key]
-        if not ok:
-            continue
-        last = keys[-1]
-        if isinstance(node, list):
-            index = _list_index(last, node)
-            if index is None:
-                issues.append(Issue("--set", path, _index_allowed(node), last, True))
-            else:
-                node[index] = value
-        elif isinstance(node, dict):
-            node[last] = value
-        else:
-            issues.append(Issue("--set", ".".join(keys[:-1]), "is not a mapping, cannot set a key inside it"))
+        try:
+            set_path(out, keys, value, create=True)
+        except PathError as exc:
+            issues.append(Issue("--set", exc.path, exc.message, exc.given, exc.given is not None))
     if issues:
         raise ScenarioError(issues)
     return out
-
-
-def _list_index(key: str, node: list) -> int | None:
-    """``key`` as an index of ``node``: a whole number from 0 to ``len(node) - 1``, else ``None``
-    (negative indices, which would count from the end, are refused)."""
-    if not (key.isascii() and key.isdigit()):
-        return None
-    index = int(key)
-    return index if index < len(node) else None
-
-
-def _index_allowed(node: list) -> str:
-    return f"not a valid index of a list of {len(node)}: allowed 0 to {len(node) - 1}" if node else "the list is empty: no index is valid"
 
 
 # --------------------------------------------------------------------------- validation
@@ -469,7 +430,8 @@ def _allowed_text(err: dict) -> str:
     return msg
 
 
-def _pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list[Issue]:
+def pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list[Issue]:
+    """The errors of a pydantic validation of scenario ``data`` as :class:`Issue` s: dotted path, value given, what is allowed."""
     issues = []
     seen = set()
     for err in exc.errors(include_url=False):
@@ -526,7 +488,7 @@ def validate_data(data: Any, file: str | None = None) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_pydantic_issues(exc, data, file)) from None
+        raise ScenarioError(pydantic_issues(exc, data, file)) from None
     except (TypeError, ValueError, ArithmeticError) as exc:  # defensive: never leak another exception type
         raise ScenarioError([Issue(file, "", f"invalid scenario: {exc}")]) from None
     issues = cross_check(scenario, file)

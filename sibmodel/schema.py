@@ -558,6 +558,17 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
         Every problem found (empty when the scenario is consistent).
     """
     issues: list[Issue] = []
+    _check_timeline(issues, s, file)
+    _check_boroughs(issues, s, file)
+    _check_teams(issues, s, file)
+    _check_care(issues, s, file)
+    _check_money_terms(issues, s, file)
+    _check_correlations(issues, s, file)
+    return issues
+
+
+def _check_timeline(issues: list[Issue], s: Scenario, file: str | None) -> None:
+    """Dates inside the allowed range, in order, and a contract of at most MAX_CONTRACT_YEARS."""
     t = s.timeline
     dates = {f"timeline.{k}": getattr(t, k) for k in ("programme_start", "referrals_close", "contract_end")}
     for bname, b in s.boroughs.items():
@@ -574,6 +585,11 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
         issues.append(Issue(file, "timeline.referrals_close", f"must be after programme_start ({t.programme_start})", str(t.referrals_close), True))
     if not t.referrals_close <= t.contract_end:
         issues.append(Issue(file, "timeline.contract_end", f"must be on or after referrals_close ({t.referrals_close})", str(t.contract_end), True))
+
+
+def _check_boroughs(issues: list[Issue], s: Scenario, file: str | None) -> None:
+    """Each borough: join and leave dates, one way of giving starts, mixes and care costs of known kinds."""
+    t = s.timeline
     placements = set(s.care.placements)
     interventions = set(s.interventions)
     for name, b in s.boroughs.items():
@@ -590,6 +606,10 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
         for k in b.weekly_care_cost_gbp:
             if k not in placements:
                 issues.append(Issue(file, f"{p}.weekly_care_cost_gbp.{k}", f"unknown placement type; allowed: {', '.join(sorted(placements))}", k, True))
+
+
+def _check_teams(issues: list[Issue], s: Scenario, file: str | None) -> None:
+    """Delivery teams: known boroughs, each served by one team, and a team wherever an intervention is used."""
     for iname, iv in s.interventions.items():
         served: dict[str, str] = {}
         for tname, team in iv.delivery.teams.items():
@@ -606,6 +626,11 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
                 issues.append(
                     Issue(file, f"interventions.{iname}.delivery.teams", f"no team delivers {iname} in {bname}, whose intervention_mix gives it a share")
                 )
+
+
+def _check_care(issues: list[Issue], s: Scenario, file: str | None) -> None:
+    """Placement mixes, escalation rows and the entry hazard's shape."""
+    placements = set(s.care.placements)
     c = s.care
     _check_shares(issues, file, "care.entry.placement_mix", c.entry.placement_mix, placements, "placement type")
     if c.reentry.placement_mix is not None:
@@ -622,6 +647,10 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
             issues.append(Issue(file, "care.entry.shape", "from_week must increase strictly", weeks, True))
         if all(step.relative_hazard == 0 for step in c.entry.shape):
             issues.append(Issue(file, "care.entry.shape", "at least one relative_hazard must be > 0"))
+
+
+def _check_money_terms(issues: list[Issue], s: Scenario, file: str | None) -> None:
+    """The declining discount schedule, one tariff per metric and the top-up."""
     ds = s.discounting.declining_schedule
     if ds is not None:
         years = [step.from_year for step in ds]
@@ -636,6 +665,10 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
     tu = s.contract.topup
     if tu.share > 0 and tu.max_gbp == 0:
         issues.append(Issue(file, "contract.topup.max_gbp", "is 0 while share > 0; set share to 0 for no top-up", 0, True))
+
+
+def _check_correlations(issues: list[Issue], s: Scenario, file: str | None) -> None:
+    """Correlations: between known, uncertain, distinct inputs, each pair once."""
     quantities = dict(iter_quantities(s))
     seen_pairs: set[frozenset] = set()
     for i, corr in enumerate(s.correlations):
@@ -654,7 +687,6 @@ def cross_check(s: Scenario, file: str | None = None) -> list[Issue]:
         if pair in seen_pairs:
             issues.append(Issue(file, f"{cp}.inputs", "this pair is already correlated above", list(corr.inputs), True))
         seen_pairs.add(pair)
-    return issues
 
 
 def _closest(word: str, candidates) -> str | None:

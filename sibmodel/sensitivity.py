@@ -134,6 +134,10 @@ def input_groups(s: Scenario, paths: list[str]) -> list[str] | None:
     return [" + ".join(members[find(p)]) for p in paths]
 
 
+#: Blocks of design points per pool worker in :func:`scenario_sobol` [count].
+SOBOL_BLOCKS_PER_WORKER = 8
+
+
 def _evaluate_points(s: Scenario, paths: list[str], values: np.ndarray, replicates: int, seed: int) -> np.ndarray:
     """Outputs at design points, shape (n, 2): mean IRR [1/year] and mean net savings [GBP] over ``replicates`` draws.
 
@@ -190,13 +194,15 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
         n_workers = cap_workers(workers, len(values), chunk_memory_bytes(s, replicates))  # no more than points, or than fit
         if n_workers <= 1:
             return _evaluate_points(s, paths, values, replicates, seed)
-        from concurrent.futures import ProcessPoolExecutor
+        from .parallel import process_pool
 
-        from .parallel import pool_context
-
-        blocks = np.array_split(values, n_workers)
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=pool_context()) as pool:
-            parts = pool.map(_evaluate_points, *zip(*[(s, paths, b, replicates, seed) for b in blocks]))
-            return np.vstack(list(parts))
+        # several blocks a worker (each point is independent of its block): on Ctrl-C the workers,
+        # which leave it to this process, finish one block each and the rest are cancelled
+        blocks = np.array_split(values, min(len(values), SOBOL_BLOCKS_PER_WORKER * n_workers))
+        pool = process_pool(n_workers)
+        try:
+            return np.vstack(list(pool.map(_evaluate_points, *zip(*[(s, paths, b, replicates, seed) for b in blocks]))))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     return sobol_indices(paths, model, n_base, seed, groups=groups, output_names=list(SOBOL_OUTPUTS), num_resamples=num_resamples)

@@ -23,6 +23,7 @@ from scipy import optimize
 
 from .distributions import ppf
 from .engine import DEFAULT_CHUNK_SIZE, simulate
+from .finance import p_loss
 from .levers import REVERSE_STRESS_LEVERS, WorkflowError, get_lever, hold_inputs, uncertain_inputs
 from .scenario import load_scenario
 from .schema import Scenario
@@ -81,7 +82,7 @@ FAST_FIGURES = {
     "investor.irr.p5": lambda d: _pct(d["investor_irr_annual"], 5),
     "investor.moic.p50": lambda d: _pct(d["investor_moic"], 50),
     "investor.moic.p5": lambda d: _pct(d["investor_moic"], 5),
-    "investor.p_loss": lambda d: float(np.mean(_finite(d["investor_moic"]) < 1.0)) if _finite(d["investor_moic"]).size else float("nan"),
+    "investor.p_loss": lambda d: p_loss(d["investor_moic"]),
     "investor.p_commitment_exceeded": lambda d: float(np.mean(d["investor_commitment_exceeded"])),
     "investor.capital_drawn_peak_gbp.p95": lambda d: _pct(d["investor_capital_drawn_peak_gbp"], 95),
     "commissioner.total.net_savings_gbp.p50": lambda d: _pct(d["commissioner_net_savings_gbp"], 50),
@@ -414,66 +415,93 @@ def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings:
         return lever.natural(lever.scenario(s, v), v) if np.isfinite(v) else ""
 
     if lever.integer:
-        start = int(round(base))
-        sign0 = np.sign(f_base - target)
-        if sign0 == 0:
-            return Root(**common, value=base, ci_low=base, ci_high=base, achieved=f_base, natural=natural(base), note="reached at the base value")
-        for step in (1, -1):
-            prev = f_base
-            v = start + step
-            while lo <= v <= hi:
-                fv = ev.figure(v, key)
-                if np.sign(fv - target) != sign0:
-                    note = f"first whole value reaching the target scanning {'up' if step > 0 else 'down'} from {start}; at {v - step} the figure is {prev:.4g}"
-                    return Root(**common, value=float(v), ci_low=float("nan"), ci_high=float("nan"), achieved=fv, natural=natural(v), note=note)
-                prev = fv
-                v += step
+        return _scan_whole_values(ev, key, target, (lo, hi), f_base, common, natural)
+    ends = _sign_change(ev, key, target, (lo, hi), f_base)
+    if ends is None:
+        ends_text = f"{ev.figure(lo, key):.4g} at {lo:g} and {ev.figure(hi, key):.4g} at {hi:g}"
         return Root(**common, value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), achieved=float("nan"), natural="",
-                    note=f"not reached for whole values in [{lo:g}, {hi:g}]")
+                    note=f"not reached in [{lo:g}, {hi:g}] {lever.unit}: the figure is {f_base:.4g} at the base, {ends_text}")
+    root, note = _brent_root(ev, key, target, ends, (lo, hi), xtol_rel, settings.draws)
+    achieved = ev.figure(root, key)
+    ci_low, ci_high = _root_interval(ev, key, root, (lo, hi), xtol_rel)
+    return Root(**common, value=float(root), ci_low=ci_low, ci_high=ci_high, achieved=achieved, natural=natural(root), note=note)
+
+
+def _scan_whole_values(ev: _Evaluator, key: str, target: float, bracket: tuple[float, float], f_base: float, common: dict, natural) -> Root:
+    """:func:`solve_lever` for an integer lever: the first whole value from the base, up then down, that reaches the target."""
+    lo, hi = bracket
+    base = ev.lever.base
+    start = int(round(base))
+    sign0 = np.sign(f_base - target)
+    if sign0 == 0:
+        return Root(**common, value=base, ci_low=base, ci_high=base, achieved=f_base, natural=natural(base), note="reached at the base value")
+    for step in (1, -1):
+        prev = f_base
+        v = start + step
+        while lo <= v <= hi:
+            fv = ev.figure(v, key)
+            if np.sign(fv - target) != sign0:
+                note = f"first whole value reaching the target scanning {'up' if step > 0 else 'down'} from {start}; at {v - step} the figure is {prev:.4g}"
+                return Root(**common, value=float(v), ci_low=float("nan"), ci_high=float("nan"), achieved=fv, natural=natural(v), note=note)
+            prev = fv
+            v += step
+    return Root(**common, value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), achieved=float("nan"), natural="",
+                note=f"not reached for whole values in [{lo:g}, {hi:g}]")
+
+
+def _sign_change(ev: _Evaluator, key: str, target: float, bracket: tuple[float, float], f_base: float) -> tuple[float, float] | None:
+    """An interval ``(a, b)`` from the lever's base to an end of ``bracket`` where ``figure - target`` changes sign
+    (``(base, base)`` when the base meets the target), or None."""
+    base = ev.lever.base
+    g_base = f_base - target
+    if g_base == 0:
+        return base, base
+    for end in bracket:
+        g_end = ev.figure(end, key) - target
+        if np.isfinite(g_end) and np.sign(g_end) != np.sign(g_base):
+            return (end, base) if end < base else (base, end)
+    return None
+
+
+def _brent_root(ev: _Evaluator, key: str, target: float, ends: tuple[float, float], bracket: tuple[float, float],
+                xtol_rel: float, n_draws: int) -> tuple[float, str]:
+    """The root of ``figure - target`` in ``ends`` by :func:`scipy.optimize.brentq`, and a note on how it was found."""
+    a, b = ends
+    lo, hi = bracket
+    note = f"brentq on common random numbers in [{a:g}, {b:g}]"
+    if a == b:
+        return a, note
 
     def g(v: float) -> float:
         return ev.figure(v, key) - target
 
-    g_base = f_base - target
-    if g_base == 0:
-        a = b = base
-    else:
-        a = b = None
-        for end in (lo, hi):
-            g_end = g(end)
-            if np.isfinite(g_end) and np.sign(g_end) != np.sign(g_base):
-                a, b = (end, base) if end < base else (base, end)
-                break
-    if a is None:
-        ends = f"{ev.figure(lo, key):.4g} at {lo:g} and {ev.figure(hi, key):.4g} at {hi:g}"
-        return Root(**common, value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), achieved=float("nan"), natural="",
-                    note=f"not reached in [{lo:g}, {hi:g}] {lever.unit}: the figure is {f_base:.4g} at the base, {ends}")
-    note = f"brentq on common random numbers in [{a:g}, {b:g}]"
-    if a == b:
-        root = a
-    else:
-        root = optimize.brentq(g, a, b, xtol=xtol_rel * (hi - lo), rtol=1e-10, maxiter=60)
-        # brentq stops within xtol of the sign change; a step function (a probability over
-        # draws) may jump there, so keep whichever neighbour is closest to the target
-        step = xtol_rel * (hi - lo)
-        near = [v for v in (root - step, root, root + step) if lo <= v <= hi]
-        root = min(near, key=lambda v: abs(g(v)))
-        f_near = [ev.figure(v, key) for v in near]
-        note += f"; the figure is {f_near[0]:.4g} at {near[0]:.6g} and {f_near[-1]:.4g} at {near[-1]:.6g}"
-        if abs(f_near[-1] - f_near[0]) > 4.0 / settings.draws and key.rsplit(".", 1)[-1].startswith("p_"):
-            note += " (a jump: many draws cross together, e.g. where a cap binds; the target cannot be met more closely)"
-    achieved = ev.figure(root, key)
-    ci_low = ci_high = float("nan")
+    root = optimize.brentq(g, a, b, xtol=xtol_rel * (hi - lo), rtol=1e-10, maxiter=60)
+    # brentq stops within xtol of the sign change; a step function (a probability over
+    # draws) may jump there, so keep whichever neighbour is closest to the target
+    step = xtol_rel * (hi - lo)
+    near = [v for v in (root - step, root, root + step) if lo <= v <= hi]
+    root = min(near, key=lambda v: abs(g(v)))
+    f_near = [ev.figure(v, key) for v in near]
+    note += f"; the figure is {f_near[0]:.4g} at {near[0]:.6g} and {f_near[-1]:.4g} at {near[-1]:.6g}"
+    if abs(f_near[-1] - f_near[0]) > 4.0 / n_draws and key.rsplit(".", 1)[-1].startswith("p_"):
+        note += " (a jump: many draws cross together, e.g. where a cap binds; the target cannot be met more closely)"
+    return root, note
+
+
+def _root_interval(ev: _Evaluator, key: str, root: float, bracket: tuple[float, float], xtol_rel: float) -> tuple[float, float]:
+    """95% Monte Carlo interval of a root: the figure's standard error there over its slope (NaN when there is none)."""
+    lo, hi = bracket
     se = _standard_error(ev, root, key)
-    if np.isfinite(se):
-        # slope of the figure around the root, by a central difference over 5% of the value
-        h = 0.05 * max(abs(root), xtol_rel * (hi - lo))
-        v1, v2 = max(lo, root - h), min(hi, root + h)
-        slope = (ev.figure(v2, key) - ev.figure(v1, key)) / (v2 - v1)
-        if slope != 0 and np.isfinite(slope):
-            half = 1.96 * se / abs(slope)
-            ci_low, ci_high = max(lo, root - half), min(hi, root + half)
-    return Root(**common, value=float(root), ci_low=ci_low, ci_high=ci_high, achieved=achieved, natural=natural(root), note=note)
+    if not np.isfinite(se):
+        return float("nan"), float("nan")
+    # slope of the figure around the root, by a central difference over 5% of the value
+    h = 0.05 * max(abs(root), xtol_rel * (hi - lo))
+    v1, v2 = max(lo, root - h), min(hi, root + h)
+    slope = (ev.figure(v2, key) - ev.figure(v1, key)) / (v2 - v1)
+    if slope != 0 and np.isfinite(slope):
+        half = 1.96 * se / abs(slope)
+        return max(lo, root - half), min(hi, root + half)
+    return float("nan"), float("nan")
 
 
 def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEVERS, p_loss_target: float = 0.5, progress=None) -> pd.DataFrame:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 
-def _money(x: float | None) -> str:
+def format_money(x: float | None) -> str:
+    """An amount [GBP] for tables: ``£1.23m`` from £100,000 up, else ``£12,345``; ``n/a`` for None or NaN."""
     if x is None or x != x:
         return "n/a"
     return f"£{x / 1e6:,.2f}m" if abs(x) >= 1e5 else f"£{x:,.0f}"
 
 
-def _pct(x: float | None) -> str:
+def format_percent(x: float | None) -> str:
+    """A share [0-1] as a percentage with one decimal (``12.3%``); ``n/a`` for None or NaN."""
     return "n/a" if x is None or x != x else f"{x:.1%}"
 
 
-def _num(x: float | None) -> str:
+def format_number(x: float | None) -> str:
+    """A number for tables: whole with thousands separators from 100 up, else 3 significant figures; ``n/a`` for None or NaN."""
     return "n/a" if x is None or x != x else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
 
 
@@ -21,7 +24,27 @@ def _pctile(x: float | None, unit: str = "") -> str:
     return "n/a" if x is None or x != x else f"{x:.0f}{unit}"
 
 
-FORMATS = {"gbp": _money, "share": _pct, "count": _num, "ratio": _num}
+FORMATS = {"gbp": format_money, "share": format_percent, "count": format_number, "ratio": format_number}
+
+
+def format_level(kind: str, x: float) -> str:
+    """A figure's value as text: money, share, probability, ratio or count."""
+    if kind in ("share", "prob"):
+        return format_percent(x)
+    if kind == "gbp":
+        return format_money(x)
+    if kind == "ratio":
+        return "n/a" if x != x else f"{x:,.2f}"
+    return format_number(x)
+
+
+def format_diff(kind: str, x: float) -> str:
+    """A difference as signed text; shares and probabilities in percentage points (pp)."""
+    if x != x:
+        return "n/a"
+    if kind in ("share", "prob"):
+        return f"{x * 100:+.1f} pp"
+    return ("-" if x < 0 else "+" if x > 0 else "\u00b1") + format_level(kind, abs(x))
 
 
 def _row(label: str, block: dict, kind: str) -> str:
@@ -66,17 +89,17 @@ def headline_table(summary: dict) -> str:
         _row("IRR (annual)", inv["irr"], "share"),
         _row("money multiple", inv["moic"], "ratio"),
         _row("peak capital drawn", inv["capital_drawn_peak_gbp"], "gbp"),
-        f"  P(loss) {_pct(inv['p_loss'])}   P(commitment of {_money(inv['commitment_gbp'])} exceeded) {_pct(inv['p_commitment_exceeded'])}",
+        f"  P(loss) {format_percent(inv['p_loss'])}   P(commitment of {format_money(inv['commitment_gbp'])} exceeded) {format_percent(inv['p_commitment_exceeded'])}",
         "",
         f"Commissioners (discounted at {com['discount_rate_real_annual']:.1%} to {com['price_year']})",
         head,
         _row("outcome payments (net of top-up)", com["total"]["outcome_payments_gbp"], "gbp"),
         _row("care costs avoided", com["total"]["care_costs_avoided_gbp"], "gbp"),
         _row("net savings", com["total"]["net_savings_gbp"], "gbp"),
-        f"  P(net savings > 0) {_pct(com['total']['p_net_positive'])}",
+        f"  P(net savings > 0) {format_percent(com['total']['p_net_positive'])}",
     ]
     for name, blk in com["boroughs"].items():
-        lines.append(f"    {name:<28} net savings median {_money(blk['net_savings_gbp']['p50']):>10}  P(ahead) {_pct(blk['p_net_positive'])}")
+        lines.append(f"    {name:<28} net savings median {format_money(blk['net_savings_gbp']['p50']):>10}  P(ahead) {format_percent(blk['p_net_positive'])}")
     lines += ["", "Government", head, _row("value (gross care costs avoided)", g["value_gbp"], "gbp")]
     if "value_published_method_gbp" in g:  # absent from runs saved before it was added
         lines.append(_row("value, published method (reconstruction)", g["value_published_method_gbp"], "gbp"))
@@ -105,10 +128,10 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
     """
     def fmt(fig: str, x: float) -> str:
         if "share" in fig:
-            return _pct(x)
+            return format_percent(x)
         if fig.endswith("_gbp"):
-            return _money(x)
-        return _num(x)
+            return format_money(x)
+        return format_number(x)
 
     if markdown:
         out = ["| figure | observed | model p5 | model p50 | model p95 | percentile of observed | inside 5-95% | kind |", "|---|---|---|---|---|---|---|---|"]

@@ -9,10 +9,11 @@ import yaml
 from click.testing import CliRunner
 
 from sibmodel import load_scenario
-from sibmodel.calibrate import _set, calibrate, center, expected_figures, with_center
+from sibmodel.calibrate import calibrate, center, expected_figures, with_center
 from sibmodel.cli import main
 from sibmodel.engine import simulate
 from sibmodel.exceptions import ScenarioError
+from sibmodel.paths import set_path
 from sibmodel.schema import Scenario, iter_quantities
 from sibmodel.uncertain import Fixed
 
@@ -32,7 +33,7 @@ def _scaled(s: Scenario, pattern_factors: dict[str, float]) -> Scenario:
     for path, spec in iter_quantities(s):
         for pat, f in pattern_factors.items():
             if fnmatch.fnmatchcase(path, pat):
-                _set(data, path, with_center(spec, center(spec) * f))
+                set_path(data, path, with_center(spec, center(spec) * f))
     return Scenario.model_validate(data)
 
 
@@ -66,7 +67,7 @@ def test_recovers_known_parameters(path, targets, params):
 def _all_fixed(s: Scenario) -> Scenario:
     data = s.model_dump(by_alias=True)
     for path, spec in iter_quantities(s):
-        _set(data, path, Fixed(value=center(spec), source=spec.source))
+        set_path(data, path, Fixed(value=center(spec), source=spec.source))
     return Scenario.model_validate(data)
 
 

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 
 from sibmodel import load_scenario
-from sibmodel.calibrate import _set, center, expected_figures
+from sibmodel.calibrate import center, expected_figures
 from sibmodel.cohort_model import expected_occupancy, home_occupancy_scaled
 from sibmodel.counterfactual import baseline_map, tabulate
 from sibmodel.engine import simulate
 from sibmodel.hazards import FIRST_PLACEMENT, PathwayParams
+from sibmodel.paths import set_path
 from sibmodel.pathways import HazardTables, simulate_arms
 from sibmodel.schema import Scenario, iter_quantities
 from sibmodel.uncertain import Fixed
@@ -27,7 +28,7 @@ def _centers(s: Scenario) -> dict[str, float]:
 def _all_fixed(s: Scenario) -> Scenario:
     data = s.model_dump(by_alias=True)
     for path, spec in iter_quantities(s):
-        _set(data, path, Fixed(value=center(spec), source=spec.source))
+        set_path(data, path, Fixed(value=center(spec), source=spec.source))
     return Scenario.model_validate(data)
 
 
@@ -131,7 +132,10 @@ def test_kernel_first_arm_does_not_depend_on_the_other_arms():
         tables = HazardTables.from_profiles(entry, entry)
         rows = [np.zeros(n, np.int64), np.ones(n, np.int64)]
         other = np.random.default_rng(2) if second_stream else None
-        out = simulate_arms(tables, rows, scale, scale, end_prob, brk, esc, mix, mix, ws, we, np.random.default_rng(1), rng_other=other)
+        out = simulate_arms(
+            tables, rows=rows, entry_scale=scale, reentry_scale=scale, end_prob=end_prob, breakdown_share=brk, escalation=esc,
+            entry_mix=mix, reentry_mix=mix, window_start=ws, window_end=we, rng=np.random.default_rng(1), rng_other=other,
+        )
         return pd.DataFrame({"home": out[0].weeks_home, "place": out[0].n_placements, "brk": out[0].n_breakdowns})
 
     pd.testing.assert_frame_equal(first_arm(1.0, True), first_arm(3.0, True))

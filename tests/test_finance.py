@@ -284,3 +284,14 @@ def test_stats_block_ignores_missing_values():
     b = stats_block(np.array([1.0, 2.0, 3.0, np.nan]))
     assert b["mean"] == 2.0 and b["p50"] == 2.0 and b["sd"] == pytest.approx(1.0)
     assert math.isnan(stats_block(np.array([np.nan]))["mean"])
+
+
+def test_p_loss_and_loss_indicator_by_hand():
+    """P(loss) counts multiples below 1 among the defined ones (hand count: 2 of 4); the per-draw indicator agrees."""
+    from sibmodel.finance import loss_indicator, p_loss, risk_metrics
+
+    moic = np.array([0.5, 1.0, np.nan, 2.0, 0.99])
+    assert p_loss(moic) == 0.5
+    np.testing.assert_array_equal(loss_indicator(moic), [1.0, 0.0, np.nan, 0.0, 1.0])
+    assert np.nanmean(loss_indicator(moic)) == p_loss(moic) == risk_metrics(moic)["p_loss"]
+    assert np.isnan(p_loss(np.array([np.nan])))

@@ -30,8 +30,13 @@ def _assert_same(new, old):
             np.testing.assert_array_equal(getattr(x.spells, field), getattr(y.spells, field), err_msg=f"arm {a} spells.{field}")
 
 
+#: simulate_arms's keyword-only inputs after the tables, in the order of the reference kernel's positional ones
+ARM_INPUTS = ("rows", "entry_scale", "reentry_scale", "end_prob", "breakdown_share", "escalation", "entry_mix", "reentry_mix",
+              "window_start", "window_end")
+
+
 def _both(*args, seed):
-    new = simulate_arms(*args, np.random.default_rng(seed))
+    new = simulate_arms(args[0], **dict(zip(ARM_INPUTS, args[1:], strict=True)), rng=np.random.default_rng(seed))
     old = simulate_arms_vectorised(*args, np.random.default_rng(seed))
     return new, old
 
