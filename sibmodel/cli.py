@@ -177,7 +177,7 @@ def calibrate(scenario, targets, params, write_path, overwrite, overrides) -> No
             if not eq:
                 raise ValueError
         except ValueError:
-            issues.append(Issue("--target", name, "expected NAME=VALUE with a number, e.g. time_at_home.counterfactual=0.35", t, True))
+            issues.append(Issue("--target", name, "expected NAME=VALUE with a number, e.g. time_at_home.counterfactual=0.35", t, has_given=True))
     if issues:
         raise ScenarioError(issues)
     res = run_calibration(s, parsed, list(params) or default_params(parsed))

@@ -73,7 +73,7 @@ def _parse_target(text: str) -> tuple[str, float]:
             raise ValueError
         return key.strip(), float(value)
     except ValueError:
-        raise WorkflowError([Issue("--for", key, "expected FIGURE=VALUE with a finite number, e.g. investor.p_loss=0.10", text, True)]) from None
+        raise WorkflowError([Issue("--for", key, "expected FIGURE=VALUE with a finite number, e.g. investor.p_loss=0.10", text, has_given=True)]) from None
 
 
 # --------------------------------------------------------------------------- stress
@@ -212,7 +212,7 @@ def _placement_numbers(items: tuple[str, ...], option: str, expected: str) -> di
                 raise ValueError
             out[kind.strip()] = float(value)
         except ValueError:
-            raise WorkflowError([Issue(option, kind, f"expected {expected}", item, True)]) from None
+            raise WorkflowError([Issue(option, kind, f"expected {expected}", item, has_given=True)]) from None
     return out
 
 
@@ -289,7 +289,7 @@ def _parse_baselines(text: str | None) -> list[float] | None:
         except ValueError:
             v = float("nan")
         if not 0.0 < v < 1.0:
-            raise WorkflowError([Issue("--baselines", part.strip(), "each baseline is a share of tracked weeks at home, strictly between 0 and 1, e.g. 0.35,0.5,0.65", part, True)])
+            raise WorkflowError([Issue("--baselines", part.strip(), "each baseline is a share of tracked weeks at home, strictly between 0 and 1, e.g. 0.35,0.5,0.65", part, has_given=True)])
         values.append(v)
     return values
 

@@ -111,11 +111,11 @@ def validate_correlation(matrix: np.ndarray, names: list[str], tol: float = 1e-1
     issues = []
     m = np.asarray(matrix, dtype=float)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(names):
-        raise CorrelationError([Issue(None, "correlations", f"matrix must be square of size {len(names)}", m.shape, True)])
+        raise CorrelationError([Issue(None, "correlations", f"matrix must be square of size {len(names)}", m.shape, has_given=True)])
     if not np.allclose(m, m.T, atol=tol):
         issues.append(Issue(None, "correlations", "rank-correlation matrix is not symmetric"))
     if not np.allclose(np.diag(m), 1.0, atol=tol):
-        issues.append(Issue(None, "correlations", "rank-correlation matrix must have a unit diagonal", np.diag(m).tolist(), True))
+        issues.append(Issue(None, "correlations", "rank-correlation matrix must have a unit diagonal", np.diag(m).tolist(), has_given=True))
     if np.any(np.abs(m) > 1 + tol):
         issues.append(Issue(None, "correlations", "correlations must lie in [-1, 1]"))
     if not issues:

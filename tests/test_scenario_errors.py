@@ -644,7 +644,7 @@ def test_errors_survive_the_trip_back_from_a_worker_process():
     from sibmodel.exceptions import CorrelationError, Issue, ScenarioError
     from sibmodel.levers import WorkflowError
 
-    issues = [Issue("a.yaml", "boroughs.Bexley.starts.per_quarter", "must be at least 0", -3, True), Issue(None, "", "whole document")]
+    issues = [Issue("a.yaml", "boroughs.Bexley.starts.per_quarter", "must be at least 0", -3, has_given=True), Issue(None, "", "whole document")]
     for cls in (ScenarioError, CorrelationError, WorkflowError):
         err = cls(issues)
         back = pickle.loads(pickle.dumps(err))
