@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import PFP, scenario_file
 
 from sibmodel.contract import cap_in_time_order, compute_payments, split_by_quarter
 from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
 from sibmodel.pathways import ArmOutcomes, Spells
 from sibmodel.referrals import People
 from sibmodel.scenario import apply_overrides, resolve, validate_data
-
-PFP = "scenarios/pfp.yaml"
 
 
 def _scenario(*sets):
@@ -288,7 +287,7 @@ def test_essex_baseline_gap_is_the_price_of_the_contract_baseline_minus_the_coun
     from sibmodel.engine import simulate
 
     runs = {
-        name: simulate(load_scenario(f"scenarios/essex/{name}.yaml"), draws=60, seed=2, chunk_size=30)
+        name: simulate(load_scenario(scenario_file(f"essex/{name}.yaml")), draws=60, seed=2, chunk_size=30)
         for name in ("essex_mst", "true_baseline_below_contract")
     }
     gap_share = {}

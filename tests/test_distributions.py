@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter
 from scipy import stats
+from support import PFP
 
 from sibmodel.distributions import (
     correlation_matrix,
@@ -19,8 +20,6 @@ from sibmodel.distributions import (
 from sibmodel.exceptions import CorrelationError, ScenarioError
 from sibmodel.scenario import apply_overrides, resolve, validate_data
 from sibmodel.uncertain import OpenProbability, quantity
-
-PFP = "scenarios/pfp.yaml"
 
 
 def spec(data, typ=quantity()):
