@@ -249,9 +249,9 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
     their sign and ratios); ``scipy.optimize.least_squares`` solves for ``x``
     within each input's allowed range.
     """
-    bad = [Issue("--target", k, f"unknown target; allowed: {', '.join(TARGETS)}", k, True) for k in targets if k not in TARGETS]
+    bad = [Issue("--target", k, f"unknown target; allowed: {', '.join(TARGETS)}", k, has_given=True) for k in targets if k not in TARGETS]
     bad += [
-        Issue("--target", k, "a share of tracked weeks: a number strictly between 0 and 1", v, True)
+        Issue("--target", k, "a share of tracked weeks: a number strictly between 0 and 1", v, has_given=True)
         for k, v in targets.items()
         if k in TARGETS and not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 < v < 1.0)
     ]

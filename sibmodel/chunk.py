@@ -182,7 +182,7 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy, chunk_index
     cal = Calendar.of(s)
     params, n_draws = inp.params, inp.n_draws
     bnames, pnames = list(s.boroughs), list(s.care.placements)
-    n_i, n_k = len(s.interventions), len(pnames)
+    n_i = len(s.interventions)
     n_cohorts = len(bnames) * n_i * cal.n_referral_quarters
     d, b = people.draw, people.borough
     per_borough = n_i * cal.n_referral_quarters

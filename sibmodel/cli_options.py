@@ -62,7 +62,7 @@ def parse_assignments(items, option: str, expected: str, *, finite: bool = False
                 raise ValueError
             out[name.strip()] = number
         except ValueError:
-            issues.append(Issue(option, name, f"expected {expected}", item, True))
+            issues.append(Issue(option, name, f"expected {expected}", item, has_given=True))
     if issues:
         raise (error or ScenarioError)(issues)
     return out

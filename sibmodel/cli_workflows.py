@@ -276,7 +276,7 @@ def _parse_baselines(text: str | None) -> list[float] | None:
         except ValueError:
             v = float("nan")
         if not 0.0 < v < 1.0:
-            raise WorkflowError([Issue("--baselines", part.strip(), "each baseline is a share of tracked weeks at home, strictly between 0 and 1, e.g. 0.35,0.5,0.65", part, True)])
+            raise WorkflowError([Issue("--baselines", part.strip(), "each baseline is a share of tracked weeks at home, strictly between 0 and 1, e.g. 0.35,0.5,0.65", part, has_given=True)])
         values.append(v)
     return values
 

@@ -51,23 +51,6 @@ def uniforms(rng: np.random.Generator, n: int, method: str = "random") -> np.nda
     return np.clip(u, U_EPS, 1.0 - U_EPS)
 
 
-def _dist_ppf(dist, shapes: tuple, loc, scale, q: np.ndarray) -> np.ndarray:
-    """``dist.ppf(q, *shapes, loc=loc, scale=scale)``, skipping scipy's generic argument handling
-    where it has no effect: valid parameters and every ``q`` strictly inside (0, 1) give
-    ``dist._ppf(q, *shapes) * scale + loc``, the very expression scipy evaluates there."""
-    q = np.asarray(q)
-    if (
-        q.ndim >= 1
-        and q.dtype == np.float64
-        and scale > 0
-        and loc == loc
-        and bool(np.all(dist._argcheck(*shapes)))
-        and bool(np.all((q > 0) & (q < 1)))
-    ):
-        return dist._ppf(q, *shapes) * scale + loc
-    return dist.ppf(q, *shapes, loc=loc, scale=scale)
-
-
 def ppf(spec: Spec, u: np.ndarray) -> np.ndarray:
     """Map uniforms through a spec's inverse CDF, truncated to its field's range.
 
@@ -92,7 +75,7 @@ def ppf(spec: Spec, u: np.ndarray) -> np.ndarray:
         f_hi = dist.cdf(hi, *shapes, loc=loc, scale=scale)
         if f_lo > 0 or f_hi < 1:
             u = f_lo + u * (f_hi - f_lo)
-    return _dist_ppf(dist, shapes, loc, scale, u)
+    return dist.ppf(u, *shapes, loc=loc, scale=scale)
 
 
 def spearman_to_pearson(rho_s: np.ndarray) -> np.ndarray:
@@ -111,11 +94,11 @@ def validate_correlation(matrix: np.ndarray, names: list[str], tol: float = 1e-1
     issues = []
     m = np.asarray(matrix, dtype=float)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(names):
-        raise CorrelationError([Issue(None, "correlations", f"matrix must be square of size {len(names)}", m.shape, True)])
+        raise CorrelationError([Issue(None, "correlations", f"matrix must be square of size {len(names)}", m.shape, has_given=True)])
     if not np.allclose(m, m.T, atol=tol):
         issues.append(Issue(None, "correlations", "rank-correlation matrix is not symmetric"))
     if not np.allclose(np.diag(m), 1.0, atol=tol):
-        issues.append(Issue(None, "correlations", "rank-correlation matrix must have a unit diagonal", np.diag(m).tolist(), True))
+        issues.append(Issue(None, "correlations", "rank-correlation matrix must have a unit diagonal", np.diag(m).tolist(), has_given=True))
     if np.any(np.abs(m) > 1 + tol):
         issues.append(Issue(None, "correlations", "correlations must lie in [-1, 1]"))
     if not issues:

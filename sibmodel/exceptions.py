@@ -7,7 +7,7 @@ are reported at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Problems listed in one error message; the rest are counted ("... and N more").
 MAX_SHOWN_ISSUES = 50
@@ -28,13 +28,15 @@ class Issue:
         What is wrong and what is allowed.
     given : object, optional
         The value that was given, when there was one.
+    has_given : bool, keyword-only
+        Whether ``given`` holds a value to show (``None`` may be the value given).
     """
 
     file: str | None
     path: str
     message: str
     given: object = None
-    has_given: bool = False
+    has_given: bool = field(default=False, kw_only=True)
 
     def __str__(self) -> str:
         where = self.file or "<scenario>"
@@ -88,7 +90,7 @@ class ScenarioError(SibmodelError, ValueError):
     def one(cls, message: str, *, file: str | None = None, path: str = "", **given) -> ScenarioError:
         """Build an error holding a single issue."""
         if "given" in given:
-            return cls([Issue(file, path, message, given["given"], True)])
+            return cls([Issue(file, path, message, given["given"], has_given=True)])
         return cls([Issue(file, path, message)])
 
 

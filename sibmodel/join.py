@@ -46,7 +46,7 @@ from .stress import RunSettings
 def _borough_issue(name: str, message: str, given=None) -> WorkflowError:
     if given is None:
         return WorkflowError([Issue(None, f"boroughs.{name}", message)])
-    return WorkflowError([Issue(None, f"boroughs.{name}", message, given, True)])
+    return WorkflowError([Issue(None, f"boroughs.{name}", message, given, has_given=True)])
 
 
 def candidate_block(
@@ -100,7 +100,7 @@ def candidate_block(
     else:
         template = like or next(iter(data["boroughs"]))
         if template not in data["boroughs"]:
-            raise WorkflowError([Issue(None, "--like", f"unknown borough; allowed: {', '.join(data['boroughs'])}", template, True)])
+            raise WorkflowError([Issue(None, "--like", f"unknown borough; allowed: {', '.join(data['boroughs'])}", template, has_given=True)])
         block = copy.deepcopy(data["boroughs"][template])
         block.pop("leave_date", None)
         block["source"] = f"Candidate borough; fields not given are copied from {template}."

@@ -51,7 +51,7 @@ class WorkflowError(ScenarioError):
 def _fail(path: str, message: str, given=None) -> WorkflowError:
     if given is None:
         return WorkflowError([Issue(None, path, message)])
-    return WorkflowError([Issue(None, path, message, given, True)])
+    return WorkflowError([Issue(None, path, message, given, has_given=True)])
 
 
 # --------------------------------------------------------------------------- holding inputs

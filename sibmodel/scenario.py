@@ -267,10 +267,10 @@ def resolve(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
     if parent is None:
         return data
     if not isinstance(parent, str) or not parent:
-        raise ScenarioError([Issue(str(path), "extends", "must be the path of another scenario file", parent, True)])
+        raise ScenarioError([Issue(str(path), "extends", "must be the path of another scenario file", parent, has_given=True)])
     parent_path = p.parent / parent
     if parent_path.suffix.lower() not in (".yaml", ".yml"):
-        raise ScenarioError([Issue(str(path), "extends", "must name a scenario file ending in .yaml or .yml", parent, True)])
+        raise ScenarioError([Issue(str(path), "extends", "must name a scenario file ending in .yaml or .yml", parent, has_given=True)])
     return deep_merge(resolve(parent_path, (*_chain, p)), data)
 
 
@@ -290,16 +290,16 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
     issues: list[Issue] = []
     for item in overrides:
         if "=" not in item:
-            issues.append(Issue("--set", "", "expected PATH=VALUE, e.g. contract.payment_lag_quarters=5", item, True))
+            issues.append(Issue("--set", "", "expected PATH=VALUE, e.g. contract.payment_lag_quarters=5", item, has_given=True))
             continue
         path, _, raw = item.partition("=")
         path = path.strip()
         keys = path.split(".")
         if not path or any(not k for k in keys):
-            issues.append(Issue("--set", path, "empty part in the dotted path", item, True))
+            issues.append(Issue("--set", path, "empty part in the dotted path", item, has_given=True))
             continue
         if len(keys) > MAX_NESTING_DEPTH:
-            issues.append(Issue("--set", "", f"a dotted path of at most {MAX_NESTING_DEPTH} parts", f"{len(keys)} parts", True))
+            issues.append(Issue("--set", "", f"a dotted path of at most {MAX_NESTING_DEPTH} parts", f"{len(keys)} parts", has_given=True))
             continue
         try:
             value = _parse_yaml(raw, "--set") if raw.strip() else None
@@ -309,7 +309,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
         try:
             set_path(out, keys, value, create=True)
         except PathError as exc:
-            issues.append(Issue("--set", exc.path, exc.message, exc.given, exc.given is not None))
+            issues.append(Issue("--set", exc.path, exc.message, exc.given, has_given=exc.given is not None))
     if issues:
         raise ScenarioError(issues)
     return out
@@ -453,7 +453,7 @@ def pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list[
         elif kind == "missing":
             issue = Issue(file, dotted, "required field is missing")
         else:
-            issue = Issue(file, dotted, _allowed_text(err), given, found)
+            issue = Issue(file, dotted, _allowed_text(err), given, has_given=found)
         key = (issue.path, issue.message)
         if key not in seen:
             seen.add(key)
@@ -482,7 +482,7 @@ def validate_data(data: Any, file: str | None = None) -> Scenario:
         With every problem found.
     """
     if not isinstance(data, dict):
-        raise ScenarioError([Issue(file, "", f"the top level must be a mapping, not {type(data).__name__}", data, True)])
+        raise ScenarioError([Issue(file, "", f"the top level must be a mapping, not {type(data).__name__}", data, has_given=True)])
     if "extends" in data:
         raise ScenarioError([Issue(file, "extends", "extends is only allowed in a file; resolve it first (load_scenario does)")])
     try:

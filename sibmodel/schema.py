@@ -532,12 +532,12 @@ def _walk(value, path: str):
 def _check_shares(issues: list[Issue], file, path: str, shares: dict[str, float], allowed: set[str], what: str):
     for key, share in shares.items():
         if key not in allowed:
-            issues.append(Issue(file, f"{path}.{key}", f"unknown {what}; allowed: {', '.join(sorted(allowed))}", key, True))
+            issues.append(Issue(file, f"{path}.{key}", f"unknown {what}; allowed: {', '.join(sorted(allowed))}", key, has_given=True))
         if not (0.0 <= share <= 1.0) or math.isnan(share):
-            issues.append(Issue(file, f"{path}.{key}", "a share must lie in [0, 1]", share, True))
+            issues.append(Issue(file, f"{path}.{key}", "a share must lie in [0, 1]", share, has_given=True))
     total = sum(shares.values())
     if shares and abs(total - 1.0) > SHARE_TOLERANCE:
-        issues.append(Issue(file, path, f"shares must sum to 1; they sum to {total:.6g}", shares, True))
+        issues.append(Issue(file, path, f"shares must sum to 1; they sum to {total:.6g}", shares, has_given=True))
     if not shares:
         issues.append(Issue(file, path, f"at least one {what} is needed"))
 
@@ -577,14 +577,14 @@ def _check_timeline(issues: list[Issue], s: Scenario, file: str | None) -> None:
             dates[f"boroughs.{bname}.leave_date"] = b.leave_date
     for path, date in dates.items():
         if not EARLIEST_DATE <= date <= LATEST_DATE:
-            issues.append(Issue(file, path, f"must lie in [{EARLIEST_DATE}, {LATEST_DATE}]", str(date), True))
+            issues.append(Issue(file, path, f"must lie in [{EARLIEST_DATE}, {LATEST_DATE}]", str(date), has_given=True))
     years = (t.contract_end - t.programme_start).days / 365.25
     if years > MAX_CONTRACT_YEARS:
-        issues.append(Issue(file, "timeline.contract_end", f"at most {MAX_CONTRACT_YEARS} years after programme_start ({t.programme_start}); this is {years:.0f}", str(t.contract_end), True))
+        issues.append(Issue(file, "timeline.contract_end", f"at most {MAX_CONTRACT_YEARS} years after programme_start ({t.programme_start}); this is {years:.0f}", str(t.contract_end), has_given=True))
     if not t.programme_start < t.referrals_close:
-        issues.append(Issue(file, "timeline.referrals_close", f"must be after programme_start ({t.programme_start})", str(t.referrals_close), True))
+        issues.append(Issue(file, "timeline.referrals_close", f"must be after programme_start ({t.programme_start})", str(t.referrals_close), has_given=True))
     if not t.referrals_close <= t.contract_end:
-        issues.append(Issue(file, "timeline.contract_end", f"must be on or after referrals_close ({t.referrals_close})", str(t.contract_end), True))
+        issues.append(Issue(file, "timeline.contract_end", f"must be on or after referrals_close ({t.referrals_close})", str(t.contract_end), has_given=True))
 
 
 def _check_boroughs(issues: list[Issue], s: Scenario, file: str | None) -> None:
@@ -595,9 +595,9 @@ def _check_boroughs(issues: list[Issue], s: Scenario, file: str | None) -> None:
     for name, b in s.boroughs.items():
         p = f"boroughs.{name}"
         if not t.programme_start <= b.join_date < t.referrals_close:
-            issues.append(Issue(file, f"{p}.join_date", f"must lie in [programme_start {t.programme_start}, referrals_close {t.referrals_close})", str(b.join_date), True))
+            issues.append(Issue(file, f"{p}.join_date", f"must lie in [programme_start {t.programme_start}, referrals_close {t.referrals_close})", str(b.join_date), has_given=True))
         if b.leave_date is not None and not b.join_date < b.leave_date:
-            issues.append(Issue(file, f"{p}.leave_date", f"must be after join_date ({b.join_date})", str(b.leave_date), True))
+            issues.append(Issue(file, f"{p}.leave_date", f"must be after join_date ({b.join_date})", str(b.leave_date), has_given=True))
         if (b.starts.per_quarter is None) == (b.starts.total is None):
             issues.append(Issue(file, f"{p}.starts", "give exactly one of per_quarter and total"))
         _check_shares(issues, file, f"{p}.intervention_mix", b.intervention_mix, interventions, "intervention")
@@ -605,7 +605,7 @@ def _check_boroughs(issues: list[Issue], s: Scenario, file: str | None) -> None:
             _check_shares(issues, file, f"{p}.placement_mix", b.placement_mix, placements, "placement type")
         for k in b.weekly_care_cost_gbp:
             if k not in placements:
-                issues.append(Issue(file, f"{p}.weekly_care_cost_gbp.{k}", f"unknown placement type; allowed: {', '.join(sorted(placements))}", k, True))
+                issues.append(Issue(file, f"{p}.weekly_care_cost_gbp.{k}", f"unknown placement type; allowed: {', '.join(sorted(placements))}", k, has_given=True))
 
 
 def _check_teams(issues: list[Issue], s: Scenario, file: str | None) -> None:
@@ -616,9 +616,9 @@ def _check_teams(issues: list[Issue], s: Scenario, file: str | None) -> None:
             for j, bname in enumerate(team.boroughs):
                 tp = f"interventions.{iname}.delivery.teams.{tname}.boroughs.{j}"
                 if bname not in s.boroughs:
-                    issues.append(Issue(file, tp, f"unknown borough; allowed: {', '.join(s.boroughs)}", bname, True))
+                    issues.append(Issue(file, tp, f"unknown borough; allowed: {', '.join(s.boroughs)}", bname, has_given=True))
                 elif bname in served:
-                    issues.append(Issue(file, tp, f"borough already served by team {served[bname]!r} of {iname}", bname, True))
+                    issues.append(Issue(file, tp, f"borough already served by team {served[bname]!r} of {iname}", bname, has_given=True))
                 else:
                     served[bname] = tname
         for bname, b in s.boroughs.items():
@@ -637,14 +637,14 @@ def _check_care(issues: list[Issue], s: Scenario, file: str | None) -> None:
         _check_shares(issues, file, "care.reentry.placement_mix", c.reentry.placement_mix, placements, "placement type")
     for src, row in c.escalation.items():
         if src not in placements:
-            issues.append(Issue(file, f"care.escalation.{src}", f"unknown placement type; allowed: {', '.join(sorted(placements))}", src, True))
+            issues.append(Issue(file, f"care.escalation.{src}", f"unknown placement type; allowed: {', '.join(sorted(placements))}", src, has_given=True))
         _check_shares(issues, file, f"care.escalation.{src}", row, placements, "placement type")
     if c.entry.shape is not None:
         weeks = [step.from_week for step in c.entry.shape]
         if not weeks or weeks[0] != 0:
-            issues.append(Issue(file, "care.entry.shape.0.from_week", "the first step must start at week 0", weeks[:1], True))
+            issues.append(Issue(file, "care.entry.shape.0.from_week", "the first step must start at week 0", weeks[:1], has_given=True))
         if any(b <= a for a, b in zip(weeks, weeks[1:])):
-            issues.append(Issue(file, "care.entry.shape", "from_week must increase strictly", weeks, True))
+            issues.append(Issue(file, "care.entry.shape", "from_week must increase strictly", weeks, has_given=True))
         if all(step.relative_hazard == 0 for step in c.entry.shape):
             issues.append(Issue(file, "care.entry.shape", "at least one relative_hazard must be > 0"))
 
@@ -655,16 +655,16 @@ def _check_money_terms(issues: list[Issue], s: Scenario, file: str | None) -> No
     if ds is not None:
         years = [step.from_year for step in ds]
         if not years or years[0] != 0:
-            issues.append(Issue(file, "discounting.declining_schedule.0.from_year", "the first step must start at year 0", years[:1], True))
+            issues.append(Issue(file, "discounting.declining_schedule.0.from_year", "the first step must start at year 0", years[:1], has_given=True))
         if any(b <= a for a, b in zip(years, years[1:])):
-            issues.append(Issue(file, "discounting.declining_schedule", "from_year must increase strictly", years, True))
+            issues.append(Issue(file, "discounting.declining_schedule", "from_year must increase strictly", years, has_given=True))
     kinds = [tariff.metric for tariff in s.contract.tariffs]
     for k in set(kinds):
         if kinds.count(k) > 1:
-            issues.append(Issue(file, "contract.tariffs", f"metric {k!r} appears {kinds.count(k)} times; give each metric once", kinds, True))
+            issues.append(Issue(file, "contract.tariffs", f"metric {k!r} appears {kinds.count(k)} times; give each metric once", kinds, has_given=True))
     tu = s.contract.topup
     if tu.share > 0 and tu.max_gbp == 0:
-        issues.append(Issue(file, "contract.topup.max_gbp", "is 0 while share > 0; set share to 0 for no top-up", 0, True))
+        issues.append(Issue(file, "contract.topup.max_gbp", "is 0 while share > 0; set share to 0 for no top-up", 0, has_given=True))
 
 
 def _check_correlations(issues: list[Issue], s: Scenario, file: str | None) -> None:
@@ -678,14 +678,14 @@ def _check_correlations(issues: list[Issue], s: Scenario, file: str | None) -> N
             if path not in quantities:
                 close = _closest(path, quantities)
                 hint = f"; did you mean {close!r}?" if close else ""
-                issues.append(Issue(file, f"{cp}.inputs.{j}", f"not an uncertain input of this scenario{hint}", path, True))
+                issues.append(Issue(file, f"{cp}.inputs.{j}", f"not an uncertain input of this scenario{hint}", path, has_given=True))
             elif quantities[path].is_fixed:
-                issues.append(Issue(file, f"{cp}.inputs.{j}", "is a fixed value; only a distribution can be correlated", path, True))
+                issues.append(Issue(file, f"{cp}.inputs.{j}", "is a fixed value; only a distribution can be correlated", path, has_given=True))
         if a == b:
-            issues.append(Issue(file, f"{cp}.inputs", "an input cannot be correlated with itself", list(corr.inputs), True))
+            issues.append(Issue(file, f"{cp}.inputs", "an input cannot be correlated with itself", list(corr.inputs), has_given=True))
         pair = frozenset((a, b))
         if pair in seen_pairs:
-            issues.append(Issue(file, f"{cp}.inputs", "this pair is already correlated above", list(corr.inputs), True))
+            issues.append(Issue(file, f"{cp}.inputs", "this pair is already correlated above", list(corr.inputs), has_given=True))
         seen_pairs.add(pair)
 
 

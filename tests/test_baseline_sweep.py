@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from support import PFP
 
 from sibmodel.baseline_sweep import first_crossing
 from sibmodel.cli import main
@@ -29,7 +30,7 @@ def test_first_crossing_hand_worked():
 @pytest.fixture(scope="module")
 def sweep_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("bl") / "out"
-    res = CliRunner().invoke(main, ["baseline", "scenarios/pfp.yaml", "--baselines", "0.35,0.5,0.65,0.8,0.894",
+    res = CliRunner().invoke(main, ["baseline", PFP, "--baselines", "0.35,0.5,0.65,0.8,0.894",
                                     "--draws", "120", "--seed", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out, res.output
@@ -77,6 +78,6 @@ def test_sweep_writes_tables_and_chart(sweep_out):
 
 @pytest.mark.parametrize("bad", ["0.35,1.2", "0", "abc", "0.5,,0.6"])
 def test_bad_baselines_exit_2(tmp_path, bad):
-    res = CliRunner().invoke(main, ["baseline", "scenarios/pfp.yaml", "--baselines", bad, "--draws", "10", "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(main, ["baseline", PFP, "--baselines", bad, "--draws", "10", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2, res.output
     assert "--baselines" in res.output

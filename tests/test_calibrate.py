@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from support import PFP, all_fixed, centers, scenario_file
 
 from sibmodel import load_scenario
 from sibmodel.calibrate import calibrate, center, expected_figures, with_center
@@ -15,14 +16,8 @@ from sibmodel.engine import simulate
 from sibmodel.exceptions import ScenarioError
 from sibmodel.paths import set_path
 from sibmodel.schema import Scenario, iter_quantities
-from sibmodel.uncertain import Fixed
 
-PFP = "scenarios/pfp.yaml"
-ESSEX = "scenarios/essex/essex_mst.yaml"
-
-
-def _centers(s: Scenario) -> dict[str, float]:
-    return {p: center(sp) for p, sp in iter_quantities(s)}
+ESSEX = scenario_file("essex/essex_mst.yaml")
 
 
 def _scaled(s: Scenario, pattern_factors: dict[str, float]) -> Scenario:
@@ -51,24 +46,17 @@ def test_recovers_known_parameters(path, targets, params):
     s = load_scenario(path)
     factors = {params[0]: 1.2 if "duration" in params[0] else 0.9, params[1]: 1.5}
     truth = _scaled(s, factors)
-    fig = expected_figures(truth, _centers(truth))
+    fig = expected_figures(truth, centers(truth))
     tgt = {t: fig.get(t) for t in targets}
     res = calibrate(s, tgt, params)
     assert res.success
-    got = _centers(res.scenario)
-    want = _centers(truth)
+    got = centers(res.scenario)
+    want = centers(truth)
     for p, _, new in res.moved:
         assert new == pytest.approx(want[p], rel=1e-5), p
         assert got[p] == pytest.approx(want[p], rel=1e-5), p
     for target, achieved in res.achieved.values():
         assert achieved == pytest.approx(target, abs=1e-8)
-
-
-def _all_fixed(s: Scenario) -> Scenario:
-    data = s.model_dump(by_alias=True)
-    for path, spec in iter_quantities(s):
-        set_path(data, path, Fixed(value=center(spec), source=spec.source))
-    return Scenario.model_validate(data)
 
 
 @pytest.mark.parametrize(
@@ -88,8 +76,8 @@ def test_cohort_expectation_agrees_with_monte_carlo_engine(sets):
     pathway calibration solves on); tests/test_counterfactual.py checks the arm with a baseline.
     With a completion share below 1 the kernel draws who completes person by person and the
     cohort model mixes completers and non-completers by the share."""
-    s = _all_fixed(load_scenario(PFP, sets).model_copy(update={"baseline": None}))
-    fig = expected_figures(s, _centers(s))
+    s = all_fixed(load_scenario(PFP, sets).model_copy(update={"baseline": None}))
+    fig = expected_figures(s, centers(s))
     r = simulate(s, draws=400, seed=3, chunk_size=200)
     for arm, expect in (("treated", fig.time_at_home_treated), ("counterfactual", fig.time_at_home_counterfactual)):
         x = r.draws[f"time_at_home_share_{arm}"].to_numpy()
@@ -124,7 +112,7 @@ def test_cli_writes_a_scenario_that_reproduces_the_calibration(tmp_path):
     s2 = load_scenario(str(out))
     assert s2.care.reentry.horizon_weeks == 60
     assert "Calibrated by sibmodel calibrate" in s2.care.entry.prob.source
-    assert expected_figures(s2, _centers(s2)).time_at_home_counterfactual == pytest.approx(0.40, abs=1e-8)
+    assert expected_figures(s2, centers(s2)).time_at_home_counterfactual == pytest.approx(0.40, abs=1e-8)
 
 
 def test_cli_bad_target_exits_2():
@@ -140,8 +128,8 @@ def test_borough_placement_mix_in_cohort_expectation_and_engine():
         "boroughs.Haringey.placement_mix={foster: 0.2, residential: 0.7, secure: 0.1}",
         "boroughs.Bexley.placement_mix={foster: 1.0}",
     ]
-    s = _all_fixed(load_scenario(PFP, sets).model_copy(update={"baseline": None}))
-    fig = expected_figures(s, _centers(s))
+    s = all_fixed(load_scenario(PFP, sets).model_copy(update={"baseline": None}))
+    fig = expected_figures(s, centers(s))
     r = simulate(s, draws=300, seed=5, chunk_size=150)
     for arm, expect in (("treated", fig.time_at_home_treated), ("counterfactual", fig.time_at_home_counterfactual)):
         x = r.draws[f"time_at_home_share_{arm}"].to_numpy()
@@ -165,15 +153,15 @@ def test_borough_placement_mix_is_checked():
     "path, counterfactual, treated",
     [
         # Social Finance, Essex edge-of-care SIB (INDIGO-POJ-0130): 55% comparison group, 10.8% achieved
-        ("scenarios/essex/essex_mst.yaml", 0.55, 0.108),
+        (scenario_file("essex/essex_mst.yaml"), 0.55, 0.108),
         # the SIB's own target: a 27% care share with MST (Social Finance)
-        ("scenarios/essex/designed_27pct.yaml", 0.55, 0.27),
+        (scenario_file("essex/designed_27pct.yaml"), 0.55, 0.27),
     ],
 )
 def test_essex_scenarios_meet_their_published_care_shares(path, counterfactual, treated):
     """The Essex scenarios, calibrated with the timeline as it ran, still meet their targets on the
     exact cohort model at central inputs (to the rounding of the values written in the files)."""
     s = load_scenario(path)
-    fig = expected_figures(s, _centers(s))
+    fig = expected_figures(s, centers(s))
     assert fig.get("care_share.counterfactual") == pytest.approx(counterfactual, abs=5e-4)
     assert fig.get("care_share.treated") == pytest.approx(treated, abs=5e-4)

@@ -6,15 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import PFP, scenario_file
 
 from sibmodel.contract import cap_in_time_order, compute_payments
 from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
 from sibmodel.pathways import ArmOutcomes, Spells
 from sibmodel.referrals import People
 from sibmodel.scenario import apply_overrides, resolve, validate_data
-
-PFP = "scenarios/pfp.yaml"
-PFP_ABS = str(Path(__file__).resolve().parents[1] / PFP)
 
 
 def _scenario(*sets):
@@ -293,7 +291,7 @@ def test_essex_baseline_gap_is_the_price_of_the_contract_baseline_minus_the_coun
     from sibmodel.engine import simulate
 
     runs = {
-        name: simulate(load_scenario(f"scenarios/essex/{name}.yaml"), draws=60, seed=2, chunk_size=30)
+        name: simulate(load_scenario(scenario_file(f"essex/{name}.yaml")), draws=60, seed=2, chunk_size=30)
         for name in ("essex_mst", "true_baseline_below_contract")
     }
     gap_share = {}
@@ -399,7 +397,7 @@ def test_stress_solve_tariff_on_essex(tmp_path):
     essex = str(Path(__file__).resolve().parents[1] / "scenarios" / "essex" / "essex_mst.yaml")
     assert load_scenario(essex).contract.tariffs[0].share_of_placement_cost.value == 0.25
     assert get_lever("tariff", load_scenario(essex)).bracket[1] == pytest.approx(4.0, rel=1e-9)
-    assert get_lever("tariff", load_scenario(PFP_ABS)).bracket == (0.05, 10.0)
+    assert get_lever("tariff", load_scenario(PFP)).bracket == (0.05, 10.0)
     r = CliRunner().invoke(
         main, ["stress", essex, "--no-suite", "--solve", "tariff", "--for", "investor.p_loss=0.5", "--draws", "100", "--seed", "1", "--out", str(tmp_path / "s")]
     )

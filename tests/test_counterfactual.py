@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support import PFP, all_fixed, centers
 
 from sibmodel import load_scenario
 from sibmodel.calibrate import center, expected_figures
@@ -13,23 +14,7 @@ from sibmodel.cohort_model import expected_occupancy, home_occupancy_scaled
 from sibmodel.counterfactual import baseline_map, tabulate
 from sibmodel.engine import simulate
 from sibmodel.hazards import FIRST_PLACEMENT, PathwayParams
-from sibmodel.paths import set_path
 from sibmodel.pathways import HazardTables, simulate_arms
-from sibmodel.schema import Scenario, iter_quantities
-from sibmodel.uncertain import Fixed
-
-PFP = "scenarios/pfp.yaml"
-
-
-def _centers(s: Scenario) -> dict[str, float]:
-    return {p: center(sp) for p, sp in iter_quantities(s)}
-
-
-def _all_fixed(s: Scenario) -> Scenario:
-    data = s.model_dump(by_alias=True)
-    for path, spec in iter_quantities(s):
-        set_path(data, path, Fixed(value=center(spec), source=spec.source))
-    return Scenario.model_validate(data)
 
 
 def _pathway(n_weeks: int = 60) -> PathwayParams:
@@ -68,9 +53,9 @@ def test_map_meets_the_baseline_on_the_cohort_model():
     shares = np.array([0.2, 0.35, 0.45, 0.6, 0.8, 0.894, 0.95])
     factors, clamped = bmap.factor(shares)
     assert not clamped.any()
-    direct = expected_figures(s, _centers(s), factors).time_at_home_counterfactual_scaled
+    direct = expected_figures(s, centers(s), factors).time_at_home_counterfactual_scaled
     np.testing.assert_allclose(direct, shares, atol=1e-5)
-    reference = expected_figures(s, _centers(s)).time_at_home_counterfactual
+    reference = expected_figures(s, centers(s)).time_at_home_counterfactual
     assert bmap.factor(reference)[0] == pytest.approx(1.0, abs=1e-4)
     assert np.all(np.diff(factors) < 0)  # more time at home without therapy: less risk
 
@@ -103,7 +88,7 @@ def test_engine_meets_the_baseline_at_fixed_inputs():
     """At fixed inputs the engine's mean time at home without therapy equals the baseline within 5
     standard errors (the map is solved on the exact cohort model), and the implied hazard ratio is
     hazard_ratio / factor in every draw."""
-    s = _all_fixed(load_scenario(PFP, ["baseline.time_at_home_share=0.6"]))
+    s = all_fixed(load_scenario(PFP, ["baseline.time_at_home_share=0.6"]))
     r = simulate(s, draws=300, seed=4, chunk_size=150)
     x = r.draws["time_at_home_share_counterfactual"].to_numpy()
     se = x.std(ddof=1) / np.sqrt(x.size)

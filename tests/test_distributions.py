@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter
 from scipy import stats
+from support import PFP
 
 from sibmodel.distributions import (
     correlation_matrix,
@@ -19,8 +20,6 @@ from sibmodel.distributions import (
 from sibmodel.exceptions import CorrelationError, ScenarioError
 from sibmodel.scenario import apply_overrides, resolve, validate_data
 from sibmodel.uncertain import OpenProbability, quantity
-
-PFP = "scenarios/pfp.yaml"
 
 
 def spec(data, typ=quantity()):
@@ -89,8 +88,9 @@ def _ppf_by_frozen(s, u):
 
 @pytest.mark.filterwarnings("ignore:Error in function boost")  # extreme beta shapes at u near 1, in both paths
 def test_ppf_bit_identical_to_frozen_distribution():
-    """ppf without frozen objects gives the bits of frozen().ppf (with truncation), and falls back to
-    scipy's generic path for uniforms at or outside 0 and 1, NaN, or non-float64 input."""
+    """ppf calls scipy's public ``ppf`` with the parameters of ``scipy_form`` (no frozen object): the
+    same operations as ``frozen().ppf`` with the same truncation, hence the same bits, on every type of
+    spec and on uniforms at or outside 0 and 1, NaN and float32 input."""
     rng = np.random.default_rng(4)
     specs = _random_specs(rng, 240)
     assert sum(s.bounds is not None for s in specs) >= 40
@@ -173,12 +173,38 @@ def test_streams_are_independent_of_order_and_named():
     assert not np.array_equal(a1, stream(5, 4, "param:x").random(4))
 
 
-def test_closed_form_means_and_tail_masses_equal_scipy_to_the_bit():
-    """Reference: scipy.stats' frozen distributions.  The untruncated means and the mass outside
-    a range are computed without scipy.stats (start-up time), by scipy's own formulas."""
+def test_closed_form_means_and_tail_masses_match_scipy():
+    """Reference: scipy.stats' public ``mean``, ``cdf`` and ``sf``.  The untruncated means (closed
+    forms) and the mass outside a range (``scipy.special.ndtr`` for normal and log-normal) are
+    computed without scipy.stats (start-up time); they agree to 1e-12 relative (means) and 1e-15
+    absolute plus 1e-12 relative (masses, which are probabilities)."""
     rng = np.random.default_rng(11)
     for s in _random_specs(rng, 300):
         f = s.frozen()
-        assert s._untruncated_mean() == f.mean(), s
+        assert s._untruncated_mean() == pytest.approx(f.mean(), rel=1e-12, abs=1e-300), s
         lo, hi = sorted(f.ppf(rng.uniform(0.001, 0.999, 2)))
-        assert s.mass_outside(lo, hi) == float(f.cdf(lo) + f.sf(hi)), s
+        assert s.mass_outside(lo, hi) == pytest.approx(float(f.cdf(lo) + f.sf(hi)), rel=1e-12, abs=1e-15), s
+
+
+def test_tail_masses_and_means_by_hand():
+    """Hand-worked cases: a standard normal has 5.00% outside +-1.95996 (two-sided 95% point,
+    Abramowitz and Stegun, Handbook of Mathematical Functions, table 26.5); a log-normal with
+    median 1 and sigma 1 has mean exp(1/2) and half its mass below its median."""
+    z975 = 1.959963984540054
+    assert spec({"dist": "normal", "mean": 0, "sd": 1}).mass_outside(-z975, z975) == pytest.approx(0.05, rel=1e-12)
+    ln = spec({"dist": "lognormal", "median": 1.0, "sigma": 1.0})
+    assert ln.mean() == pytest.approx(np.exp(0.5), rel=1e-15)
+    assert ln.mass_outside(1.0, np.inf) == pytest.approx(0.5, rel=1e-15)
+    assert ln.mass_outside(0.0, np.inf) == 0.0
+
+
+def test_truncated_normal_ppf_against_scipy_special():
+    """A normal truncated to its field's range inverts Phi(a) + u (Phi(b) - Phi(a)) with
+    ``scipy.special.ndtri`` (the public inverse normal cdf), to 1e-12 relative."""
+    from scipy.special import ndtr, ndtri
+
+    s = spec({"dist": "normal", "mean": 0.5, "sd": 0.15}, quantity(0.0, 1.0))
+    assert s.bounds == (0.0, 1.0)
+    u = uniforms(np.random.default_rng(8), 1000)
+    a, b = ndtr((0.0 - 0.5) / 0.15), ndtr((1.0 - 0.5) / 0.15)
+    np.testing.assert_allclose(ppf(s, u), 0.5 + 0.15 * ndtri(a + u * (b - a)), rtol=1e-12)

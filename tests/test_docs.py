@@ -12,15 +12,15 @@ from __future__ import annotations
 import re
 import types
 import typing
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from support import ROOT
 
 from sibmodel import uncertain
 from sibmodel.schema import Scenario
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = ROOT / "docs"
 FORMAT = DOCS / "scenario-format.md"
 
 

@@ -9,18 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from support import PFP
 
 from sibmodel import load_scenario
 from sibmodel.cli import main
 from sibmodel.engine import simulate
 from sibmodel.scenario import apply_overrides, resolve, validate_data
-
-PFP = "scenarios/pfp.yaml"
-
-
-@pytest.fixture(scope="module")
-def pfp():
-    return load_scenario(PFP)
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,11 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support import PFP
 
 from sibmodel.cli import main
 from sibmodel.scenario import resolve
 
-PFP = Path(__file__).resolve().parents[1] / "scenarios" / "pfp.yaml"
 BASE = resolve(PFP)
 
 

@@ -19,18 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from support import PFP, invoke
 
 from sibmodel import limits
 from sibmodel.cli import main
 from sibmodel.exceptions import ScenarioError
 from sibmodel.scenario import load_scenario, resolve
-
-ROOT = Path(__file__).resolve().parents[1]
-PFP = str(ROOT / "scenarios" / "pfp.yaml")
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 def assert_input_error(res, *fragments: str) -> str:

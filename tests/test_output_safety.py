@@ -19,19 +19,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from click.testing import CliRunner
+from support import PFP, ROOT, invoke
 
 from sibmodel import outputs
-from sibmodel.cli import main
 from sibmodel.outputs import MARKER_FILE, OutputError
 
-REPO = Path(__file__).resolve().parents[1]
-PFP = str(REPO / "scenarios" / "pfp.yaml")
 SMALL = ["--draws", "20", "--seed", "1", "--chunk-size", "20", "--workers", "1"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def tree(folder: Path) -> dict:
@@ -357,7 +350,7 @@ def test_a_second_command_on_a_locked_output_stops_at_once(tmp_path):
     with outputs.claim(out):
         t0 = time.perf_counter()
         res = subprocess.run([sys.executable, "-m", "sibmodel", "run", PFP, *SMALL, "--out", str(out)],
-                             capture_output=True, text=True, cwd=REPO, timeout=120)
+                             capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert res.returncode == 2, res.stderr
         assert "another sibmodel command is writing there" in res.stderr
         assert f"process {os.getpid()}" in res.stderr
@@ -373,7 +366,7 @@ def _start_slow_run(out: Path, tmp_path: Path) -> subprocess.Popen:
     """A run with two pool workers, slow enough to be stopped mid-way; returns once its workers are busy."""
     cmd = [sys.executable, "-m", "sibmodel", "run", PFP, "--draws", "50000", "--chunk-size", "200", "--workers", "2",
            "--seed", "1", "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -451,7 +444,7 @@ def test_workers_are_asked_to_die_with_their_parent():
             "sig = ctypes.c_int()\n"
             "assert ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0) == 0\n"  # PR_GET_PDEATHSIG
             "print(sig.value)\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 0, res.stderr
     assert int(res.stdout) == signal.SIGKILL
     assert die_with_parent is not None

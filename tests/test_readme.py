@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+from support import PFP, ROOT
 
 from sibmodel import load_scenario
 from sibmodel.engine import simulate
 from sibmodel.tables import validation_table
 
-README = Path("README.md")
+README = ROOT / "README.md"
 START, END = "<!-- validation:start -->", "<!-- validation:end -->"
 
 
 def current_table() -> str:
     """The table for `sibmodel run scenarios/pfp.yaml --draws 2000 --seed 2018` (as the README says)."""
-    r = simulate(load_scenario("scenarios/pfp.yaml"), draws=2000, seed=2018)
+    r = simulate(load_scenario(PFP), draws=2000, seed=2018)
     return validation_table(r.summary()["validation"], markdown=True)
 
 

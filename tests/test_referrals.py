@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import PFP, scenario_file
 
 from sibmodel.distributions import sample_inputs, stream
 from sibmodel.referrals import (
@@ -19,8 +20,6 @@ from sibmodel.referrals import (
 )
 from sibmodel.scenario import apply_overrides, resolve, validate_data
 from sibmodel.schema import iter_quantities
-
-PFP = "scenarios/pfp.yaml"
 
 
 def _load(*sets):
@@ -176,7 +175,7 @@ def test_draw_starts_bit_identical_to_reference(sets):
 
 
 def test_draw_starts_bit_identical_on_a_single_intervention_scenario():
-    s = validate_data(resolve("scenarios/essex/essex_mst.yaml"), "scenarios/essex/essex_mst.yaml")
+    s = validate_data(resolve(scenario_file("essex/essex_mst.yaml")), scenario_file("essex/essex_mst.yaml"))
     params = sample_inputs(dict(iter_quantities(s)), [], 300, 5, 2)
     ours = draw_starts(s, params, stream(5, 2, "r"), stream(5, 2, "w"))
     ref = _draw_starts_reference(s, params, stream(5, 2, "r"), stream(5, 2, "w"))

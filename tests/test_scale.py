@@ -12,14 +12,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from support import PFP
 
-from sibmodel import load_scenario
 from sibmodel.cli import main
 from sibmodel.engine import simulate
 from sibmodel.progress import progress_bar
 from sibmodel.results import DrawStore
-
-PFP = "scenarios/pfp.yaml"
 
 
 def content_hash(path) -> str:
@@ -28,11 +26,6 @@ def content_hash(path) -> str:
     h = hashlib.sha256(pd.util.hash_pandas_object(df, index=True).values.tobytes())
     h.update(repr(list(zip(df.columns, map(str, df.dtypes)))).encode())
     return h.hexdigest()
-
-
-@pytest.fixture(scope="module")
-def pfp():
-    return load_scenario(PFP)
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from support import PFP_PATH, ROOT, invoke
 
 from sibmodel import __version__
-from sibmodel.cli import main
 from sibmodel.exceptions import ScenarioError
 from sibmodel.scenario import (
     apply_overrides,
@@ -33,19 +32,16 @@ from sibmodel.scenario import (
     validate_data,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-PFP = ROOT / "scenarios" / "pfp.yaml"
-
 
 # --------------------------------------------------------------------------- helpers
 @pytest.fixture(scope="module")
 def pfp_data() -> dict:
     """The resolved pfp.yaml document, read once."""
-    return resolve(PFP)
+    return resolve(PFP_PATH)
 
 
 @pytest.fixture
-def pfp(pfp_data) -> dict:
+def pfp_doc(pfp_data) -> dict:
     """A deep copy of the resolved pfp.yaml document, safe to mutate."""
     return copy.deepcopy(pfp_data)
 
@@ -54,11 +50,6 @@ def dump(data: dict, path: Path) -> Path:
     """Write ``data`` as YAML to ``path`` and return the path."""
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def cli(*args: str):
-    """Run the ``sibmodel`` CLI in-process and return click's result."""
-    return CliRunner().invoke(main, list(args))
 
 
 def assert_bad_input(result, *fragments: str) -> str:
@@ -246,15 +237,15 @@ FIELD_CASES = [
 
 
 @pytest.mark.parametrize(("mutate", "path", "fragments"), [c[1:] for c in FIELD_CASES], ids=[c[0] for c in FIELD_CASES])
-def test_bad_field_is_reported_with_path_and_reason(pfp, tmp_path, mutate, path, fragments):
-    mutate(pfp)
-    issue = issue_at(issues_of(pfp), path)
+def test_bad_field_is_reported_with_path_and_reason(pfp_doc, tmp_path, mutate, path, fragments):
+    mutate(pfp_doc)
+    issue = issue_at(issues_of(pfp_doc), path)
     text = str(issue)
     assert text.startswith(f"bad.yaml: {path}: ")
     for fragment in fragments:
         assert fragment in text, f"{fragment!r} not in {text!r}"
 
-    result = cli("validate", str(dump(pfp, tmp_path / "bad.yaml")))
+    result = invoke("validate", str(dump(pfp_doc, tmp_path / "bad.yaml")))
     assert_bad_input(result, f"{path}: ", *fragments)
 
 
@@ -267,36 +258,36 @@ def test_bad_field_is_reported_with_path_and_reason(pfp, tmp_path, mutate, path,
     ],
     ids=["contract-ends-before-referrals-close", "referrals-close-before-start"],
 )
-def test_dates_out_of_order(pfp, tmp_path, block, field, value, path, fragment):
-    pfp[block][field] = value
-    issue = issue_at(issues_of(pfp), path)
+def test_dates_out_of_order(pfp_doc, tmp_path, block, field, value, path, fragment):
+    pfp_doc[block][field] = value
+    issue = issue_at(issues_of(pfp_doc), path)
     assert fragment in issue.message
     assert issue.given == str(value)
-    assert_bad_input(cli("validate", str(dump(pfp, tmp_path / "bad.yaml"))), path, fragment)
+    assert_bad_input(invoke("validate", str(dump(pfp_doc, tmp_path / "bad.yaml"))), path, fragment)
 
 
-def test_borough_leaving_before_it_joins(pfp, tmp_path):
+def test_borough_leaving_before_it_joins(pfp_doc, tmp_path):
     # Haringey joined 2019-09-01 (pfp.yaml, seed 004)
-    pfp["boroughs"]["Haringey"]["leave_date"] = dt.date(2019, 1, 1)
-    issue = issue_at(issues_of(pfp), "boroughs.Haringey.leave_date")
+    pfp_doc["boroughs"]["Haringey"]["leave_date"] = dt.date(2019, 1, 1)
+    issue = issue_at(issues_of(pfp_doc), "boroughs.Haringey.leave_date")
     assert "must be after join_date (2019-09-01)" in issue.message
-    assert_bad_input(cli("validate", str(dump(pfp, tmp_path / "bad.yaml"))), "boroughs.Haringey.leave_date")
+    assert_bad_input(invoke("validate", str(dump(pfp_doc, tmp_path / "bad.yaml"))), "boroughs.Haringey.leave_date")
 
 
-def test_invalid_calendar_date(pfp, tmp_path):
-    pfp["timeline"]["contract_end"] = "2023-02-30"
-    issue = issue_at(issues_of(pfp), "timeline.contract_end")
+def test_invalid_calendar_date(pfp_doc, tmp_path):
+    pfp_doc["timeline"]["contract_end"] = "2023-02-30"
+    issue = issue_at(issues_of(pfp_doc), "timeline.contract_end")
     assert "date" in issue.message
     assert issue.given == "2023-02-30"
 
 
 # --------------------------------------------------------------------------- several at once
-def test_several_problems_are_reported_at_once(pfp, tmp_path):
-    pfp["metadata"]["price_year"] = "next year"
-    pfp["care"]["entry"]["prob"] = 1.5
-    pfp["care"]["placements"]["foster"]["weekly_cost_gbp"] = -646
-    pfp["contract"]["payment_lag_quarter"] = 2
-    pfp["interventions"]["MST"]["effect"]["hazard_ratio"] = {"dist": "beta", "mean": 1.2, "sd": 0.1}
+def test_several_problems_are_reported_at_once(pfp_doc, tmp_path):
+    pfp_doc["metadata"]["price_year"] = "next year"
+    pfp_doc["care"]["entry"]["prob"] = 1.5
+    pfp_doc["care"]["placements"]["foster"]["weekly_cost_gbp"] = -646
+    pfp_doc["contract"]["payment_lag_quarter"] = 2
+    pfp_doc["interventions"]["MST"]["effect"]["hazard_ratio"] = {"dist": "beta", "mean": 1.2, "sd": 0.1}
     expected = [
         "metadata.price_year",
         "interventions.MST.effect.hazard_ratio",
@@ -304,18 +295,18 @@ def test_several_problems_are_reported_at_once(pfp, tmp_path):
         "care.placements.foster.weekly_cost_gbp",
         "contract.payment_lag_quarter",
     ]
-    issues = issues_of(pfp)
+    issues = issues_of(pfp_doc)
     assert [i.path for i in issues] == expected  # all of them, in document order
 
-    text = assert_bad_input(cli("validate", str(dump(pfp, tmp_path / "bad.yaml"))), "5 problems in the scenario", *expected)
+    text = assert_bad_input(invoke("validate", str(dump(pfp_doc, tmp_path / "bad.yaml"))), "5 problems in the scenario", *expected)
     assert text.count("bad.yaml: ") == 5
 
 
-def test_cross_checks_are_reported_at_once(pfp):
-    pfp["timeline"]["contract_end"] = dt.date(2017, 1, 1)
-    pfp["boroughs"]["Haringey"]["intervention_mix"] = {"FFT": 0.6}
-    pfp["care"]["escalation"]["foster"] = {"foster": 0.5, "kinship": 0.5}
-    paths = {i.path for i in issues_of(pfp)}
+def test_cross_checks_are_reported_at_once(pfp_doc):
+    pfp_doc["timeline"]["contract_end"] = dt.date(2017, 1, 1)
+    pfp_doc["boroughs"]["Haringey"]["intervention_mix"] = {"FFT": 0.6}
+    pfp_doc["care"]["escalation"]["foster"] = {"foster": 0.5, "kinship": 0.5}
+    paths = {i.path for i in issues_of(pfp_doc)}
     assert {
         "timeline.contract_end",
         "boroughs.Haringey.intervention_mix",
@@ -326,8 +317,8 @@ def test_cross_checks_are_reported_at_once(pfp):
 # --------------------------------------------------------------------------- YAML-level problems
 def test_duplicate_key(tmp_path):
     path = tmp_path / "dup.yaml"
-    path.write_text(PFP.read_text().replace("  payment_lag_quarters: 1\n", "  payment_lag_quarters: 1\n  payment_lag_quarters: 4\n"))
-    text = assert_bad_input(cli("validate", str(path)), "dup.yaml", "duplicate key 'payment_lag_quarters'", "line ")
+    path.write_text(PFP_PATH.read_text().replace("  payment_lag_quarters: 1\n", "  payment_lag_quarters: 1\n  payment_lag_quarters: 4\n"))
+    text = assert_bad_input(invoke("validate", str(path)), "dup.yaml", "duplicate key 'payment_lag_quarters'", "line ")
     line = next(i + 1 for i, s in enumerate(path.read_text().splitlines()) if "payment_lag_quarters: 4" in s)
     assert f"line {line}," in text
     with pytest.raises(ScenarioError, match="duplicate key 'payment_lag_quarters'"):
@@ -336,22 +327,22 @@ def test_duplicate_key(tmp_path):
 
 def test_duplicate_borough_names(tmp_path):
     # boroughs is a mapping name -> borough, so a repeated name is a duplicate YAML key
-    text = PFP.read_text()
+    text = PFP_PATH.read_text()
     haringey = text[text.index("  Haringey:\n"): text.index("\ninterventions:")]
     path = tmp_path / "dup_borough.yaml"
     path.write_text(text.replace(haringey, haringey + haringey.replace("2019-09-01", "2019-10-01")))
-    assert_bad_input(cli("validate", str(path)), "duplicate key 'Haringey'", "line ")
+    assert_bad_input(invoke("validate", str(path)), "duplicate key 'Haringey'", "line ")
     with pytest.raises(ScenarioError, match="duplicate key 'Haringey'"):
         load_scenario(path)
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
-    lines = PFP.read_text().splitlines()
+    lines = PFP_PATH.read_text().splitlines()
     n = next(i for i, s in enumerate(lines) if s.startswith("  payment_lag_quarters:"))
     lines[n] = "  payment_lag_quarters: [1, 2"  # unclosed flow sequence
     path = tmp_path / "syntax.yaml"
     path.write_text("\n".join(lines) + "\n")
-    text = assert_bad_input(cli("validate", str(path)), "syntax.yaml", "YAML error at line ")
+    text = assert_bad_input(invoke("validate", str(path)), "syntax.yaml", "YAML error at line ")
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     message = info.value.issues[0].message
@@ -364,7 +355,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 def test_tab_indentation_is_a_yaml_error(tmp_path):
     path = tmp_path / "tabs.yaml"
     path.write_text("metadata:\n\tname: x\n")
-    assert_bad_input(cli("validate", str(path)), "YAML error at line 2")
+    assert_bad_input(invoke("validate", str(path)), "YAML error at line 2")
 
 
 @pytest.mark.parametrize(
@@ -375,14 +366,14 @@ def test_tab_indentation_is_a_yaml_error(tmp_path):
 def test_non_mapping_top_level(tmp_path, content, kind):
     path = tmp_path / "top.yaml"
     path.write_text(content)
-    assert_bad_input(cli("validate", str(path)), "top.yaml", "the top level must be a mapping", f"not {kind}")
+    assert_bad_input(invoke("validate", str(path)), "top.yaml", "the top level must be a mapping", f"not {kind}")
 
 
 def test_python_tag_is_refused_without_side_effect(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.yaml"
     path.write_text(f"metadata: !!python/object/apply:os.system ['touch {marker}']\n")
-    assert_bad_input(cli("validate", str(path)), "evil.yaml", "tags such as !!python/... are refused", "line 1")
+    assert_bad_input(invoke("validate", str(path)), "evil.yaml", "tags such as !!python/... are refused", "line 1")
     with pytest.raises(ScenarioError, match="python/object/apply:os.system"):
         load_scenario(path)
     assert not marker.exists()
@@ -390,14 +381,14 @@ def test_python_tag_is_refused_without_side_effect(tmp_path):
 
 def test_python_tag_in_set_override_is_refused(tmp_path):
     marker = tmp_path / "pwned"
-    result = cli("validate", str(PFP), "--set", f"metadata.name=!!python/object/apply:os.system ['touch {marker}']")
+    result = invoke("validate", str(PFP_PATH), "--set", f"metadata.name=!!python/object/apply:os.system ['touch {marker}']")
     assert_bad_input(result, "--set", "metadata.name", "refused")
     assert not marker.exists()
 
 
 def test_missing_file(tmp_path):
     path = tmp_path / "nowhere.yaml"
-    assert_bad_input(cli("validate", str(path)), "nowhere.yaml", "file not found")
+    assert_bad_input(invoke("validate", str(path)), "nowhere.yaml", "file not found")
     with pytest.raises(ScenarioError, match="file not found"):
         load_scenario(path)
 
@@ -405,13 +396,13 @@ def test_missing_file(tmp_path):
 def test_missing_parent_of_extends(tmp_path):
     path = tmp_path / "child.yaml"
     path.write_text("extends: parent.yaml\n")
-    assert_bad_input(cli("validate", str(path)), "parent.yaml", "file not found")
+    assert_bad_input(invoke("validate", str(path)), "parent.yaml", "file not found")
 
 
 def test_extends_cycle(tmp_path):
     (tmp_path / "a.yaml").write_text("extends: b.yaml\nmetadata: {name: a}\n")
     (tmp_path / "b.yaml").write_text("extends: a.yaml\nmetadata: {name: b}\n")
-    text = assert_bad_input(cli("validate", str(tmp_path / "a.yaml")), "extends cycle", "a.yaml -> ", "b.yaml -> ")
+    text = assert_bad_input(invoke("validate", str(tmp_path / "a.yaml")), "extends cycle", "a.yaml -> ", "b.yaml -> ")
     assert text.count("a.yaml") >= 2  # the chain returns to a.yaml
     with pytest.raises(ScenarioError, match="extends cycle"):
         resolve(tmp_path / "a.yaml")
@@ -419,12 +410,12 @@ def test_extends_cycle(tmp_path):
 
 def test_extends_self(tmp_path):
     (tmp_path / "a.yaml").write_text("extends: a.yaml\n")
-    assert_bad_input(cli("validate", str(tmp_path / "a.yaml")), "extends cycle")
+    assert_bad_input(invoke("validate", str(tmp_path / "a.yaml")), "extends cycle")
 
 
 def test_extends_must_be_a_path(tmp_path):
     (tmp_path / "a.yaml").write_text("extends: [b.yaml]\n")
-    assert_bad_input(cli("validate", str(tmp_path / "a.yaml")), "extends", "must be the path of another scenario file")
+    assert_bad_input(invoke("validate", str(tmp_path / "a.yaml")), "extends", "must be the path of another scenario file")
 
 
 # --------------------------------------------------------------------------- --set problems
@@ -441,30 +432,30 @@ def test_extends_must_be_a_path(tmp_path):
     ids=["no-equals", "empty-part", "empty-path", "bad-yaml-value", "into-a-string", "list-index-out-of-range"],
 )
 def test_bad_set_syntax(override, fragments):
-    assert_bad_input(cli("validate", str(PFP), "--set", override), *fragments)
+    assert_bad_input(invoke("validate", str(PFP_PATH), "--set", override), *fragments)
 
 
 def test_set_value_is_validated_with_its_path():
-    result = cli("validate", str(PFP), "--set", "contract.payment_lag_quarters=-1")
+    result = invoke("validate", str(PFP_PATH), "--set", "contract.payment_lag_quarters=-1")
     assert_bad_input(result, "contract.payment_lag_quarters", "greater than or equal to 0", "(given: -1)")
 
 
 def test_set_unknown_key_suggests_the_right_one():
-    result = cli("validate", str(PFP), "--set", "contract.topup.shar=0.2")
+    result = invoke("validate", str(PFP_PATH), "--set", "contract.topup.shar=0.2")
     assert_bad_input(result, "contract.topup.shar", "did you mean 'share'?")
 
 
-def test_bad_input_traceback_only_with_debug(pfp, tmp_path):
-    pfp["care"]["entry"]["prob"] = 1.5
-    path = dump(pfp, tmp_path / "bad.yaml")
-    assert_bad_input(cli("validate", str(path)), "care.entry.prob")
-    result = cli("--debug", "validate", str(path))
+def test_bad_input_traceback_only_with_debug(pfp_doc, tmp_path):
+    pfp_doc["care"]["entry"]["prob"] = 1.5
+    path = dump(pfp_doc, tmp_path / "bad.yaml")
+    assert_bad_input(invoke("validate", str(path)), "care.entry.prob")
+    result = invoke("--debug", "validate", str(path))
     assert isinstance(result.exception, ScenarioError)
 
 
 # --------------------------------------------------------------------------- what must work
 def test_validate_pfp_prints_summary_and_assumption_log():
-    result = cli("validate", str(PFP))
+    result = invoke("validate", str(PFP_PATH))
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Scenario: Positive Families Partnership (as delivered)" in out
@@ -479,7 +470,7 @@ def test_validate_pfp_prints_summary_and_assumption_log():
 
 
 def test_validate_json_is_the_resolved_scenario():
-    result = cli("validate", str(PFP), "--json")
+    result = invoke("validate", str(PFP_PATH), "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["investment"]["commitment_gbp"]["value"] == 4_500_000  # Bridges GBP 4.5m (DOMAIN.md)
@@ -487,7 +478,7 @@ def test_validate_json_is_the_resolved_scenario():
 
 
 def test_schema_command_prints_json_schema():
-    result = cli("schema")
+    result = invoke("schema")
     assert result.exit_code == 0, result.output
     schema = json.loads(result.output)
     assert schema["title"] == "Scenario"
@@ -496,14 +487,14 @@ def test_schema_command_prints_json_schema():
 
 
 def test_version():
-    result = cli("--version")
+    result = invoke("--version")
     assert result.exit_code == 0
     assert __version__ in result.output
     assert "sibmodel" in result.output
 
 
 def test_extends_deep_merges_nested_fields(tmp_path):
-    (tmp_path / "base.yaml").write_text(PFP.read_text())
+    (tmp_path / "base.yaml").write_text(PFP_PATH.read_text())
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "middle.yaml").write_text(
@@ -534,7 +525,7 @@ def test_extends_deep_merges_nested_fields(tmp_path):
 
 
 def test_extends_null_removes_a_key(tmp_path):
-    (tmp_path / "child.yaml").write_text(f"extends: {PFP}\nboroughs:\n  Haringey: null\n")
+    (tmp_path / "child.yaml").write_text(f"extends: {PFP_PATH}\nboroughs:\n  Haringey: null\n")
     # Haringey is still named by the FFT team, so the cross check must complain about it
     with pytest.raises(ScenarioError) as info:
         load_scenario(tmp_path / "child.yaml")
@@ -555,7 +546,7 @@ def test_deep_merge_leaves_its_inputs_alone():
 
 def test_set_values_are_parsed_as_yaml():
     s = load_scenario(
-        PFP,
+        PFP_PATH,
         [
             "contract.payment_lag_quarters=3",
             "metadata.description='a string: with a colon'",
@@ -577,23 +568,23 @@ def test_set_values_are_parsed_as_yaml():
 
 
 def test_set_null_restores_the_default():
-    s = load_scenario(PFP, ["contract.topup.max_gbp=null"])
+    s = load_scenario(PFP_PATH, ["contract.topup.max_gbp=null"])
     assert s.contract.topup.max_gbp is None
     assert s.contract.topup.share == 0.15  # sibling untouched (INDIGO: 15% top-up)
 
 
 def test_set_on_an_anchored_borough_changes_only_that_borough():
     # pfp.yaml: Merton..Tower Hamlets alias Bexley (&launch_borough); five boroughs alias its starts
-    data = resolve(PFP)
+    data = resolve(PFP_PATH)
     assert data["boroughs"]["Merton"] == data["boroughs"]["Bexley"]
     s = load_scenario(
-        PFP,
+        PFP_PATH,
         ["boroughs.Bexley.starts.per_quarter=5", "boroughs.Bexley.entry_odds_ratio=1.3", "boroughs.Bexley.intervention_mix.MST=0.6", "boroughs.Bexley.intervention_mix.FFT=0.4"],
     )
     assert s.boroughs["Bexley"].starts.per_quarter.value == 5
     assert s.boroughs["Bexley"].entry_odds_ratio.value == 1.3
     assert s.boroughs["Bexley"].intervention_mix == {"MST": 0.6, "FFT": 0.4}
-    base_rate = load_scenario(PFP).boroughs["Bexley"].starts.per_quarter.value
+    base_rate = load_scenario(PFP_PATH).boroughs["Bexley"].starts.per_quarter.value
     assert base_rate != 5
     for other in ("Merton", "Newham", "Sutton", "Tower Hamlets", "Haringey"):
         b = s.boroughs[other]
@@ -602,38 +593,38 @@ def test_set_on_an_anchored_borough_changes_only_that_borough():
     assert s.boroughs["Merton"].intervention_mix == {"MST": 0.5, "FFT": 0.5}
 
 
-def test_apply_overrides_does_not_change_its_input(pfp):
-    before = copy.deepcopy(pfp)
-    out = apply_overrides(pfp, ["contract.payment_lag_quarters=9"])
+def test_apply_overrides_does_not_change_its_input(pfp_doc):
+    before = copy.deepcopy(pfp_doc)
+    out = apply_overrides(pfp_doc, ["contract.payment_lag_quarters=9"])
     assert out["contract"]["payment_lag_quarters"] == 9
-    assert pfp == before
+    assert pfp_doc == before
 
 
 def test_scenario_hash_is_stable_and_sensitive():
-    h1 = scenario_hash(load_scenario(PFP))
-    h2 = scenario_hash(load_scenario(PFP))
+    h1 = scenario_hash(load_scenario(PFP_PATH))
+    h2 = scenario_hash(load_scenario(PFP_PATH))
     assert h1 == h2
     assert len(h1) == 64 and int(h1, 16) >= 0  # a SHA-256 hex digest
-    changed = scenario_hash(load_scenario(PFP, ["contract.payment_lag_quarters=2"]))
+    changed = scenario_hash(load_scenario(PFP_PATH, ["contract.payment_lag_quarters=2"]))
     assert changed != h1
     # a source is part of the record of assumptions: changing it changes the hash too
-    resourced = scenario_hash(load_scenario(PFP, ["contract.source=another"]))
+    resourced = scenario_hash(load_scenario(PFP_PATH, ["contract.source=another"]))
     assert resourced != h1
     # setting a field to the value it already has does not
-    assert scenario_hash(load_scenario(PFP, ["contract.payment_lag_quarters=1"])) == h1
+    assert scenario_hash(load_scenario(PFP_PATH, ["contract.payment_lag_quarters=1"])) == h1
 
 
 def test_scenario_hash_ignores_yaml_layout(tmp_path):
     # the same document written without anchors, comments or key order gives the same hash
-    data = resolve(PFP)
+    data = resolve(PFP_PATH)
     path = tmp_path / "flat.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=True))
-    assert scenario_hash(load_scenario(path)) == scenario_hash(load_scenario(PFP))
+    assert scenario_hash(load_scenario(path)) == scenario_hash(load_scenario(PFP_PATH))
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "scenarios").rglob("*.yaml")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_bundled_scenarios_validate(path):
-    result = cli("validate", str(path))
+    result = invoke("validate", str(path))
     assert result.exit_code == 0, result.output
 
 
@@ -644,7 +635,7 @@ def test_errors_survive_the_trip_back_from_a_worker_process():
     from sibmodel.exceptions import CorrelationError, Issue, ScenarioError
     from sibmodel.levers import WorkflowError
 
-    issues = [Issue("a.yaml", "boroughs.Bexley.starts.per_quarter", "must be at least 0", -3, True), Issue(None, "", "whole document")]
+    issues = [Issue("a.yaml", "boroughs.Bexley.starts.per_quarter", "must be at least 0", -3, has_given=True), Issue(None, "", "whole document")]
     for cls in (ScenarioError, CorrelationError, WorkflowError):
         err = cls(issues)
         back = pickle.loads(pickle.dumps(err))

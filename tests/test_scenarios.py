@@ -9,20 +9,20 @@ inside the model's 5-95%.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from support import PFP
+from support import SCENARIOS as SCENARIO_DIR
 
 from sibmodel import load_scenario
 from sibmodel.engine import simulate
 from sibmodel.schema import VALIDATION_KINDS
 
-SCENARIOS = sorted(str(p) for p in Path("scenarios").rglob("*.yaml"))
+SCENARIOS = sorted(str(p) for p in SCENARIO_DIR.rglob("*.yaml"))
 
 
 def test_there_are_scenarios():
-    assert "scenarios/pfp.yaml" in SCENARIOS and len(SCENARIOS) >= 9
+    assert PFP in SCENARIOS and len(SCENARIOS) >= 9
 
 
 @pytest.mark.parametrize("path", SCENARIOS)
@@ -39,7 +39,7 @@ def test_scenario_validates_and_runs(path):
 
 @pytest.fixture(scope="module")
 def pfp_validation():
-    r = simulate(load_scenario("scenarios/pfp.yaml"), draws=1000, seed=20181, chunk_size=500)
+    r = simulate(load_scenario(PFP), draws=1000, seed=20181, chunk_size=500)
     return {row["figure"]: row for row in r.summary()["validation"]}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support import PFP
 
 from sibmodel import load_scenario
 from sibmodel.levers import WorkflowError
@@ -36,19 +37,19 @@ def test_base_sample_must_be_a_power_of_two():
 
 
 def test_correlated_inputs_form_one_group():
-    data = apply_overrides(resolve("scenarios/pfp.yaml"), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"])
+    data = apply_overrides(resolve(PFP), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"])
     s = validate_data(data)
     paths = ["care.entry.prob", "care.reentry.prob", "referrals.volume_multiplier"]
     groups = input_groups(s, paths)
     assert groups[0] == groups[1] != groups[2]
-    assert input_groups(load_scenario("scenarios/pfp.yaml"), paths) is None
+    assert input_groups(load_scenario(PFP), paths) is None
 
 
 def test_scenario_sobol_small_run_is_sane():
     """A tiny design: indices exist for every input and output; referral volume, the effect, entry to
     care or the largest delivery cost (the FFT team's, ~GBP 3m over the contract, lognormal sigma 0.3:
     a spread of ~GBP 1m, as large as that of the payments) leads for the IRR."""
-    s = load_scenario("scenarios/pfp.yaml")
+    s = load_scenario(PFP)
     res = scenario_sobol(s, n_base=4, replicates=1, seed=3, num_resamples=20)
     n_inputs = res["input"].nunique()
     assert len(res) == 2 * n_inputs and set(res["output"]) == {"investor_irr", "net_savings"}
@@ -64,7 +65,7 @@ def test_scenario_sobol_small_run_is_sane():
 
 
 def test_scenario_sobol_reports_correlated_inputs_as_one_group():
-    data = apply_overrides(resolve("scenarios/pfp.yaml"), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"])
+    data = apply_overrides(resolve(PFP), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"])
     s = validate_data(data)
     res = scenario_sobol(s, n_base=2, replicates=1, seed=1, num_resamples=10)
     names = set(res["input"])

@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from support import PFP, scenario_file
 
 from sibmodel import load_scenario
 from sibmodel.calibrate import center
 
-BASE = load_scenario("scenarios/pfp.yaml")
+BASE = load_scenario(PFP)
 
 
 def _stress(name):
-    return load_scenario(f"scenarios/stress/{name}.yaml")
+    return load_scenario(scenario_file(f"stress/{name}.yaml"))
 
 
 def test_effect_halved_is_half_the_log_hazard_ratio():

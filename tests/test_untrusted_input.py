@@ -20,23 +20,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from support import PFP, ROOT, invoke
 
 from sibmodel import parallel
-from sibmodel.cli import main
 from sibmodel.exceptions import SchedulerError
 from sibmodel.safe_text import FORMULA_PREFIXES, csv_cell, terminal_text, write_csv
 
-ROOT = Path(__file__).resolve().parents[1]
-PFP = str(ROOT / "scenarios" / "pfp.yaml")
 SECRET = "root:$6$c2VjcmV0LXNhbHQ$notARealHashButPrivate:19000:0:99999:7:::"
 
 #: Set the window title (OSC 0 ... BEL), turn text red (CSI 31 m), one-byte CSI, backspace, CR.
 ESCAPES = "\x1b]0;pwned\x07\x1b[31m\x9b2J\x08\r"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 # --------------------------------------------------------------------------- extends

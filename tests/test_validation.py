@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import PFP
 
 from sibmodel import load_scenario
 from sibmodel.engine import simulate
 from sibmodel.scenario import validate_data
 from sibmodel.tables import validation_table
-
-PFP = "scenarios/pfp.yaml"
 
 
 def tiny(**timeline) -> dict:

@@ -15,14 +15,14 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from support import PFP, ROOT
 
 import sibmodel.parallel as parallel
 from sibmodel import load_scenario
 from sibmodel.cli import main
 from sibmodel.engine import BYTES_PER_PERSON, chunk_memory_bytes
 
-PFP = "scenarios/pfp.yaml"
-SYNTHETIC = "benchmarks/synthetic_4100.yaml"
+SYNTHETIC = str(ROOT / "benchmarks" / "synthetic_4100.yaml")
 GB = 1024**3
 
 

@@ -16,17 +16,16 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import PFP
 
 from sibmodel.assumptions import assumption_log
 from sibmodel.exceptions import ScenarioError
 from sibmodel.scenario import resolve, scenario_hash, validate_data
 from sibmodel.uncertain import DIST_NAMES
 
-PFP = Path(__file__).resolve().parents[2] / "scenarios" / "pfp.yaml"
 BASE = resolve(PFP)
 
 # Key names worth trying: real field names (in the wrong place, or doubled) and typos of them.
