@@ -38,8 +38,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sibmodel import distributions, load_scenario  # noqa: E402
-from sibmodel.engine import simulate  # noqa: E402
+from sibmodel import load_scenario  # noqa: E402
+from sibmodel.engine.run import simulate  # noqa: E402
+from sibmodel.model import sampling as distributions  # noqa: E402
 
 
 class _Counting:
@@ -69,7 +70,7 @@ def count_random_numbers(s, draws: int, seed: int) -> float:
     def wrapped(*args, **kwargs):
         return _Counting(original(*args, **kwargs), counter)
 
-    import sibmodel.engine as eng
+    import sibmodel.engine.run as eng
 
     distributions.stream, eng.stream = wrapped, wrapped
     try:

@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from .exceptions import ScenarioError
+from sibmodel.exceptions import ScenarioError
 
 if TYPE_CHECKING:
-    from .scenario import load_scenario
-    from .schema import Scenario
+    from sibmodel.scenario.load import load_scenario
+    from sibmodel.scenario.schema import Scenario
 
-try:
-    __version__ = version("sibmodel")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+from sibmodel.version import __version__
 
 
 def __getattr__(name: str):
     # Scenario and load_scenario are imported on first use, so that `sibmodel --help`
     # (which imports this package for __version__) does not build the pydantic schema.
     if name == "Scenario":
-        from .schema import Scenario
+        from sibmodel.scenario.schema import Scenario
 
         return Scenario
     if name == "load_scenario":
-        from .scenario import load_scenario
+        from sibmodel.scenario.load import load_scenario
 
         return load_scenario
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def simulate(scenario, draws: int = 2000, seed: int | None = None, **kwargs):
-    """Simulate a scenario; see :func:`sibmodel.engine.simulate`."""
-    from .engine import simulate as _simulate
+    """Simulate a scenario; see :func:`sibmodel.engine.run.simulate`."""
+    from sibmodel.engine.run import simulate as _simulate
 
     return _simulate(scenario, draws=draws, seed=seed, **kwargs)
 

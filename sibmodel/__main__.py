@@ -1,5 +1,5 @@
 """``python -m sibmodel``: the same as the ``sibmodel`` command."""
 
-from .cli import main
+from sibmodel.cli.commands import main
 
 main(prog_name="sibmodel")

@@ -69,7 +69,7 @@ def filtered_output():
     """Within the block, ``sys.stdout`` and ``sys.stderr`` drop control characters.
 
     A progress bar (which needs the carriage return) writes to the stream's
-    ``unfiltered`` attribute (see :mod:`sibmodel.progress`).
+    ``unfiltered`` attribute (see :mod:`sibmodel.cli.progress`).
     """
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _FilteredStream(sys.stdout), _FilteredStream(sys.stderr)

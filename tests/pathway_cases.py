@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sibmodel.hazards import (
+from sibmodel.model.hazards import (
     PathwayParams,
     effect_profile,
     hazard_scale,

@@ -1,8 +1,8 @@
 """A deliberately naive reference simulation of the care pathway, for tests only.
 
 It steps week by week, written straight from the verbal model in
-:mod:`sibmodel.hazards` and sharing no code with the kernel
-(:mod:`sibmodel.pathways`) or the cohort model: each week every young person
+:mod:`sibmodel.model.hazards` and sharing no code with the kernel
+(:mod:`sibmodel.model.pathways`) or the cohort model: each week every young person
 draws fresh uniforms and moves, or not, by the stated weekly probabilities.
 Slow, obviously right, and independent: the Monte Carlo kernel's
 distributions are compared against it (two-sample tests), and its means

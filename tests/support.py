@@ -10,11 +10,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from sibmodel.calibrate import center
-from sibmodel.cli import main
-from sibmodel.paths import set_path
-from sibmodel.schema import Scenario, iter_quantities
-from sibmodel.uncertain import Fixed
+from sibmodel.cli.commands import main
+from sibmodel.model.calibrate import center
+from sibmodel.scenario.paths import set_path
+from sibmodel.scenario.quantities import Fixed
+from sibmodel.scenario.schema import Scenario, iter_quantities
 
 #: The repository's root folder.
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def invoke(*args):
 
 
 def centers(s: Scenario) -> dict[str, float]:
-    """Each quantity's central value (:func:`sibmodel.calibrate.center`) by dotted path."""
+    """Each quantity's central value (:func:`sibmodel.model.calibrate.center`) by dotted path."""
     return {p: center(sp) for p, sp in iter_quantities(s)}
 
 

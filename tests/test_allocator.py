@@ -1,4 +1,4 @@
-"""The allocator settings of sibmodel's own processes (sibmodel/allocator.py).
+"""The allocator settings of sibmodel's own processes (sibmodel/engine/allocator.py).
 
 Checked against glibc's own account of its heap, ``mallinfo2`` (glibc >= 2.33),
 in fresh child processes (the settings are process-wide and glibc adapts its
@@ -32,7 +32,7 @@ _PROBE = textwrap.dedent(
 
     libc.mallinfo2.restype = Info
     import numpy as np
-    from sibmodel.allocator import keep_freed_memory
+    from sibmodel.engine.allocator import keep_freed_memory
 
     applied = keep_freed_memory() if sys.argv[1] == "apply" else None
     a = np.ones(10_000_000 // 8)  # the process's first 10 MB block, through malloc
@@ -62,6 +62,6 @@ def test_freed_blocks_stay_in_the_heap_only_with_the_settings():
 
 @pytest.mark.skipif(GLIBC, reason="on glibc the settings apply (test above)")
 def test_nothing_happens_elsewhere():
-    from sibmodel.allocator import _apply
+    from sibmodel.engine.allocator import _apply
 
     assert _apply() is False

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from support import PFP
 
-from sibmodel.baseline_sweep import first_crossing
-from sibmodel.cli import main
+from sibmodel.cli.commands import main
+from sibmodel.results.stats import first_crossing
 
 
 def test_first_crossing_hand_worked():

@@ -10,12 +10,12 @@ from click.testing import CliRunner
 from support import PFP, all_fixed, centers, scenario_file
 
 from sibmodel import load_scenario
-from sibmodel.calibrate import calibrate, center, expected_figures, with_center
-from sibmodel.cli import main
-from sibmodel.engine import simulate
+from sibmodel.cli.commands import main
+from sibmodel.engine.run import simulate
 from sibmodel.exceptions import ScenarioError
-from sibmodel.paths import set_path
-from sibmodel.schema import Scenario, iter_quantities
+from sibmodel.model.calibrate import calibrate, center, expected_figures, with_center
+from sibmodel.scenario.paths import set_path
+from sibmodel.scenario.schema import Scenario, iter_quantities
 
 ESSEX = scenario_file("essex/essex_mst.yaml")
 

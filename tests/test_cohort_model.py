@@ -22,8 +22,8 @@ from pathway_cases import (
     reentry,
 )
 
-from sibmodel.cohort_model import expected_occupancy, expected_outcomes, transition_matrices
-from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER, PathwayParams
+from sibmodel.model.cohort_model import expected_occupancy, expected_outcomes, transition_matrices
+from sibmodel.model.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER, PathwayParams
 
 
 @pytest.mark.parametrize("name", list(CASES))

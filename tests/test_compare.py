@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from support import PFP, scenario_file
 
 from sibmodel import load_scenario
-from sibmodel.cli import main
-from sibmodel.compare import (
+from sibmodel.cli.commands import main
+from sibmodel.workflows.compare import (
     METRICS,
     compare_table,
     format_table,
@@ -89,7 +89,7 @@ def test_paired_stats_by_hand():
 
 def test_compare_table_refuses_runs_of_different_sizes():
     s = load_scenario(PFP)
-    from sibmodel.engine import simulate
+    from sibmodel.engine.run import simulate
 
     with pytest.raises(ValueError, match="same number of draws"):
         compare_table([simulate(s, draws=10, seed=1, chunk_size=10), simulate(s, draws=12, seed=1, chunk_size=12)])

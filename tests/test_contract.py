@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from support import PFP, scenario_file
 
-from sibmodel.contract import cap_in_time_order, compute_payments
-from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
-from sibmodel.pathways import ArmOutcomes, Spells
-from sibmodel.referrals import People
-from sibmodel.scenario import apply_overrides, resolve, validate_data
+from sibmodel.contract.payments import cap_in_time_order, compute_payments
+from sibmodel.model.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
+from sibmodel.model.pathways import ArmOutcomes, Spells
+from sibmodel.model.referrals import People
+from sibmodel.scenario.load import apply_overrides, resolve, validate_data
 
 
 def _scenario(*sets):
@@ -175,7 +175,7 @@ def test_care_days_saved_essex_design():
 
 def test_quarter_weeks_conserves_weeks():
     """Inside the horizon (30 quarters = 390 weeks; every interval ends by week 259) no week is lost."""
-    from sibmodel.tally import quarter_weeks
+    from sibmodel.model.tally import quarter_weeks
 
     rng = np.random.default_rng(0)
     start = rng.integers(0, 200, 1000)
@@ -223,7 +223,7 @@ def test_baseline_gap_payments_hand_worked():
 
 def test_quarter_weeks_matches_a_week_by_week_count():
     """The compiled quarter split equals a brute-force count, week by week."""
-    from sibmodel.tally import quarter_weeks
+    from sibmodel.model.tally import quarter_weeks
 
     rng = np.random.default_rng(1)
     start = rng.integers(0, 420, 3000)
@@ -261,7 +261,7 @@ def test_pfp_contract_switch_both_variants_run_and_pay_less_for_weeks_after_care
     GBP 213 x the mean weeks in state ``home_after_care`` of the treated arm.
     """
     from sibmodel import load_scenario
-    from sibmodel.engine import simulate
+    from sibmodel.engine.run import simulate
 
     on = load_scenario(PFP, ["contract.tracking.starts_at=referral"])
     off = load_scenario(PFP, ["contract.tracking.starts_at=referral", "contract.tariffs.0.pay_weeks_after_return_from_care=false"])
@@ -288,7 +288,7 @@ def test_essex_baseline_gap_is_the_price_of_the_contract_baseline_minus_the_coun
     on the baseline), and the gap is about 15% of the tracked weeks at that price; as run, about 0.
     """
     from sibmodel import load_scenario
-    from sibmodel.engine import simulate
+    from sibmodel.engine.run import simulate
 
     runs = {
         name: simulate(load_scenario(scenario_file(f"essex/{name}.yaml")), draws=60, seed=2, chunk_size=30)
@@ -327,8 +327,8 @@ def test_every_metric_in_the_schema_is_registered_and_documented():
     """The ``Tariff`` union of the schema, the registry and the scenario format's list of metrics agree."""
     from typing import get_args
 
-    from sibmodel.metrics import METRICS
-    from sibmodel.schema import Tariff
+    from sibmodel.contract.metrics import METRICS
+    from sibmodel.scenario.schema import Tariff
 
     models = get_args(get_args(Tariff)[0])
     by_name = {get_args(m.model_fields["metric"].annotation)[0]: m for m in models}
@@ -345,7 +345,7 @@ def test_every_metric_in_the_schema_is_registered_and_documented():
 def test_payments_are_proportional_to_each_metrics_price_fields(name):
     """What the ``tariff`` lever relies on: with no cap, scaling a metric's price fields by 2.5 scales
     every payment by 2.5 (the hand-worked amounts of the tests above, e.g. 198 weeks x GBP 100)."""
-    from sibmodel.metrics import METRICS, tariff_price_paths
+    from sibmodel.contract.metrics import METRICS, tariff_price_paths
 
     yaml, values = _tariff_cases()[name]
     s = _scenario(f"contract.tariffs=[{yaml}]", "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0")
@@ -367,8 +367,8 @@ def test_tracking_window_hand_worked():
     (20, 124), (20, 50), and (20, 20) when the contract ends before therapy does (never negative).
     Without a cut the window is the whole length: (20, 124).
     """
-    from sibmodel.contract import tracking_window
-    from sibmodel.schema import Tracking
+    from sibmodel.model.referrals import tracking_window
+    from sibmodel.scenario.schema import Tracking
 
     left = np.array([200, 50, 5])
     start, end = tracking_window(Tracking(length_weeks=104, starts_at="referral"), np.array([20, 20, 20]), left)
@@ -390,9 +390,9 @@ def test_stress_solve_tariff_on_essex(tmp_path):
     from click.testing import CliRunner
 
     from sibmodel import load_scenario
-    from sibmodel.cli import main
-    from sibmodel.levers import get_lever
-    from sibmodel.stress import RunSettings, summary_figure
+    from sibmodel.cli.commands import main
+    from sibmodel.workflows.levers import get_lever
+    from sibmodel.workflows.stress import RunSettings, summary_figure
 
     essex = str(Path(__file__).resolve().parents[1] / "scenarios" / "essex" / "essex_mst.yaml")
     assert load_scenario(essex).contract.tariffs[0].share_of_placement_cost.value == 0.25

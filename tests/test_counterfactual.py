@@ -1,4 +1,4 @@
-"""The baseline as an uncertain input (sibmodel/counterfactual.py): the arm without therapy is the
+"""The baseline as an uncertain input (sibmodel/model/counterfactual.py): the arm without therapy is the
 care pathway with its home hazards scaled to meet the baseline; the treated arm never moves with it."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import pytest
 from support import PFP, all_fixed, centers
 
 from sibmodel import load_scenario
-from sibmodel.calibrate import center, expected_figures
-from sibmodel.cohort_model import expected_occupancy, home_occupancy_scaled
-from sibmodel.counterfactual import baseline_map, tabulate
-from sibmodel.engine import simulate
-from sibmodel.hazards import FIRST_PLACEMENT, PathwayParams
-from sibmodel.pathways import HazardTables, simulate_arms
+from sibmodel.engine.run import simulate
+from sibmodel.model.calibrate import center, expected_figures
+from sibmodel.model.cohort_model import expected_occupancy, home_occupancy_scaled
+from sibmodel.model.counterfactual import baseline_map, tabulate
+from sibmodel.model.hazards import FIRST_PLACEMENT, PathwayParams
+from sibmodel.model.pathways import HazardTables, simulate_arms
 
 
 def _pathway(n_weeks: int = 60) -> PathwayParams:

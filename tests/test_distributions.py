@@ -8,7 +8,8 @@ from pydantic import TypeAdapter
 from scipy import stats
 from support import PFP
 
-from sibmodel.distributions import (
+from sibmodel.exceptions import CorrelationError, ScenarioError
+from sibmodel.model.sampling import (
     correlation_matrix,
     ppf,
     sample_inputs,
@@ -17,9 +18,8 @@ from sibmodel.distributions import (
     uniforms,
     validate_correlation,
 )
-from sibmodel.exceptions import CorrelationError, ScenarioError
-from sibmodel.scenario import apply_overrides, resolve, validate_data
-from sibmodel.uncertain import OpenProbability, quantity
+from sibmodel.scenario.load import apply_overrides, resolve, validate_data
+from sibmodel.scenario.quantities import OpenProbability, quantity
 
 
 def spec(data, typ=quantity()):
@@ -146,7 +146,7 @@ def test_impossible_correlations_in_scenario_are_scenario_errors():
         " {inputs: [care.entry.prob, care.placements.foster.breakdown_share], rank_corr: -0.95}]"
     ])
     s = validate_data(data, PFP)
-    from sibmodel.engine import simulate
+    from sibmodel.engine.run import simulate
 
     with pytest.raises(ScenarioError):
         simulate(s, draws=5, seed=1)

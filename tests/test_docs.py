@@ -17,8 +17,8 @@ import pytest
 from pydantic import BaseModel
 from support import ROOT
 
-from sibmodel import uncertain
-from sibmodel.schema import Scenario
+from sibmodel.scenario import quantities as uncertain
+from sibmodel.scenario.schema import Scenario
 
 DOCS = ROOT / "docs"
 FORMAT = DOCS / "scenario-format.md"
@@ -125,7 +125,7 @@ def test_nomenclature_names_the_conventions():
 
 
 def test_complete_example_in_the_docs_validates(tmp_path):
-    from sibmodel.scenario import load_scenario
+    from sibmodel.scenario.load import load_scenario
 
     text = FORMAT.read_text(encoding="utf-8")
     section = text.split("## A complete short scenario", 1)[1]

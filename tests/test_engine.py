@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from support import PFP
 
 from sibmodel import load_scenario
-from sibmodel.cli import main
-from sibmodel.engine import simulate
-from sibmodel.scenario import apply_overrides, resolve, validate_data
+from sibmodel.cli.commands import main
+from sibmodel.engine.run import simulate
+from sibmodel.scenario.load import apply_overrides, resolve, validate_data
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sibmodel.finance import (
+from sibmodel.model.finance import (
     IRR_GRID,
     IRR_HIGH,
     IRR_LOW,
@@ -288,7 +288,7 @@ def test_stats_block_ignores_missing_values():
 
 def test_p_loss_and_loss_indicator_by_hand():
     """P(loss) counts multiples below 1 among the defined ones (hand count: 2 of 4); the per-draw indicator agrees."""
-    from sibmodel.finance import loss_indicator, p_loss, risk_metrics
+    from sibmodel.model.finance import loss_indicator, p_loss, risk_metrics
 
     moic = np.array([0.5, 1.0, np.nan, 2.0, 0.99])
     assert p_loss(moic) == 0.5

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support import PFP
 
-from sibmodel.cli import main
-from sibmodel.scenario import resolve
+from sibmodel.cli.commands import main
+from sibmodel.scenario.load import resolve
 
 BASE = resolve(PFP)
 

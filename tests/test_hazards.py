@@ -1,4 +1,4 @@
-"""Hazard definitions: hand-worked values of the profiles in sibmodel.hazards."""
+"""Hazard definitions: hand-worked values of the profiles in sibmodel.model.hazards."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sibmodel.hazards import (
+from sibmodel.model.hazards import (
     effect_profile,
     hazard_scale,
     horizon_weight,

@@ -4,7 +4,7 @@ Each case was reproduced against the earlier code (a traceback, exit code 1, a
 hang, gigabytes of memory); here each must be an input error: exit code 2, a
 message naming the file, the dotted path, the value given and what is
 allowed, no traceback, and in bounded time.  Limits are those of
-:mod:`sibmodel.limits`; reference numbers come from ``scenarios/pfp.yaml``.
+:mod:`sibmodel.scenario.limits`; reference numbers come from ``scenarios/pfp.yaml``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import yaml
 from click.testing import CliRunner
 from support import PFP, invoke
 
-from sibmodel import limits
-from sibmodel.cli import main
+from sibmodel.cli.commands import main
 from sibmodel.exceptions import ScenarioError
-from sibmodel.scenario import load_scenario, resolve
+from sibmodel.scenario import limits
+from sibmodel.scenario.load import load_scenario, resolve
 
 
 def assert_input_error(res, *fragments: str) -> str:
@@ -259,8 +259,8 @@ def test_date_written_in_the_file_is_reported_at_its_path(tmp_path):
 
 def test_a_programme_with_no_starts_is_a_valid_run(tmp_path):
     """Zero referrals in every borough: exit 0, the outputs say so, the figures show empty states."""
-    from sibmodel import figures as F
-    from sibmodel.rundir import load_run
+    from sibmodel.report import figures as F
+    from sibmodel.results.rundir import load_run
 
     out = tmp_path / "r"
     res = invoke("run", PFP, "--draws", "8", "--seed", "3", "--out", str(out), "--set", "referrals.volume_multiplier=0")
@@ -352,7 +352,7 @@ def test_summary_that_is_not_json(saved_run, tmp_path):
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1.5", "0", "1", "-0.2"])
 def test_calibrate_targets_checked_before_solving(monkeypatch, value):
-    import sibmodel.calibrate as cal
+    import sibmodel.model.calibrate as cal
 
     def no_solving(*a, **k):
         raise AssertionError("the solver ran before the targets were checked")
@@ -364,7 +364,7 @@ def test_calibrate_targets_checked_before_solving(monkeypatch, value):
 
 # --------------------------------------------------------------------------- minor
 def test_stress_solve_with_a_bad_target_refused_before_running(monkeypatch, tmp_path):
-    import sibmodel.stress as st
+    import sibmodel.workflows.stress as st
 
     monkeypatch.setattr(st, "stress_suite", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran the suite")))
     for target in ("investor.p_loss=abc", "investor.p_loss=nan"):

@@ -18,7 +18,7 @@ import pytest
 from pathway_cases import CASES, N_WEEKS
 from vectorised_kernel import simulate_arms_vectorised
 
-from sibmodel.pathways import HazardTables, simulate_arms
+from sibmodel.model.pathways import HazardTables, simulate_arms
 
 
 def _assert_same(new, old):

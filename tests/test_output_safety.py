@@ -21,8 +21,8 @@ import psutil
 import pytest
 from support import PFP, ROOT, invoke
 
-from sibmodel import outputs
-from sibmodel.outputs import MARKER_FILE, OutputError
+from sibmodel.results import folders as outputs
+from sibmodel.results.folders import MARKER_FILE, OutputError
 
 SMALL = ["--draws", "20", "--seed", "1", "--chunk-size", "20", "--workers", "1"]
 
@@ -250,7 +250,7 @@ def test_help_says_how_default_outputs_are_named():
 
 def test_printed_summary_is_the_runs_own(tmp_path, monkeypatch):
     """Issue 14: a run once printed another run's summary, because it re-read summary.json."""
-    from sibmodel.results import Results
+    from sibmodel.results.run import Results
 
     real = Results.to_dir
 
@@ -434,12 +434,12 @@ def test_an_ignored_hangup_stays_ignored():
 
 
 def test_workers_are_asked_to_die_with_their_parent():
-    from sibmodel.parallel import die_with_parent
+    from sibmodel.engine.execution import die_with_parent
 
     if not sys.platform.startswith("linux"):
         pytest.skip("PR_SET_PDEATHSIG is Linux only")
     code = ("import os, signal, ctypes, sys\n"
-            "from sibmodel.parallel import die_with_parent\n"
+            "from sibmodel.engine.execution import die_with_parent\n"
             "assert die_with_parent(os.getppid())\n"
             "sig = ctypes.c_int()\n"
             "assert ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0) == 0\n"  # PR_GET_PDEATHSIG

@@ -1,4 +1,4 @@
-"""Dotted paths (sibmodel/paths.py): the one walk used by --set, levers, calibration and saved runs."""
+"""Dotted paths (sibmodel/scenario/paths.py): the one walk used by --set, levers, calibration and saved runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sibmodel.paths import PathError, get_path, set_path
+from sibmodel.scenario.paths import PathError, get_path, set_path
 
 
 def test_get_and_set_through_mappings_and_lists():

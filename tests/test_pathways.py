@@ -2,7 +2,7 @@
 
 * Means (weeks at home, weeks per placement type, entered care, placements,
   breakdowns) and the weekly occupancy of every state agree with the exact
-  cohort model (sibmodel.cohort_model) within 5 standard errors, the
+  cohort model (sibmodel.model.cohort_model) within 5 standard errors, the
   standard error derived from the sample (binomial for occupancy shares).
 * Whole distributions agree with a naive week-by-week simulation
   (tests/reference_sim.py) by two-sample Kolmogorov-Smirnov and chi-square
@@ -19,10 +19,10 @@ from pathway_cases import CASES, N_WEEKS, effect_with_fade, piecewise_shape, ree
 from reference_sim import reference_simulate
 from scipy import stats
 
-from sibmodel.cohort_model import expected_outcomes
-from sibmodel.hazards import FIRST_PLACEMENT
-from sibmodel.pathways import simulate_from_params
-from sibmodel.tally import occupancy_by_week
+from sibmodel.model.cohort_model import expected_outcomes
+from sibmodel.model.hazards import FIRST_PLACEMENT
+from sibmodel.model.pathways import simulate_from_params
+from sibmodel.model.tally import occupancy_by_week
 
 N = 100_000
 Z = 5.0
@@ -139,8 +139,8 @@ def test_occupancy_offsets_and_groups():
 def test_per_person_placement_mix_matches_exact_model_per_group():
     """A placement mix per person (a borough's own mix): each group's occupancy matches the exact
     cohort model run with that group's mix, and the one-mix path gives the same as equal rows."""
-    from sibmodel.hazards import PathwayParams
-    from sibmodel.pathways import HazardTables, simulate_arms
+    from sibmodel.model.hazards import PathwayParams
+    from sibmodel.model.pathways import HazardTables, simulate_arms
 
     base = reentry()
     mix_a, mix_b = np.array([0.9, 0.05, 0.05]), np.array([0.1, 0.8, 0.1])

@@ -3,9 +3,9 @@
 Reference: ``np.searchsorted(C, target, side="left")``, numpy's binary search,
 which is by definition the smallest ``j`` with ``C[j] >= target`` on a
 non-decreasing row ``C`` (and is independent of the kernel's code).  The kernel
-(:func:`sibmodel.pathways._advance`) asks :func:`~sibmodel.pathways._bucket_guess`
+(:func:`sibmodel.model.pathways._advance`) asks :func:`~sibmodel.model.pathways._bucket_guess`
 first and, when the guess is not certain, the branch-free binary search
-:func:`~sibmodel.pathways._bisect_first_at_least` it used before; the answer must
+:func:`~sibmodel.model.pathways._bisect_first_at_least` it used before; the answer must
 be the reference's for every target the kernel can search (``target <= C[-1]``,
 or NaN: 0, as the binary search gives).
 
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from sibmodel.pathways import (
+from sibmodel.model.pathways import (
     _GUESS_WEEKS,
     _bisect_first_at_least,
     _bucket_guess,

@@ -7,8 +7,8 @@ import re
 from support import PFP, ROOT
 
 from sibmodel import load_scenario
-from sibmodel.engine import simulate
-from sibmodel.tables import validation_table
+from sibmodel.engine.run import simulate
+from sibmodel.report.tables import validation_table
 
 README = ROOT / "README.md"
 START, END = "<!-- validation:start -->", "<!-- validation:end -->"

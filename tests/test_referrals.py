@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from support import PFP, scenario_file
 
-from sibmodel.distributions import sample_inputs, stream
-from sibmodel.referrals import (
+from sibmodel.model.referrals import (
     QUARTER_WEEKS,
     Calendar,
     People,
@@ -18,8 +17,9 @@ from sibmodel.referrals import (
     expected_starts_profile,
     team_groups,
 )
-from sibmodel.scenario import apply_overrides, resolve, validate_data
-from sibmodel.schema import iter_quantities
+from sibmodel.model.sampling import sample_inputs, stream
+from sibmodel.scenario.load import apply_overrides, resolve, validate_data
+from sibmodel.scenario.schema import iter_quantities
 
 
 def _load(*sets):

@@ -15,14 +15,14 @@ from click.testing import CliRunner
 from matplotlib.figure import Figure
 from support import PFP, scenario_file
 
-from sibmodel import figures as F
 from sibmodel import load_scenario
-from sibmodel.cli import main
-from sibmodel.engine import simulate
+from sibmodel.cli.commands import main
+from sibmodel.engine.run import simulate
 from sibmodel.exceptions import RunFolderError
-from sibmodel.report import _validation_section, run_folder_writer
-from sibmodel.rundir import load_run
-from sibmodel.scenario import apply_overrides, resolve, validate_data
+from sibmodel.report import figures as F
+from sibmodel.report.html import _validation_section, run_folder_writer
+from sibmodel.results.rundir import load_run
+from sibmodel.scenario.load import apply_overrides, resolve, validate_data
 
 HOSTILE = "<script>alert(1)</script>"
 DRAWS = 40
@@ -296,7 +296,7 @@ def test_cli_run_writes_report_unless_no_report(tmp_path):
 
 def test_a_failing_report_leaves_no_run_folder(tmp_path, monkeypatch):
     """The report is written inside the run folder's atomic write: if it fails, nothing is left."""
-    import sibmodel.report as report
+    import sibmodel.report.html as report
 
     def boom(*a, **k):
         raise RuntimeError("figure failed")
@@ -351,7 +351,7 @@ def test_reports_in_headless_chromium(run_dir, hostile_dir, tmp_path):
     binary = _chromium_or_skip()
     from browser import Browser
 
-    from sibmodel.compare import run_comparison, write_comparison
+    from sibmodel.workflows.compare import run_comparison, write_comparison
 
     s = load_scenario(PFP)
     comp_dir = write_comparison(run_comparison([s, s], [PFP, PFP], draws=10, seed=1, chunk_size=10), tmp_path / "cmp")
@@ -376,7 +376,7 @@ def test_run_without_seed_reports_fresh_entropy_not_nan(tmp_path):
     """A run without --seed records seed null; the report says so (it once printed 'seed nan')."""
     from click.testing import CliRunner
 
-    from sibmodel.cli import main
+    from sibmodel.cli.commands import main
 
     out = tmp_path / "run"
     res = CliRunner().invoke(main, ["run", PFP, "--draws", "30", "--out", str(out), "--quiet"])

@@ -1,5 +1,5 @@
 """A fresh run (Results) and the same run read back from its folder (load_run) are one kind of thing:
-both satisfy sibmodel.results.RunLike and give the same summary, manifest, cash flows and occupancy."""
+both satisfy sibmodel.results.run.RunLike and give the same summary, manifest, cash flows and occupancy."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from sibmodel import load_scenario
-from sibmodel.engine import simulate
-from sibmodel.results import Results, RunLike
-from sibmodel.rundir import SavedRun, load_run
+from sibmodel.engine.run import simulate
+from sibmodel.results.run import Results, RunLike
+from sibmodel.results.rundir import SavedRun, load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

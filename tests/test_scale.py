@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from support import PFP
 
-from sibmodel.cli import main
-from sibmodel.engine import simulate
-from sibmodel.progress import progress_bar
-from sibmodel.results import DrawStore
+from sibmodel.cli.commands import main
+from sibmodel.cli.progress import progress_bar
+from sibmodel.engine.run import simulate
+from sibmodel.results.run import DrawStore
 
 
 def content_hash(path) -> str:
@@ -54,7 +54,7 @@ def test_dask_local_cluster_gives_identical_draws(pfp, in_process_run, tmp_path)
 
 def test_unreachable_scheduler_is_a_one_line_error(monkeypatch, tmp_path):
     pytest.importorskip("distributed")
-    monkeypatch.setattr("sibmodel.parallel.CONNECT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("sibmodel.engine.execution.CONNECT_TIMEOUT_S", 0.5)
     res = CliRunner().invoke(main, ["run", PFP, "--draws", "10", "--out", str(tmp_path / "r"), "--scheduler", "tcp://127.0.0.1:9"])
     assert res.exit_code == 2, res.output
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
@@ -65,7 +65,7 @@ def test_unreachable_scheduler_is_a_one_line_error(monkeypatch, tmp_path):
 
 def test_interrupt_leaves_no_folder(monkeypatch, tmp_path):
     """Ctrl-C mid-run: exit code 130, a one-line message, no run folder and no spool left behind."""
-    import sibmodel.chunk as engine
+    import sibmodel.engine.chunk as engine
 
     real = engine.run_chunk
     calls = {"n": 0}
@@ -85,7 +85,7 @@ def test_interrupt_leaves_no_folder(monkeypatch, tmp_path):
 
 def test_interrupt_while_writing_leaves_no_folder(monkeypatch, tmp_path):
     """An interrupt while the folder is written leaves neither the folder nor its temporary."""
-    import sibmodel.results as results
+    import sibmodel.results.run as results
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
@@ -102,7 +102,7 @@ class _Tty(io.StringIO):
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
-    monkeypatch.setattr("sibmodel.progress.DELAY_S", 0.0)
+    monkeypatch.setattr("sibmodel.cli.progress.DELAY_S", 0.0)
     pipe = io.StringIO()
     with progress_bar(100, stream=pipe) as update:
         update(50)
@@ -153,7 +153,7 @@ def test_cashflow_bands_and_summary_read_column_by_column(pfp):
 
 def test_summary_subsamples_beyond_the_exact_limit(pfp, monkeypatch):
     """Past EXACT_LIMIT_DRAWS a column is read as every k-th draw, and the method says so."""
-    import sibmodel.results as results
+    import sibmodel.results.run as results
 
     monkeypatch.setattr(results, "EXACT_LIMIT_DRAWS", 40)
     res = simulate(pfp, draws=100, seed=6, chunk_size=30)
@@ -182,7 +182,7 @@ def test_default_path_does_not_import_dask():
     import sys
 
     code = (
-        "import sys; from sibmodel import load_scenario; from sibmodel.engine import simulate; "
+        "import sys; from sibmodel import load_scenario; from sibmodel.engine.run import simulate; "
         f"s = load_scenario({PFP!r}); simulate(s, draws=20, seed=1, chunk_size=10, workers=2).summary(); "
         "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
     )

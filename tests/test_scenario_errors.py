@@ -23,7 +23,7 @@ from support import PFP_PATH, ROOT, invoke
 
 from sibmodel import __version__
 from sibmodel.exceptions import ScenarioError
-from sibmodel.scenario import (
+from sibmodel.scenario.load import (
     apply_overrides,
     deep_merge,
     load_scenario,
@@ -633,7 +633,7 @@ def test_errors_survive_the_trip_back_from_a_worker_process():
     import pickle
 
     from sibmodel.exceptions import CorrelationError, Issue, ScenarioError
-    from sibmodel.levers import WorkflowError
+    from sibmodel.workflows.levers import WorkflowError
 
     issues = [Issue("a.yaml", "boroughs.Bexley.starts.per_quarter", "must be at least 0", -3, has_given=True), Issue(None, "", "whole document")]
     for cls in (ScenarioError, CorrelationError, WorkflowError):

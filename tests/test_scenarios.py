@@ -15,8 +15,8 @@ from support import PFP
 from support import SCENARIOS as SCENARIO_DIR
 
 from sibmodel import load_scenario
-from sibmodel.engine import simulate
-from sibmodel.schema import VALIDATION_KINDS
+from sibmodel.engine.run import simulate
+from sibmodel.scenario.schema import VALIDATION_KINDS
 
 SCENARIOS = sorted(str(p) for p in SCENARIO_DIR.rglob("*.yaml"))
 

@@ -8,9 +8,9 @@ import pytest
 from support import PFP
 
 from sibmodel import load_scenario
-from sibmodel.levers import WorkflowError
-from sibmodel.scenario import apply_overrides, resolve, validate_data
-from sibmodel.sensitivity import input_groups, scenario_sobol, sobol_indices
+from sibmodel.scenario.load import apply_overrides, resolve, validate_data
+from sibmodel.workflows.levers import WorkflowError
+from sibmodel.workflows.sensitivity import input_groups, scenario_sobol, sobol_indices
 
 # Ishigami & Homma (1990), a = 7, b = 0.1, x_i ~ U(-pi, pi).  Analytic indices as published
 # in Saltelli et al., "Global Sensitivity Analysis: The Primer" (2008), and SALib's test suite:

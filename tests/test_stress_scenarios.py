@@ -13,7 +13,7 @@ import pytest
 from support import PFP, scenario_file
 
 from sibmodel import load_scenario
-from sibmodel.calibrate import center
+from sibmodel.model.calibrate import center
 
 BASE = load_scenario(PFP)
 
@@ -69,7 +69,7 @@ def test_no_effect_pays_the_investor_but_saves_nothing():
     """No effect (START): value to government about zero, boroughs' net savings about minus their
     (discounted) payments, and the investor's draws exactly as in the base case (payments depend
     only on the treated arm, which the baseline does not move)."""
-    from sibmodel.engine import simulate
+    from sibmodel.engine.run import simulate
 
     base = simulate(BASE, draws=200, seed=8, chunk_size=100).draws
     s = _stress("no_effect")

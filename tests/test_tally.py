@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from pathway_cases import reentry
 
-from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER
-from sibmodel.pathways import simulate_from_params
-from sibmodel.tally import CARE, HOME, HOME_BEFORE_CARE, spell_quarter_weeks, sum_by_key
+from sibmodel.model.hazards import FIRST_PLACEMENT, HOME_AFTER
+from sibmodel.model.pathways import simulate_from_params
+from sibmodel.model.tally import CARE, HOME, HOME_BEFORE_CARE, spell_quarter_weeks, sum_by_key
 
 
 @pytest.mark.parametrize("which", [HOME, HOME_BEFORE_CARE, CARE])

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from support import PFP, ROOT, invoke
 
-from sibmodel import parallel
+from sibmodel.engine import execution as parallel
 from sibmodel.exceptions import SchedulerError
 from sibmodel.safe_text import FORMULA_PREFIXES, csv_cell, terminal_text, write_csv
 

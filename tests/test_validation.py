@@ -12,9 +12,9 @@ import pytest
 from support import PFP
 
 from sibmodel import load_scenario
-from sibmodel.engine import simulate
-from sibmodel.scenario import validate_data
-from sibmodel.tables import validation_table
+from sibmodel.engine.run import simulate
+from sibmodel.report.tables import validation_table
+from sibmodel.scenario.load import validate_data
 
 
 def tiny(**timeline) -> dict:
@@ -127,7 +127,7 @@ def test_validation_tables_show_the_kind():
 
 
 def test_report_validation_section_shows_kind_and_note():
-    from sibmodel.report import _validation_section
+    from sibmodel.report.html import _validation_section
 
     data = tiny()
     data["observed"] = {"tracked": {"figure": "outcomes.tracked_weeks_per_start", "value": 35, "kind": "derived", "note": "53 - 18 weeks", "source": "hand"}}

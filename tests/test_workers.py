@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 from support import PFP, ROOT
 
-import sibmodel.parallel as parallel
+import sibmodel.engine.execution as parallel
 from sibmodel import load_scenario
-from sibmodel.cli import main
-from sibmodel.engine import BYTES_PER_PERSON, chunk_memory_bytes
+from sibmodel.cli.commands import main
+from sibmodel.engine.run import BYTES_PER_PERSON, chunk_memory_bytes
 
 SYNTHETIC = str(ROOT / "benchmarks" / "synthetic_4100.yaml")
 GB = 1024**3
@@ -139,9 +139,9 @@ def test_processes_recorded(workers, chunks, scheduler, used):
 _PEAK_OF_ONE_CHUNK = """
 import sys
 import numpy as np
-from sibmodel.allocator import keep_freed_memory
-from sibmodel.chunk import run_chunk
-from sibmodel.scenario import load_scenario
+from sibmodel.engine.allocator import keep_freed_memory
+from sibmodel.engine.chunk import run_chunk
+from sibmodel.scenario.load import load_scenario
 keep_freed_memory()
 chunk = run_chunk(load_scenario(sys.argv[1]), np.random.SeedSequence(3).entropy, 0, int(sys.argv[2]))
 with open("/proc/self/status") as f:

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 from support import PFP, SCENARIOS, scenario_file
 
 from sibmodel import load_scenario
-from sibmodel.baseline import policy_baseline
-from sibmodel.cli import main
-from sibmodel.join import candidate_block, join_analysis, with_borough, without_borough
-from sibmodel.levers import (
+from sibmodel.cli.commands import main
+from sibmodel.scenario.load import resolve, validate_data
+from sibmodel.workflows.baseline import policy_baseline
+from sibmodel.workflows.join import candidate_block, join_analysis, with_borough, without_borough
+from sibmodel.workflows.levers import (
     LEVERS,
     WorkflowError,
     get_lever,
@@ -25,8 +26,7 @@ from sibmodel.levers import (
     power_spec,
     scale_spec,
 )
-from sibmodel.scenario import resolve, validate_data
-from sibmodel.stress import (
+from sibmodel.workflows.stress import (
     STRESS_COLUMNS,
     RunSettings,
     goal_seek,
@@ -42,8 +42,8 @@ SETTINGS = RunSettings(draws=150, seed=11, chunk_size=150)
 
 # --------------------------------------------------------------------------- levers
 def test_scale_power_odds_specs_are_exact_per_draw():
-    from sibmodel.distributions import ppf
-    from sibmodel.uncertain import Beta, LogNormal, Triangular
+    from sibmodel.model.sampling import ppf
+    from sibmodel.scenario.quantities import Beta, LogNormal, Triangular
 
     u = np.array([0.1, 0.5, 0.9])
     ln = {"dist": "lognormal", "median": 0.2, "sigma": 0.25}
@@ -263,7 +263,7 @@ def test_join_break_even_care_cost_gives_zero_median_net_saving(pfp):
     r = join_analysis(pfp, "Croydon", settings, starts_per_quarter=2.0)
     assert np.isfinite(r.break_even_care_cost_factor), r.notes
     # re-run at the break-even costs: the candidate's median net saving is about zero
-    from sibmodel.join import _scale_care_costs
+    from sibmodel.workflows.join import _scale_care_costs
 
     block = candidate_block(pfp, "Croydon", starts_per_quarter=2.0)
     rerun = settings.run(_scale_care_costs(with_borough(pfp, "Croydon", block), "Croydon", block, r.break_even_care_cost_factor))
@@ -302,7 +302,7 @@ def test_baseline_tables_and_identities(pfp):
     assert fs["public_cost_p5_gbp"] <= fs["public_cost_p50_gbp"] <= fs["public_cost_p95_gbp"]
     assert buy.loc["outcomes contract", "public_cost_p50_gbp"] > 0
     # undiscounted fee-for-service cost + fees = the SPV's delivery costs, draw by draw
-    from sibmodel.baseline import fee_series
+    from sibmodel.workflows.baseline import fee_series
 
     fees = fee_series(pfp, res.draws, res.series["delivery_costs_gbp"].shape[1]).sum(axis=1)
     assert (fees > 0).all() and (fees < res.draws["delivery_costs_gbp"]).all()
@@ -310,7 +310,7 @@ def test_baseline_tables_and_identities(pfp):
 
 def test_baseline_reference_from_a_published_care_share():
     """Essex publishes care shares (10.8% vs 55%, INDIGO-POJ-0130): time at home 89.2% vs 45%."""
-    from sibmodel.baseline import home_share_reference
+    from sibmodel.workflows.baseline import home_share_reference
 
     essex = load_scenario(scenario_file("essex/essex_mst.yaml"))
     assert home_share_reference(essex, "counterfactual")[0] == pytest.approx(0.45)
@@ -367,7 +367,7 @@ def test_cli_workflow_errors_exit_2_without_traceback(args, message, tmp_path):
 
 def test_fast_figures_agree_with_the_summary(pfp):
     """The figures the workflows compute from the per-draw table are those of summary.json."""
-    from sibmodel.stress import FAST_FIGURES
+    from sibmodel.workflows.stress import FAST_FIGURES
 
     res = SETTINGS.run(pfp)
     summary = res.summary()
@@ -378,7 +378,7 @@ def test_fast_figures_agree_with_the_summary(pfp):
 
 
 def test_stress_files_that_do_not_extend_the_base_are_named():
-    from sibmodel.stress import stresses_not_extending
+    from sibmodel.workflows.stress import stresses_not_extending
 
     assert stresses_not_extending(PFP, scenario_file("stress")) == []
     assert set(stresses_not_extending(scenario_file("pfp_launch.yaml"), scenario_file("stress"))) == {p.name for p in (SCENARIOS / "stress").glob("*.yaml")}

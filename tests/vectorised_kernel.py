@@ -1,7 +1,7 @@
 """The previous, pure-numpy care-pathway kernel, kept as an oracle for the compiled one.
 
 This is the vectorised implementation sibmodel used before the kernel was
-compiled with numba (``sibmodel.pathways._advance``): the loop is over event
+compiled with numba (``sibmodel.model.pathways._advance``): the loop is over event
 number, every step a numpy pass over the people still inside their window.
 It draws the same uniforms in the same order, so the compiled kernel must
 reproduce it bit for bit (tests/test_kernel_compiled.py).
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sibmodel.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
-from sibmodel.pathways import UNIFORMS_PER_SPELL, ArmOutcomes, HazardTables, Spells
+from sibmodel.model.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER
+from sibmodel.model.pathways import UNIFORMS_PER_SPELL, ArmOutcomes, HazardTables, Spells
 
 
 class _RowSearch:
@@ -60,7 +60,7 @@ def simulate_arms_vectorised(
     window_end: np.ndarray,
     rng: np.random.Generator,
 ) -> list[ArmOutcomes]:
-    """The same contract as :func:`sibmodel.pathways.simulate_arms` (parameters, returns)."""
+    """The same contract as :func:`sibmodel.model.pathways.simulate_arms` (parameters, returns)."""
     n_arms = len(rows)
     n = int(entry_scale.shape[0])
     k_types = int(end_prob.shape[1])

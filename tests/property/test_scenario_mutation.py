@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import PFP
 
-from sibmodel.assumptions import assumption_log
 from sibmodel.exceptions import ScenarioError
-from sibmodel.scenario import resolve, scenario_hash, validate_data
-from sibmodel.uncertain import DIST_NAMES
+from sibmodel.scenario.assumptions import assumption_log
+from sibmodel.scenario.load import resolve, scenario_hash, validate_data
+from sibmodel.scenario.quantities import DIST_NAMES
 
 BASE = resolve(PFP)
 

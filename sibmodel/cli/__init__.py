@@ -1,0 +1,1 @@
+"""The `sibmodel` command line: thin wrappers around the library."""

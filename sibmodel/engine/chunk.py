@@ -1,0 +1,488 @@
+"""One chunk of draws, end to end, as named stages: the model's unit of work.
+
+``run_chunk(s, entropy, k, n)`` simulates draws of chunk ``k``; every random number
+comes from streams keyed by ``(k, purpose)`` under the run's root entropy
+(:func:`sibmodel.model.sampling.stream`), so a chunk's output does not depend on which
+process runs it.  No file I/O.  The stages, each a function passing small frozen
+dataclasses to the next:
+
+``inputs`` (the uncertain inputs drawn) -> ``people`` (who starts when,
+:func:`sibmodel.model.referrals.draw_starts`) -> ``pathway`` (each person's hazards and
+placement numbers) -> ``arms`` (both arms simulated on common random numbers) ->
+``outcomes`` (per-draw counts and shares) -> ``care_costs`` (care weeks priced, by
+borough and quarter; weekly occupancy) -> ``payments``
+(:func:`sibmodel.contract.payments.compute_payments`) -> ``delivery_costs`` (teams, families,
+fees) -> ``investor`` (:func:`sibmodel.model.finance.investor_waterfall`) ->
+``commissioners`` (discounted, per borough) -> the per-draw columns.
+
+:mod:`sibmodel.engine.run` runs the chunks (here, on local processes or on Dask, through
+:mod:`sibmodel.engine.execution`) and reduces them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from sibmodel.contract.payments import Payments, compute_payments
+from sibmodel.model import finance
+from sibmodel.model.counterfactual import baseline_map
+from sibmodel.model.hazards import (
+    FIRST_PLACEMENT,
+    completion_params,
+    effect_profile,
+    escalation_matrix,
+    hazard_scale,
+    horizon_weight,
+    placement_mixes,
+    shape_profile,
+    shift_logit,
+)
+from sibmodel.model.pathways import ArmOutcomes, HazardTables, simulate_arms
+from sibmodel.model.referrals import (
+    QUARTER_WEEKS,
+    Calendar,
+    People,
+    borough_active_weeks,
+    draw_starts,
+    person_tracking,
+    team_groups,
+)
+from sibmodel.model.sampling import sample_inputs, stream
+from sibmodel.model.tally import CARE, occupancy_by_week, spell_quarter_weeks, sum_by_key
+from sibmodel.scenario.schema import Scenario, iter_quantities
+
+DEFAULT_CHUNK_SIZE = 500
+
+#: Peak memory of a process that runs chunks, apart from the young people: imports,
+#: tables, per-draw outputs, and numba compiling the hot loops on a machine's first run
+#: [bytes] (measured: ~165 MB after imports, ~235 MB after a small chunk, ~95 MB more
+#: while compiling).
+PROCESS_BASE_BYTES = 350 * 1024**2
+
+#: Peak memory per young person in a chunk [bytes] (measured 0.6-0.9 kB: PFP and ten times
+#: its starts, chunks of 100 and 500 draws; rounded up).
+BYTES_PER_PERSON = 1024
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """Per-draw outputs of one chunk.
+
+    Parameters
+    ----------
+    index : int
+        Chunk index.
+    occupancy_sum : dict of arm -> ndarray (B, W, S)
+        Weekly occupancy by borough, calendar week and state, summed over the
+        chunk's draws (per draw x borough x week counts come from difference arrays
+        and are reduced here, so memory does not grow with draws).
+    columns : dict of str -> ndarray (D,)
+        One value per draw per column (see :mod:`sibmodel.results.run`).
+    series : dict of str -> ndarray (D, Qc)
+        Quarterly series per draw (cash quarters).
+    """
+
+    index: int
+    columns: dict
+    series: dict
+    occupancy_sum: dict
+
+
+def _shape_steps(s: Scenario):
+    shape = s.care.entry.shape
+    return None if shape is None else [(st.from_week, st.relative_hazard) for st in shape]
+
+
+def year_offset(s: Scenario) -> float:
+    """Years from the start of the price year to the programme start [years]."""
+    start = s.timeline.programme_start
+    return (start - dt.date(s.metadata.price_year, 1, 1)).days / 365.25
+
+
+def _draw_inputs(s: Scenario, n_draws: int, entropy, chunk_index: int) -> tuple[dict, dict]:
+    """The scenario's quantities by path, and ``n_draws`` draws of each (chunk ``chunk_index``'s streams)."""
+    specs = dict(iter_quantities(s))
+    corr = [(c.inputs[0], c.inputs[1], c.rank_corr) for c in s.correlations]
+    return specs, sample_inputs(specs, corr, n_draws, entropy, chunk_index, s.sampling.method)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The uncertain inputs of a chunk: ``specs`` (path -> quantity) and ``params`` (path -> ndarray (D,))."""
+
+    specs: dict
+    params: dict
+    n_draws: int
+
+
+@dataclass(frozen=True)
+class Pathway:
+    """Each young person's care pathway numbers (see :func:`sibmodel.model.pathways.simulate_arms`)."""
+
+    entry_scale: np.ndarray
+    reentry_scale: np.ndarray
+    end_prob: np.ndarray
+    breakdown: np.ndarray
+    escalation: np.ndarray
+    entry_mix: np.ndarray
+    reentry_mix: np.ndarray
+    mix_by_borough: np.ndarray
+
+
+@dataclass(frozen=True)
+class Arms:
+    """Both arms of every young person, and what shaped the treated and the untreated hazards.
+
+    ``window_start``/``window_end`` are the tracking windows [weeks since referral];
+    ``completed`` who completed therapy (None: everyone); ``hazard_ratio`` (D, I);
+    ``cf_factor`` the counterfactual risk factor (shape (1,) without a baseline block,
+    else (D,)) and ``cf_clamped`` the draws whose baseline was clamped (None without one).
+    """
+
+    treated: ArmOutcomes
+    counterfactual: ArmOutcomes
+    window_start: np.ndarray
+    window_end: np.ndarray
+    completed: np.ndarray | None
+    hazard_ratio: np.ndarray
+    cf_factor: np.ndarray
+    cf_clamped: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class CareCosts:
+    """Care priced by draw, borough and calendar quarter, per arm [GBP]; weekly costs (D, B, K) [GBP/week];
+    weekly occupancy summed over the chunk's draws, per arm (B, W, S)."""
+
+    by_arm: dict
+    weekly_cost: np.ndarray
+    occupancy_sum: dict
+
+
+def stage_inputs(s: Scenario, entropy, chunk_index: int, n_draws: int) -> Inputs:
+    """Draw the chunk's uncertain inputs."""
+    specs, params = _draw_inputs(s, n_draws, entropy, chunk_index)
+    return Inputs(specs, params, n_draws)
+
+
+def stage_people(s: Scenario, inp: Inputs, entropy, chunk_index: int) -> People:
+    """Who starts when (referral counts and start weeks from their own streams)."""
+    return draw_starts(s, inp.params, stream(entropy, chunk_index, "referrals"), stream(entropy, chunk_index, "start_weeks"))
+
+
+def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy, chunk_index: int) -> Pathway:
+    """Each person's hazard scales, placement endings, breakdowns, escalation and mixes.
+
+    The cohort spread is one normal per draw x cohort for entry/re-entry and one for breakdowns,
+    from a stream per borough (cohorts are numbered borough-major), so that adding or removing a
+    borough leaves the other boroughs' cohorts unchanged.
+    """
+    cal = Calendar.of(s)
+    params, n_draws = inp.params, inp.n_draws
+    bnames, pnames = list(s.boroughs), list(s.care.placements)
+    n_i = len(s.interventions)
+    n_cohorts = len(bnames) * n_i * cal.n_referral_quarters
+    d, b = people.draw, people.borough
+    per_borough = n_i * cal.n_referral_quarters
+    z = np.concatenate(
+        [stream(entropy, chunk_index, f"cohort_spread:{bn}").standard_normal((2, n_draws, per_borough)) for bn in bnames],
+        axis=2,
+    ).reshape(2, n_draws, n_cohorts)
+    spread = s.care.cohort_spread
+    odds = np.stack([params[f"boroughs.{n}.entry_odds_ratio"] for n in bnames], axis=1)  # (D, B)
+    # logits per draw, then gathered per person (the same numbers as logit of the gathered values)
+    shift = np.log(odds)[d, b] + spread.entry_logit_sd * z[0, d, people.cohort]
+    p_entry = shift_logit(params["care.entry.prob"], shift, rows=d)
+    p_reentry = shift_logit(np.clip(params["care.reentry.prob"], 1e-12, 1 - 1e-12), shift, rows=d)
+    entry_scale = hazard_scale(p_entry, horizon_weight(_shape_steps(s), s.care.entry.horizon_weeks))
+    reentry_scale = hazard_scale(np.minimum(p_reentry, 1 - 1e-12), float(s.care.reentry.horizon_weeks))
+
+    mean_dur = np.stack([params[f"care.placements.{k}.mean_duration_weeks"] for k in pnames], axis=1)  # (D, K)
+    end_prob = (1.0 / mean_dur)[d]
+    brk = np.stack([params[f"care.placements.{k}.breakdown_share"] for k in pnames], axis=1)
+    brk = np.clip(brk, 1e-12, 1 - 1e-12)
+    breakdown = shift_logit(brk, (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None], rows=d)
+    for at_bound, value in ((brk <= 1e-12, 0.0), (brk >= 1 - 1e-12, 1.0)):  # shares of 0 or 1 stay exact
+        if at_bound.any():
+            breakdown[at_bound[d]] = value
+
+    escalation = escalation_matrix(s)
+    mix_by_borough, remix_by_borough = placement_mixes(s)  # (B, K) each
+    if any(bo.placement_mix is not None for bo in s.boroughs.values()):
+        entry_mix, reentry_mix = mix_by_borough[b], remix_by_borough[b]  # a mix per person
+    else:
+        entry_mix, reentry_mix = mix_by_borough[0], remix_by_borough[0]  # one mix: the faster path
+    return Pathway(entry_scale, reentry_scale, end_prob, breakdown, escalation, entry_mix, reentry_mix, mix_by_borough)
+
+
+def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy, chunk_index: int) -> Arms:
+    """Both arms on common random numbers: effect profiles per (draw, intervention[, completer]), the arm
+    without therapy scaled to the baseline (:mod:`sibmodel.model.counterfactual`) when the scenario has one."""
+    cal = Calendar.of(s)
+    params, n_draws = inp.params, inp.n_draws
+    inames = list(s.interventions)
+    n_i = len(inames)
+    d, i_ = people.draw, people.intervention
+    therapy_weeks = np.array([iv.therapy_weeks for iv in s.interventions.values()])
+    ws, we = person_tracking(s, people, therapy_weeks, cal.contract_end_week)
+    horizon = int(max(1, we.max(initial=1)))
+    shape = shape_profile(_shape_steps(s), horizon)
+    hr = np.stack([params[f"interventions.{n}.effect.hazard_ratio"] for n in inames], axis=1)  # (D, I)
+    completed = None
+    if any(iv.completion is not None for iv in s.interventions.values()):
+        # rows per (draw, intervention, completer / non-completer); completion from its own stream
+        comp_share, nc_share = completion_params(s, params, n_draws)  # (D, I) each
+        completed = stream(entropy, chunk_index, "completion").random(people.n) < comp_share[d, i_]
+        hr_rows = np.stack([hr, hr**nc_share], axis=2)  # (D, I, 2): completers, non-completers
+    else:
+        hr_rows = hr[:, :, None]  # (D, I, 1): everyone completes
+    n_kinds = hr_rows.shape[2]
+    eff = np.empty((n_draws, n_i, n_kinds, horizon))
+    for ii, iv in enumerate(s.interventions.values()):
+        eff[:, ii] = effect_profile(hr_rows[:, ii], iv.therapy_weeks, iv.effect.fade_weeks, horizon)
+    eff = eff.reshape(n_draws * n_i * n_kinds, horizon)
+    cf_clamped = None
+    if s.baseline is None:  # the care model itself is the arm without therapy: one row
+        cf_factor = np.ones(1)
+    elif people.n == 0:  # nobody to simulate (and no expected starts to tabulate the map on)
+        cf_factor, cf_clamped = np.ones(n_draws), np.zeros(n_draws, dtype=bool)
+    else:  # the arm without therapy is the care model with its home hazards scaled per draw (counterfactual.py)
+        cf_factor, cf_clamped = baseline_map(s).factor(params["baseline.time_at_home_share"])
+    entry_prof = np.vstack([eff * shape, cf_factor[:, None] * shape[None, :]])
+    reentry_prof = np.vstack([eff, np.repeat(cf_factor[:, None], horizon, axis=1)])
+    tables = HazardTables.from_profiles(entry_prof, reentry_prof)
+    rows_t = d * n_i + i_ if completed is None else (d * n_i + i_) * 2 + (~completed)
+    rows_c = eff.shape[0] + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
+    # the treated arm draws its own uniforms, so that the arm without therapy cannot move it
+    treated, cf = simulate_arms(
+        tables, rows=[rows_t, rows_c], entry_scale=pw.entry_scale, reentry_scale=pw.reentry_scale, end_prob=pw.end_prob,
+        breakdown_share=pw.breakdown, escalation=pw.escalation, entry_mix=pw.entry_mix, reentry_mix=pw.reentry_mix,
+        window_start=ws, window_end=we, rng=stream(entropy, chunk_index, "pathways"),
+        rng_other=stream(entropy, chunk_index, "pathways:counterfactual"),
+    )
+    return Arms(treated, cf, ws, we, completed, hr, cf_factor, cf_clamped)
+
+
+def stage_outcomes(people: People, arms: Arms, n_draws: int) -> dict[str, np.ndarray]:
+    """Per-draw counts and shares of both arms (one pass over people: a row per figure)."""
+    d = people.draw
+    tracked = (arms.window_end - arms.window_start).astype(float)
+    col: dict[str, np.ndarray] = {}
+    pairs = (("treated", arms.treated), ("counterfactual", arms.counterfactual))
+    per_person = [np.ones(people.n), tracked]
+    for _arm, out in pairs:
+        per_person += [out.weeks_home, out.entered_care, out.n_placements, out.n_breakdowns]
+    sums = iter(sum_by_key(d, np.stack(per_person, dtype=float), n_draws))
+    col["starts"] = next(sums)
+    col["tracked_weeks"] = next(sums)
+    for arm, _out in pairs:
+        col[f"weeks_home_{arm}"] = next(sums)
+        col[f"time_at_home_share_{arm}"] = np.divide(col[f"weeks_home_{arm}"], col["tracked_weeks"], out=np.full(n_draws, np.nan), where=col["tracked_weeks"] > 0)
+        col[f"entered_care_share_{arm}"] = np.divide(next(sums), col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+        col[f"placements_{arm}"] = next(sums)
+        col[f"breakdowns_{arm}"] = next(sums)
+    col["weeks_out_of_care"] = col["weeks_home_treated"]
+    for name, total in (("tracked_weeks_per_start", col["tracked_weeks"]), ("weeks_out_of_care_per_start", col["weeks_out_of_care"])):
+        col[name] = np.divide(total, col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+    if arms.completed is not None:
+        col["completion_share"] = np.divide(
+            np.bincount(d, weights=arms.completed, minlength=n_draws), col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0
+        )
+    return col
+
+
+def stage_care_costs(s: Scenario, inp: Inputs, people: People, arms: Arms) -> CareCosts:
+    """Exact care weeks per draw x borough x placement type x quarter, priced; weekly occupancy by borough
+    and state (difference arrays), summed over the chunk's draws (no draw x borough array)."""
+    cal = Calendar.of(s)
+    params, n_draws = inp.params, inp.n_draws
+    bnames, pnames = list(s.boroughs), list(s.care.placements)
+    n_b, n_k, n_q = len(bnames), len(pnames), cal.n_quarters
+    weekly_cost = np.empty((n_draws, n_b, n_k))
+    for bi, bn in enumerate(bnames):
+        for ki, kn in enumerate(pnames):
+            key = f"boroughs.{bn}.weekly_care_cost_gbp.{kn}"
+            weekly_cost[:, bi, ki] = params[key] if key in params else params[f"care.placements.{kn}.weekly_cost_gbp"]
+    ref = people.referral_week.astype(np.int64)
+    key_db = people.draw * n_b + people.borough
+    pairs = (("treated", arms.treated), ("counterfactual", arms.counterfactual))
+    by_arm = {}
+    for arm, out in pairs:
+        weeks = spell_quarter_weeks(out, CARE, key_db, ref, n_draws * n_b * n_k, n_q, by_type=n_k)
+        by_arm[arm] = np.einsum("dbkq,dbk->dbq", weeks.reshape(n_draws, n_b, n_k, n_q), weekly_cost)
+    n_states = FIRST_PLACEMENT + n_k
+    occupancy_sum = {
+        arm: occupancy_by_week(out, cal.n_weeks, n_states, offset=ref, group=people.borough, n_groups=n_b)
+        for arm, out in pairs
+    }
+    return CareCosts(by_arm, weekly_cost, occupancy_sum)
+
+
+def stage_payments(s: Scenario, inp: Inputs, people: People, arms: Arms, pw: Pathway, care: CareCosts) -> Payments:
+    """Outcome payments (:func:`sibmodel.contract.payments.compute_payments`); care-days-saved tariffs price a week at
+    each borough's entry-mix cost."""
+    ref_cost = (care.weekly_cost * pw.mix_by_borough[None, :, :]).sum(axis=2)  # (D, B)
+    return compute_payments(s, people, arms.treated, arms.window_start, arms.window_end, inp.params, ref_cost,
+                            inp.n_draws, Calendar.of(s).n_quarters, counterfactual=arms.counterfactual)
+
+
+def stage_delivery_costs(s: Scenario, inp: Inputs, people: People, n_cash_quarters: int) -> np.ndarray:
+    """Delivery costs and the SPV's fees by cash quarter, shape (D, Qc) [GBP]: each team while its boroughs
+    refer (plus a course of therapy), a variable cost per family, management fee, set-up and evaluation."""
+    params, n_draws = inp.params, inp.n_draws
+    inames = list(s.interventions)
+    n_q, n_qc = Calendar.of(s).n_quarters, n_cash_quarters
+    costs = np.zeros((n_draws, n_qc))
+    active = borough_active_weeks(s)
+    for ii, members, _cap, tname in team_groups(s):
+        iv = s.interventions[inames[ii]]
+        path = f"interventions.{inames[ii]}.delivery.teams.{tname}.cost_per_quarter_gbp"
+        cost_q = params[path] if path in params else params[f"interventions.{inames[ii]}.delivery.team_cost_per_quarter_gbp"]
+        first = int(active[members, 0].min()) // QUARTER_WEEKS
+        last = min(n_q - 1, (int(active[members, 1].max()) + iv.therapy_weeks - 1) // QUARTER_WEEKS)
+        costs[:, first : last + 1] += cost_q[:, None]
+    var_cost = np.stack([params[f"interventions.{n}.delivery.variable_cost_per_family_gbp"] for n in inames], axis=1)  # (D, I)
+    costs += np.bincount(people.draw * n_qc + people.quarter, weights=var_cost[people.draw, people.intervention],
+                         minlength=n_draws * n_qc).reshape(n_draws, n_qc)
+    finance.add_fees(costs, n_q, params.__getitem__)
+    return costs
+
+
+def stage_investor(s: Scenario, inp: Inputs, pay: Payments, costs: np.ndarray):
+    """The investor's waterfall (:func:`sibmodel.model.finance.investor_waterfall`) on payments received and costs."""
+    dist = s.investment.distribution
+    return finance.investor_waterfall(
+        pay.paid.sum(axis=1), costs, inp.params["investment.commitment_gbp"], dist.policy, dist.return_cap_multiple,
+        dist.surplus_share_to_investor,
+    )
+
+
+def stage_money_columns(s: Scenario, people: People, arms: Arms, care: CareCosts, pay: Payments, costs: np.ndarray,
+                        n_draws: int) -> dict[str, np.ndarray]:
+    """Per-draw money: payments, costs, value to government, and the commissioners' figures discounted to the
+    price year, in total and per borough."""
+    bnames = list(s.boroughs)
+    n_b = len(bnames)
+    n_q, n_qc = Calendar.of(s).n_quarters, pay.paid.shape[2]
+    disc_rate = s.discounting
+    schedule = None if disc_rate.declining_schedule is None else [(st.from_year, st.real_rate_annual) for st in disc_rate.declining_schedule]
+    df = finance.discount_factors(n_qc, disc_rate.real_rate_annual, schedule, year_offset(s))
+    df_q = df[:n_q]
+    care_cost = care.by_arm
+    key_db = people.draw * n_b + people.borough
+    col: dict[str, np.ndarray] = {}
+    col["outcome_payments_gbp"] = pay.paid.sum(axis=(1, 2))
+    col["uncapped_payments_gbp"] = pay.uncapped_total
+    col["baseline_gap_payments_gbp"] = pay.baseline_gap
+    col["topup_paid_gbp"] = pay.topup_paid.sum(axis=(1, 2))
+    col["borough_paid_gbp"] = pay.borough_paid.sum(axis=(1, 2))
+    col["delivery_costs_gbp"] = costs.sum(axis=1)
+    col["care_cost_treated_gbp"] = care_cost["treated"].sum(axis=(1, 2))
+    col["care_cost_counterfactual_gbp"] = care_cost["counterfactual"].sum(axis=(1, 2))
+    col["government_value_gbp"] = col["care_cost_counterfactual_gbp"] - col["care_cost_treated_gbp"]
+    # value to government as the published figure appears to be made (a reconstruction, not a published
+    # method): weeks out of care with therapy, tracked, priced at the cheapest placement's weekly cost
+    # (PFP: foster care, PSSRU 2017 GBP 646; 30,533 x 646 = GBP 19.72m against the published GBP 19.7m)
+    weeks_home_db = np.bincount(key_db, weights=arms.treated.weeks_home, minlength=n_draws * n_b).reshape(n_draws, n_b)
+    col["government_value_published_method_gbp"] = (weeks_home_db * care.weekly_cost.min(axis=2)).sum(axis=1)
+    paid_disc = (pay.borough_paid * df).sum(axis=2)  # (D, B)
+    care_disc = {arm: (care_cost[arm] * df_q).sum(axis=2) for arm in care_cost}  # (D, B), discounted
+    avoided_disc = care_disc["counterfactual"] - care_disc["treated"]
+    starts_db = np.bincount(key_db, minlength=n_draws * n_b).reshape(n_draws, n_b).astype(float)
+    for bi, bn in enumerate(bnames):
+        pre = f"borough.{bn}."
+        col[pre + "starts"] = starts_db[:, bi]
+        col[pre + "outcome_payments_gbp"] = paid_disc[:, bi]
+        col[pre + "care_costs_treated_gbp"] = care_disc["treated"][:, bi]
+        col[pre + "care_costs_counterfactual_gbp"] = care_disc["counterfactual"][:, bi]
+        col[pre + "care_costs_avoided_gbp"] = avoided_disc[:, bi]
+        col[pre + "net_savings_gbp"] = avoided_disc[:, bi] - paid_disc[:, bi]
+    col["commissioner_outcome_payments_gbp"] = paid_disc.sum(axis=1)
+    col["commissioner_care_costs_treated_gbp"] = care_disc["treated"].sum(axis=1)
+    col["commissioner_care_costs_counterfactual_gbp"] = care_disc["counterfactual"].sum(axis=1)
+    col["commissioner_care_costs_avoided_gbp"] = avoided_disc.sum(axis=1)
+    col["commissioner_net_savings_gbp"] = col["commissioner_care_costs_avoided_gbp"] - col["commissioner_outcome_payments_gbp"]
+    col["government_value_discounted_gbp"] = avoided_disc.sum(axis=1)
+    return col
+
+
+def stage_baseline_columns(s: Scenario, inp: Inputs, arms: Arms) -> dict[str, np.ndarray]:
+    """The baseline drawn, the counterfactual risk factor and the implied hazard ratios (scenarios with ``baseline:``)."""
+    if s.baseline is None:
+        return {}
+    col = {
+        "baseline_time_at_home_share": np.asarray(inp.params["baseline.time_at_home_share"], dtype=float),
+        "baseline_clamped": arms.cf_clamped.astype(float),
+        "counterfactual_risk_factor": arms.cf_factor,
+    }
+    for ii, iname in enumerate(s.interventions):
+        col[f"implied_hazard_ratio:{iname}"] = arms.hazard_ratio[:, ii] / arms.cf_factor
+    return col
+
+
+def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResult:
+    """Simulate one chunk of draws end to end, stage by stage (see the module docstring)."""
+    inp = stage_inputs(s, entropy, chunk_index, n_draws)
+    people = stage_people(s, inp, entropy, chunk_index)
+    pw = stage_pathway(s, inp, people, entropy, chunk_index)
+    arms = stage_arms(s, inp, people, pw, entropy, chunk_index)
+    col = stage_outcomes(people, arms, n_draws)
+    care = stage_care_costs(s, inp, people, arms)
+    pay = stage_payments(s, inp, people, arms, pw, care)
+    costs = stage_delivery_costs(s, inp, people, pay.paid.shape[2])
+    inv = stage_investor(s, inp, pay, costs)
+    col.update(stage_money_columns(s, people, arms, care, pay, costs, n_draws))
+    col["cost_per_family_gbp"] = np.divide(col["outcome_payments_gbp"], col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+    for name, value in inv.columns().items():
+        col["investor_" + name] = value
+    col.update(stage_baseline_columns(s, inp, arms))
+    for path, values in inp.params.items():
+        if not inp.specs[path].is_fixed:
+            col["input:" + path] = values
+    series = {
+        "outcome_payments_gbp": pay.paid.sum(axis=1),
+        "delivery_costs_gbp": costs,
+        "investor_net_cashflow_gbp": inv.net_cashflow,
+        "capital_outstanding_gbp": inv.capital_outstanding,
+    }
+    return ChunkResult(chunk_index, col, series, care.occupancy_sum)
+
+
+def chunk_memory_bytes(s: Scenario, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """A generous estimate of the peak memory of one process running chunks of ``s`` [bytes].
+
+    :data:`PROCESS_BASE_BYTES` plus :data:`BYTES_PER_PERSON` for each young person a
+    chunk holds: ``chunk_size`` times the expected starts per draw before any team
+    capacity or cap (the largest over 64 draws of the inputs), so it errs high.  Used to
+    choose how many worker processes fit in memory (:func:`sibmodel.engine.execution.default_workers`).
+
+    Parameters
+    ----------
+    s : Scenario
+    chunk_size : int
+        Draws per chunk [draws].
+
+    Returns
+    -------
+    int
+        Peak resident memory [bytes].
+    """
+    from sibmodel.model.referrals import expected_starts
+
+    _, params = _draw_inputs(s, 64, 0, 0)
+    starts_per_draw = float(expected_starts(s, params).sum(axis=(1, 2)).max(initial=0.0))
+    return int(PROCESS_BASE_BYTES + BYTES_PER_PERSON * chunk_size * starts_per_draw)
+
+
+def values_per_draw(s: Scenario) -> int:
+    """Numbers a run stores per draw, at least [count]: the per-draw columns of
+    :func:`run_chunk` (40 whole-programme figures, 6 per borough, one per uncertain input)
+    and its 4 quarterly series over the contract's quarters and the payment lag."""
+    from sibmodel.model.referrals import Calendar
+
+    n_uncertain = sum(1 for _, spec in iter_quantities(s) if not spec.is_fixed)
+    n_cash_quarters = Calendar.of(s).n_quarters + s.contract.payment_lag_quarters
+    return 40 + 6 * len(s.boroughs) + n_uncertain + 4 * n_cash_quarters

@@ -1,0 +1,155 @@
+"""Plain-text tables of a run's headline figures, for the terminal and the README."""
+
+from __future__ import annotations
+
+
+def format_money(x: float | None) -> str:
+    """An amount [GBP] for tables: ``£1.23m`` from £100,000 up, else ``£12,345``; ``n/a`` for None or NaN."""
+    if x is None or x != x:
+        return "n/a"
+    return f"£{x / 1e6:,.2f}m" if abs(x) >= 1e5 else f"£{x:,.0f}"
+
+
+def format_percent(x: float | None) -> str:
+    """A share [0-1] as a percentage with one decimal (``12.3%``); ``n/a`` for None or NaN."""
+    return "n/a" if x is None or x != x else f"{x:.1%}"
+
+
+def format_number(x: float | None) -> str:
+    """A number for tables: whole with thousands separators from 100 up, else 3 significant figures; ``n/a`` for None or NaN."""
+    return "n/a" if x is None or x != x else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
+
+
+def _pctile(x: float | None, unit: str = "") -> str:
+    return "n/a" if x is None or x != x else f"{x:.0f}{unit}"
+
+
+FORMATS = {"gbp": format_money, "share": format_percent, "count": format_number, "ratio": format_number}
+
+
+def format_level(kind: str, x: float) -> str:
+    """A figure's value as text: money, share, probability, ratio or count."""
+    if kind in ("share", "prob"):
+        return format_percent(x)
+    if kind == "gbp":
+        return format_money(x)
+    if kind == "ratio":
+        return "n/a" if x != x else f"{x:,.2f}"
+    return format_number(x)
+
+
+def format_diff(kind: str, x: float) -> str:
+    """A difference as signed text; shares and probabilities in percentage points (pp)."""
+    if x != x:
+        return "n/a"
+    if kind in ("share", "prob"):
+        return f"{x * 100:+.1f} pp"
+    return ("-" if x < 0 else "+" if x > 0 else "\u00b1") + format_level(kind, abs(x))
+
+
+def _row(label: str, block: dict, kind: str) -> str:
+    f = FORMATS[kind]
+    return f"  {label:<44} {f(block['p50']):>12} {f(block['p5']):>12} {f(block['p95']):>12}"
+
+
+def _baseline_rows(summary: dict) -> list[str]:
+    """The baseline drawn and the effect it implies, when the scenario has a ``baseline:`` block."""
+    b = summary.get("baseline")
+    if b is None:
+        return []
+    rows = [_row("  baseline drawn (an assumption)", b["time_at_home_share"], "share")]
+    rows += [_row(f"  implied hazard ratio, {name}", block, "ratio") for name, block in b["implied_hazard_ratio"].items()]
+    return rows
+
+
+def headline_table(summary: dict) -> str:
+    """Median and 5-95% range of the figures each user looks at first."""
+    o, c, inv, com, g = summary["outcomes"], summary["contract"], summary["investor"], summary["commissioner"], summary["government"]
+    head = f"  {'':<44} {'median':>12} {'p5':>12} {'p95':>12}"
+    lines = [
+        f"{summary['meta'].get('draws', '?')} draws, seed entropy {summary['meta'].get('seed_entropy', '?')}",
+        "",
+        "Outcomes (policy)",
+        head,
+        _row("starts", o["starts"], "count"),
+        _row("weeks out of care (treated)", o["weeks_out_of_care"], "count"),
+        _row("time at home, with therapy", o["time_at_home_share"]["treated"], "share"),
+        _row("time at home, without therapy", o["time_at_home_share"]["counterfactual"], "share"),
+        *_baseline_rows(summary),
+        "",
+        "Contract",
+        head,
+        _row("outcome payments", c["outcome_payments_gbp"], "gbp"),
+        _row("  paid by boroughs", c["borough_paid_gbp"], "gbp"),
+        _row("  paid by the top-up", c["topup_paid_gbp"], "gbp"),
+        *([_row("  for the baseline's gap (before caps)", c["baseline_gap_payments_gbp"], "gbp")] if "baseline_gap_payments_gbp" in c else []),
+        "",
+        "Investor",
+        head,
+        _row("IRR (annual)", inv["irr"], "share"),
+        _row("money multiple", inv["moic"], "ratio"),
+        _row("peak capital drawn", inv["capital_drawn_peak_gbp"], "gbp"),
+        f"  P(loss) {format_percent(inv['p_loss'])}   P(commitment of {format_money(inv['commitment_gbp'])} exceeded) {format_percent(inv['p_commitment_exceeded'])}",
+        "",
+        f"Commissioners (discounted at {com['discount_rate_real_annual']:.1%} to {com['price_year']})",
+        head,
+        _row("outcome payments (net of top-up)", com["total"]["outcome_payments_gbp"], "gbp"),
+        _row("care costs avoided", com["total"]["care_costs_avoided_gbp"], "gbp"),
+        _row("net savings", com["total"]["net_savings_gbp"], "gbp"),
+        f"  P(net savings > 0) {format_percent(com['total']['p_net_positive'])}",
+    ]
+    for name, blk in com["boroughs"].items():
+        lines.append(f"    {name:<28} net savings median {format_money(blk['net_savings_gbp']['p50']):>10}  P(ahead) {format_percent(blk['p_net_positive'])}")
+    lines += ["", "Government", head, _row("value (gross care costs avoided)", g["value_gbp"], "gbp")]
+    if "value_published_method_gbp" in g:  # absent from runs saved before it was added
+        lines.append(_row("value, published method (reconstruction)", g["value_published_method_gbp"], "gbp"))
+    if summary.get("validation"):
+        lines += ["", validation_table(summary["validation"])]
+    if summary.get("warnings"):
+        lines += ["", "Warnings"] + [f"  - {w}" for w in summary["warnings"]]
+    return "\n".join(lines)
+
+
+def kind_label(row: dict) -> str:
+    """A validation row's kind as words (``calibration_target`` -> ``calibration target``).
+
+    A row saved by a version before kinds had only a ``calibration_target`` flag; its
+    other rows were never classified, and are shown so.
+    """
+    kind = row.get("kind") or ("calibration_target" if row.get("calibration_target") else "unclassified")
+    return kind.replace("_", " ")
+
+
+def validation_table(rows: list[dict], markdown: bool = False) -> str:
+    """Observed figures against the model's 5/50/95%, the observed value's percentile and each row's kind.
+
+    The kind says what a match can show (``sibmodel.scenario.schema.VALIDATION_KINDS``): only an
+    ``independent`` row is a check that no input was set from.
+    """
+    def fmt(fig: str, x: float) -> str:
+        if "share" in fig:
+            return format_percent(x)
+        if fig.endswith("_gbp"):
+            return format_money(x)
+        return format_number(x)
+
+    if markdown:
+        out = ["| figure | observed | model p5 | model p50 | model p95 | percentile of observed | inside 5-95% | kind |", "|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            out.append(
+                f"| {r['figure']} | {fmt(r['figure'], r['observed'])} | {fmt(r['figure'], r['p5'])} | {fmt(r['figure'], r['p50'])} | "
+                f"{fmt(r['figure'], r['p95'])} | {_pctile(r['percentile_of_observed'])} | {'yes' if r['inside_p5_p95'] else 'NO'} | {kind_label(r)} |"
+            )
+        return "\n".join(out)
+    width = max([len(r["figure"]) for r in rows] + [6])
+    out = [
+        "Validation against published results (kind: what a match shows; only 'independent' is a check no input was set from)",
+        f"  {'figure':<{width}} {'observed':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'pctile':>7}  kind",
+    ]
+    for r in rows:
+        mark = "" if r["inside_p5_p95"] else "  <- outside 5-95%"
+        out.append(
+            f"  {r['figure']:<{width}} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
+            f"{fmt(r['figure'], r['p95']):>10} {_pctile(r['percentile_of_observed'], '%'):>7}  {kind_label(r):<18}{mark}".rstrip()
+        )
+    return "\n".join(out)

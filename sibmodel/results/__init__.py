@@ -1,0 +1,1 @@
+"""What a run produces: the per-draw store, summary and run folder, reading a saved run back, output folders sibmodel owns."""
