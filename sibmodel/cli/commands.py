@@ -19,6 +19,15 @@ from sibmodel.version import __version__
 EXIT_BAD_INPUT = 2
 
 
+def _os_error_text(exc: OSError) -> str:
+    """One line for an error of the file system: where, and the system's reason (e.g. no space left on device)."""
+    import os
+
+    reason = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{reason}"
+
+
 class _Group(click.Group):
     """Click group that turns sibmodel errors into exit code 2 without a traceback, and
     Ctrl-C, SIGTERM and SIGHUP into a one-line message and exit code 128 + the signal's number
@@ -42,6 +51,11 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except OSError as exc:  # the machine, not the model: a full or read-only disk, a file gone
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {_os_error_text(exc)}; nothing was written", err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
