@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import optimize
 
 from sibmodel.exceptions import Issue, ScenarioError
-from sibmodel.scenario.load import load_yaml, scenario_to_data, validate_data
+from sibmodel.scenario.load import as_scenario, load_yaml, scenario_to_data, validate_data
 from sibmodel.scenario.schema import Borough, Scenario
 from sibmodel.workflows.levers import WorkflowError
 from sibmodel.workflows.stress import RunSettings
@@ -264,7 +264,7 @@ def join_analysis(
 
     Parameters
     ----------
-    s : Scenario
+    s : Scenario or path-like
         The contract (with or without the candidate already in it).
     name : str
         The candidate borough.
@@ -278,6 +278,7 @@ def join_analysis(
     -------
     JoinResult
     """
+    s = as_scenario(s)
     from sibmodel.workflows.stress import investor_metrics
 
     block = candidate_block(
