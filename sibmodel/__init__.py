@@ -28,10 +28,28 @@ def __getattr__(name: str):
 
 
 def simulate(scenario, draws: int = 2000, seed: int | None = None, **kwargs):
-    """Simulate a scenario; see :func:`sibmodel.engine.run.simulate`."""
-    from sibmodel.engine.run import simulate as _simulate
+    """Simulate a scenario.
 
-    return _simulate(scenario, draws=draws, seed=seed, **kwargs)
+    Parameters
+    ----------
+    scenario : Scenario or path-like
+        A scenario, or the path of its YAML file (read with :func:`load_scenario`).
+    draws : int
+        Monte Carlo draws.
+    seed : int, optional
+        Root seed; ``None`` draws fresh entropy, recorded in the results.
+    **kwargs
+        ``chunk_size``, ``workers``, ``progress``, ``scheduler``, ``spool_dir``: see
+        :func:`sibmodel.engine.run.simulate`.
+
+    Returns
+    -------
+    sibmodel.results.run.Results
+    """
+    from sibmodel.engine.run import simulate as _simulate
+    from sibmodel.scenario.load import as_scenario
+
+    return _simulate(as_scenario(scenario), draws=draws, seed=seed, **kwargs)
 
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "simulate", "__version__"]

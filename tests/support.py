@@ -22,6 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 
 
+def scenario_files() -> list[Path]:
+    """Every shipped scenario file (``scenarios/**/*.yaml``), not the borough blocks of
+    ``scenarios/boroughs/`` (files for ``sibmodel join --borough-file``, not scenarios)."""
+    return sorted(p for p in SCENARIOS.rglob("*.yaml") if "boroughs" not in p.relative_to(SCENARIOS).parts)
+
+
 def scenario_file(relative: str) -> str:
     """Absolute path (as text) of a shipped scenario, e.g. ``scenario_file("essex/essex_mst.yaml")``."""
     return str(SCENARIOS / relative)

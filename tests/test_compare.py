@@ -107,7 +107,7 @@ def test_format_table_names_scenarios_and_differences(pfp_vs_halved):
 def test_compare_folder(pfp_vs_halved, tmp_path):
     out = write_comparison(pfp_vs_halved, tmp_path / "cmp")
     names = sorted(p.name for p in out.iterdir())
-    assert names == [".sibmodel-output.json", "compare.csv", "compare.html", "compare.json", "figures"]
+    assert names == [".sibmodel-output.json", "compare.csv", "compare.html", "compare.json", "figures", "manifest.json"]
     figs = sorted(p.name for p in (out / "figures").iterdir())
     assert figs == sorted(f"{s}.{e}" for s in ("compare_distributions", "compare_cashflows", "compare_differences") for e in ("png", "svg"))
     doc = json.loads((out / "compare.json").read_text())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import PFP_PATH, ROOT, invoke
+from support import PFP_PATH, ROOT, invoke, scenario_files
 
 from sibmodel import __version__
 from sibmodel.exceptions import ScenarioError
@@ -622,7 +622,7 @@ def test_scenario_hash_ignores_yaml_layout(tmp_path):
     assert scenario_hash(load_scenario(path)) == scenario_hash(load_scenario(PFP_PATH))
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").rglob("*.yaml")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_bundled_scenarios_validate(path):
     result = invoke("validate", str(path))
     assert result.exit_code == 0, result.output

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import PFP
-from support import SCENARIOS as SCENARIO_DIR
+from support import PFP, scenario_files
 
 from sibmodel import load_scenario
 from sibmodel.engine.run import simulate
 from sibmodel.scenario.schema import VALIDATION_KINDS
 
-SCENARIOS = sorted(str(p) for p in SCENARIO_DIR.rglob("*.yaml"))
+SCENARIOS = [str(p) for p in scenario_files()]
 
 
 def test_there_are_scenarios():

@@ -266,7 +266,7 @@ def test_join_break_even_care_cost_gives_zero_median_net_saving(pfp):
     from sibmodel.workflows.join import _scale_care_costs
 
     block = candidate_block(pfp, "Croydon", starts_per_quarter=2.0)
-    rerun = settings.run(_scale_care_costs(with_borough(pfp, "Croydon", block), "Croydon", block, r.break_even_care_cost_factor))
+    rerun = settings.run(_scale_care_costs(with_borough(pfp, "Croydon", block), "Croydon", r.break_even_care_cost_factor))
     net = np.median(rerun.draws["borough.Croydon.net_savings_gbp"])
     paid = np.median(rerun.draws["borough.Croydon.outcome_payments_gbp"])
     assert abs(net) < 0.01 * paid

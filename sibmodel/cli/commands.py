@@ -12,7 +12,14 @@ import sys
 
 import click
 
-from sibmodel.cli.options import DEFAULT_OUT_HELP, overwrite_option, parse_assignments, set_option
+from sibmodel.cli.options import (
+    DEFAULT_OUT_HELP,
+    command_line,
+    overwrite_option,
+    parse_assignments,
+    record_command_line,
+    set_option,
+)
 from sibmodel.exceptions import SibmodelError
 from sibmodel.version import __version__
 
@@ -34,11 +41,12 @@ class _Group(click.Group):
     (130, 143, 129); the outputs' clean-up (sibmodel/results/folders.py) runs as for any exception.
     Text it prints has control characters (terminal escape codes from a scenario) removed."""
 
-    def main(self, *args, **kwargs):
+    def main(self, args=None, *rest, **kwargs):
         from sibmodel.safe_text import filtered_output
 
+        record_command_line(sys.argv[1:] if args is None else args)  # for the outputs' manifest.json
         with filtered_output():
-            return super().main(*args, **kwargs)
+            return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context):
         from sibmodel.results import folders as outputs
@@ -143,6 +151,8 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
         try:
             if overrides:
                 res.meta["overrides"] = list(overrides)
+            res.meta["command_line"] = command_line()
+            res.meta["scenario_file"] = scenario
             if no_report:
                 writers = ()
             else:  # matplotlib is imported only when a report is written
@@ -222,7 +232,7 @@ def report(run_dir: str) -> None:
     """Regenerate report.html and figures/ of the saved run RUN_DIR (a folder written by `sibmodel run`)."""
     from sibmodel.report.html import regenerate
 
-    click.echo(f"Wrote {regenerate(run_dir)}")
+    click.echo(f"Wrote {regenerate(run_dir, command_line=command_line())}")
 
 
 @main.command()
@@ -254,7 +264,7 @@ def compare(scenarios, draws, seed, out_dir, overwrite, workers, chunk_size) -> 
     asked = Path(out_dir) if out_dir else default_output("compare-" + "-vs-".join(safe_name(Path(p).stem) for p in scenarios))
     with claim(asked, overwrite=overwrite, numbered=out_dir is None) as target:  # locked and checked before running
         comp = run_comparison(loaded, list(scenarios), draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers or min(workers_for(x, chunk_size) for x in loaded))
-        write_comparison(comp, target, overwrite=overwrite)
+        write_comparison(comp, target, overwrite=overwrite, command_line=command_line())
     click.echo(f"{draws} draws per scenario, seed {seed}")
     click.echo(format_table(comp.table))
     click.echo("")

@@ -4,6 +4,20 @@ from __future__ import annotations
 
 import click
 
+#: The arguments of the command being run (set by the ``sibmodel`` group; see :func:`command_line`).
+_ARGV: list[str] = []
+
+
+def record_command_line(argv) -> None:
+    """Remember the arguments of this command (without the program name) for its manifest."""
+    _ARGV[:] = [str(a) for a in argv]
+
+
+def command_line() -> list[str]:
+    """The command as typed, ``["sibmodel", ...]``: recorded in every output's ``manifest.json``."""
+    return ["sibmodel", *_ARGV]
+
+
 #: ``--set PATH=VALUE`` (repeatable): override a scenario field by dotted path.
 set_option = click.option(
     "--set",

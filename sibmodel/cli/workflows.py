@@ -47,13 +47,20 @@ def _progress(message: str) -> None:
         click.echo(f"  ... {message}", err=True)
 
 
-def _output(out_dir: str | None, command: str, scenario: str, overrides, overwrite: bool):
+def _output(out_dir: str | None, command: str, scenario: str, overrides, overwrite: bool, *, s, seed: int, draws: int | None, **settings):
     """The output folder of a workflow (sibmodel.results.folders.output_folder): write into ``.staging``;
-    it is swapped in at ``.target`` when the block ends, and nothing is left if it fails."""
+    it is swapped in at ``.target`` when the block ends, with its ``manifest.json`` (scenario ``s``,
+    ``seed``, ``draws`` per run and ``settings``), and nothing is left if it fails."""
+    from sibmodel.cli.options import command_line
     from sibmodel.results.folders import default_output, output_folder
+    from sibmodel.results.manifest import build_manifest, manifest_writer
+    from sibmodel.scenario.load import scenario_hash
 
     target = Path(out_dir) if out_dir else default_output(f"{command}-{Path(scenario).stem}", overrides)
-    return output_folder(target, command=command.split("-")[0], overwrite=overwrite, numbered=out_dir is None)
+    name = command.split("-")[0]
+    manifest = build_manifest(name, seed=seed, seed_entropy=seed, draws=draws, scenario_hashes={scenario: scenario_hash(s)},
+                              overrides=overrides, command_line=command_line(), **settings)
+    return output_folder(target, command=name, overwrite=overwrite, numbered=out_dir is None, before_marker=manifest_writer(manifest))
 
 
 def _print_table(df, columns=None) -> None:
@@ -111,7 +118,7 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
         solve_key, solve_value = _parse_target(solve_for)
         get_lever(solve_lever, s)
     settings = _settings(draws, seed, workers)
-    with _output(out_dir, "stress", scenario, overrides, overwrite) as out:
+    with _output(out_dir, "stress", scenario, overrides, overwrite, s=s, seed=settings.seed, draws=settings.draws) as out:
         target = out.staging
         click.echo(f"{settings.draws} draws per variant, seed {settings.seed}")
         written = []
@@ -182,7 +189,7 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overwrite, 
     from sibmodel.workflows.sensitivity import input_groups, scenario_sobol
 
     s = load_scenario(scenario, overrides)
-    with _output(out_dir, "sensitivity", scenario, overrides, overwrite) as out:
+    with _output(out_dir, "sensitivity", scenario, overrides, overwrite, s=s, seed=seed, draws=replicates, method=method, n_base=n_base) as out:
         target = out.staging
         paths = list(uncertain_inputs(s))
         n_groups = len(set(input_groups(s, paths) or paths))
@@ -229,7 +236,8 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
 
     s = load_scenario(scenario, overrides)
     settings = _settings(draws, seed, workers)
-    with _output(out_dir, f"join-{name.replace(' ', '_')}", scenario, overrides, overwrite) as out:
+    with _output(out_dir, f"join-{name.replace(' ', '_')}", scenario, overrides, overwrite, s=s, seed=settings.seed, draws=settings.draws,
+                 borough=name) as out:
         target = out.staging
         jd = join_date.date() if isinstance(join_date, dt.datetime) else join_date
         costs = _placement_numbers(care_costs, "--care-cost", "PLACEMENT=GBP_PER_WEEK, e.g. foster=710")
@@ -306,7 +314,7 @@ def baseline(scenario, draws, seed, out_dir, overwrite, overrides, workers, base
     baselines = _parse_baselines(baselines_text)
     s = load_scenario(scenario, overrides)
     settings = _settings(draws, seed, workers)
-    with _output(out_dir, "baseline", scenario, overrides, overwrite) as out:
+    with _output(out_dir, "baseline", scenario, overrides, overwrite, s=s, seed=settings.seed, draws=settings.draws, baselines=baselines) as out:
         target = out.staging
         tables = policy_baseline(settings.run(s))
         click.echo(f"{settings.draws} draws, seed {settings.seed}\n")

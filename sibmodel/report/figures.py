@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from sibmodel.outputs import TIME_AT_HOME_FIGURES
-from sibmodel.report.tables import kind_label
+from sibmodel.report.tables import kind_label, seed_text
 
 CAPTION_GID = "sibmodel-caption"
 #: boxplot's keyword for horizontal boxes (``vert`` is deprecated from Matplotlib 3.10).
@@ -67,14 +67,6 @@ def _meta(run) -> dict:
     return run.summary().get("meta", {})
 
 
-def given_seed(meta: dict):
-    """The seed the user gave, or None (a run without --seed may come back from a saved folder as NaN)."""
-    seed = meta.get("seed")
-    if seed is None or (isinstance(seed, float) and seed != seed):
-        return None
-    return int(seed)
-
-
 def run_label(run) -> str:
     """The scenario's name, as shown in legends."""
     return run.scenario.metadata.name
@@ -83,11 +75,9 @@ def run_label(run) -> str:
 def source_line(run) -> str:
     """Where a figure's numbers come from: model, scenario, hash, draws, seed."""
     m = _meta(run)
-    seed = given_seed(m)
-    seed_text = f"seed {seed}" if seed is not None else f"seed entropy {m.get('seed_entropy', '?')}"
     return (
         f"Source: sibmodel {m.get('version', '?')} Monte Carlo, scenario \u201c{run_label(run)}\u201d "
-        f"(hash {str(m.get('scenario_hash', '?'))[:12]}), {m.get('draws', len(run.draws))} draws, {seed_text}."
+        f"(hash {str(m.get('scenario_hash', '?'))[:12]}), {m.get('draws', len(run.draws))} draws, {seed_text(m)}."
     )
 
 
@@ -456,10 +446,9 @@ def _labels(runs: Sequence) -> list[str]:
 
 def _compare_caption(runs: Sequence) -> str:
     m = _meta(runs[0])
-    seed = given_seed(m)
     return (
         f"Source: sibmodel {m.get('version', '?')}; {len(runs)} scenarios each run with {m.get('draws', '?')} draws on the same "
-        f"{'seed ' + str(seed) if seed is not None else 'seed entropy ' + str(m.get('seed_entropy'))} (common random numbers): "
+        f"{seed_text(m)} (common random numbers): "
         + "; ".join(f"#{i} \u201c{run_label(r)}\u201d (hash {str(_meta(r).get('scenario_hash', '?'))[:12]})" for i, r in enumerate(runs)) + "."
     )
 

@@ -31,6 +31,7 @@ from sibmodel.report.tables import (
     format_money,
     format_number,
     format_percent,
+    given_seed,
     kind_label,
 )
 from sibmodel.results.rundir import load_run
@@ -216,7 +217,7 @@ def _assumption_section(scenario) -> str:
 
 
 def _manifest_section(manifest: dict, meta: dict) -> str:
-    keys = [("seed", F.given_seed(meta)), ("seed entropy", meta.get("seed_entropy")), ("scenario hash (SHA-256)", meta.get("scenario_hash")),
+    keys = [("seed", given_seed(meta)), ("seed entropy", meta.get("seed_entropy")), ("scenario hash (SHA-256)", meta.get("scenario_hash")),
             ("sibmodel version", meta.get("version")), ("draws", meta.get("draws")), ("chunk size", meta.get("chunk_size")),
             ("workers", meta.get("workers")), ("elapsed [s]", meta.get("elapsed_s")), ("written at (UTC)", manifest.get("written_at"))]
     versions = manifest.get("versions") or {}
@@ -323,11 +324,13 @@ def run_folder_writer(folder: Path, results) -> None:
     write_report(load_run(folder), folder)
 
 
-def regenerate(run_dir: str | os.PathLike) -> Path:
+def regenerate(run_dir: str | os.PathLike, *, command_line=None) -> Path:
     """Rebuild ``report.html`` and ``figures/`` of a saved run folder (``sibmodel report``).
 
     Only in a folder sibmodel wrote (:func:`sibmodel.results.folders.is_sibmodel_folder`), and
-    under its lock (a run writing it at the same time is an error).
+    under its lock (a run writing it at the same time is an error).  The rebuild is added to
+    the run's ``manifest.json`` under ``report_rebuilds`` (``command_line`` as typed, if any;
+    the versions; when), the run's own provenance kept as it was.
     """
     from sibmodel.exceptions import RunFolderError
     from sibmodel.results.folders import (
@@ -351,9 +354,20 @@ def regenerate(run_dir: str | os.PathLike) -> Path:
         run = load_run(folder)
         marker = json.loads((folder / MARKER_FILE).read_text()) if (folder / MARKER_FILE).is_file() else None
         path = write_report(run, folder)
+        _record_rebuild(folder, command_line)
         if marker is not None:  # the report's files are sibmodel's; nothing else is added to the list
             write_marker(folder, marker.get("command", "run"), {p for p in marker.get("files", []) if not ours(p)} | {p for p in list_entries(folder) if ours(p)})
     return path
+
+
+def _record_rebuild(folder: Path, command_line) -> None:
+    """Add this rebuild to the run folder's ``manifest.json`` (written beside, renamed in)."""
+    from sibmodel.results.manifest import MANIFEST_FILE, now_utc, versions, write_manifest
+
+    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))  # load_run has read it
+    rebuild = {"command_line": None if command_line is None else [str(a) for a in command_line], "versions": versions(), "written_at": now_utc()}
+    manifest["report_rebuilds"] = [*(manifest.get("report_rebuilds") or []), rebuild]
+    write_manifest(folder, manifest)
 
 
 # --------------------------------------------------------------------------- compare
@@ -374,7 +388,7 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
     names = [F.run_label(r) for r in runs]
     m = runs[0].summary()["meta"]
     header = (f"<h1>Comparison of {len(runs)} scenarios</h1><p>Each scenario was run with {_e(m.get('draws'))} draws on the same seed "
-              f"({_e(F.given_seed(m) if F.given_seed(m) is not None else m.get('seed_entropy'))}): common random numbers, so the "
+              f"({_e(given_seed(m) if given_seed(m) is not None else m.get('seed_entropy'))}): common random numbers, so the "
               "differences below are paired draw by draw and reflect the scenarios, not sampling noise.</p>")
     scen_rows = [[i, names[i], r.summary()["meta"].get("scenario_hash", ""), path] for i, (r, path) in enumerate(zip(runs, comparison.paths))]
     scen = _table(["#", "scenario", "hash (SHA-256)", "file"], scen_rows, numeric=())
@@ -396,7 +410,7 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
         ("headline", "Headline figures and differences", note + _table(head, rows, numeric=range(2, 9))),
         ("figures", "Figures", figs),
         ("manifest", "Manifest", _table(["item", "value"], [["sibmodel version", m.get("version")], ["draws", m.get("draws")],
-                                                               ["seed", F.given_seed(m)], ["seed entropy", m.get("seed_entropy")],
+                                                               ["seed", given_seed(m)], ["seed entropy", m.get("seed_entropy")],
                                                                ["chunk size", m.get("chunk_size")]], numeric=())),
     ]
     return _page("sibmodel comparison: " + " vs ".join(names), header, sections)

@@ -62,12 +62,26 @@ def _baseline_rows(summary: dict) -> list[str]:
     return rows
 
 
+def given_seed(meta: dict):
+    """The seed the user gave, or None (a run without --seed may come back from a saved folder as NaN)."""
+    seed = meta.get("seed")
+    if seed is None or (isinstance(seed, float) and seed != seed):
+        return None
+    return int(seed)
+
+
+def seed_text(meta: dict) -> str:
+    """``seed 1`` for a run given a seed; ``seed entropy N`` for one that drew fresh entropy."""
+    seed = given_seed(meta)
+    return f"seed {seed}" if seed is not None else f"seed entropy {meta.get('seed_entropy', '?')}"
+
+
 def headline_table(summary: dict) -> str:
     """Median and 5-95% range of the figures each user looks at first."""
     o, c, inv, com, g = summary["outcomes"], summary["contract"], summary["investor"], summary["commissioner"], summary["government"]
     head = f"  {'':<44} {'median':>12} {'p5':>12} {'p95':>12}"
     lines = [
-        f"{summary['meta'].get('draws', '?')} draws, seed entropy {summary['meta'].get('seed_entropy', '?')}",
+        f"{summary['meta'].get('draws', '?')} draws, {seed_text(summary['meta'])}",
         "",
         "Outcomes (policy)",
         head,

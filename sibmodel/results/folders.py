@@ -189,10 +189,17 @@ def write_marker(folder: str | os.PathLike, command: str, files: Iterable[str] |
         "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "files": sorted(list_entries(folder) if files is None else set(files)),
     }
-    tmp = make_temporary(folder, "new", "marker", is_folder=False)
-    tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    os.replace(tmp, folder / MARKER_FILE)
+    replace_file(folder, MARKER_FILE, json.dumps(doc, indent=2))
+
+
+def replace_file(folder: str | os.PathLike, name: str, text: str) -> Path:
+    """Write the file ``name`` in ``folder`` (one sibmodel owns) atomically: beside it, then renamed in."""
+    folder = Path(folder)
+    tmp = make_temporary(folder, "new", name.lstrip("."), is_folder=False)
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, folder / name)
     _mine.discard(_key(tmp))
+    return folder / name
 
 
 def check_target(target: str | os.PathLike, *, overwrite: bool, folder: bool = True, display: str | None = None) -> None:
@@ -591,7 +598,7 @@ class Output:
     staging: Path
 
 
-def output_folder(target: str | os.PathLike, *, command: str, overwrite: bool = False, numbered: bool = False):
+def output_folder(target: str | os.PathLike, *, command: str, overwrite: bool = False, numbered: bool = False, before_marker=None):
     """Write an output folder safely: claim it, stage it, mark it, swap it in.
 
     Parameters
@@ -602,6 +609,9 @@ def output_folder(target: str | os.PathLike, *, command: str, overwrite: bool = 
         The command writing it (recorded in the marker).
     overwrite, numbered : bool
         As for :func:`claim`.
+    before_marker : callable, optional
+        Called with the staging folder when the block ends, before the marker is written
+        (e.g. to write ``manifest.json``: :func:`sibmodel.results.manifest.manifest_writer`).
 
     Yields
     ------
@@ -615,7 +625,12 @@ def output_folder(target: str | os.PathLike, *, command: str, overwrite: bool = 
     OutputError
         As :func:`claim`, or when the folder cannot be written (disk full, read-only).
     """
-    return _staged(target, overwrite=overwrite, numbered=numbered, finish=lambda staging: write_marker(staging, command))
+    def finish(staging: Path) -> None:
+        if before_marker is not None:
+            before_marker(staging)
+        write_marker(staging, command)
+
+    return _staged(target, overwrite=overwrite, numbered=numbered, finish=finish)
 
 
 def write_file(target: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:

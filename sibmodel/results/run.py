@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import tempfile
 import typing
@@ -548,25 +547,20 @@ class Results:
     # ------------------------------------------------------------------ writing
     @property
     def manifest(self) -> dict:
-        """What ``manifest.json`` holds: the run's metadata, the resolved scenario, the library
-        versions and ``written_at`` (now, UTC) -- the same keys as a saved run's ``manifest``."""
-        import numpy
-        import pydantic
-        import scipy
+        """What ``manifest.json`` holds: the run's metadata, the provenance every output folder
+        has (:func:`sibmodel.results.manifest.build_manifest`: command line, seed, draws, scenario
+        hash, overrides, versions, ``written_at``: now, UTC) and the resolved scenario -- the same
+        keys as a saved run's ``manifest``."""
+        from sibmodel.results.manifest import build_manifest
 
-        return {
-            **self.meta,
-            "scenario": scenario_to_data(self.scenario),
-            "versions": {
-                "sibmodel": __version__,
-                "python": platform.python_version(),
-                "numpy": numpy.__version__,
-                "scipy": scipy.__version__,
-                "pandas": pd.__version__,
-                "pydantic": pydantic.__version__,
-            },
-            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }
+        m = self.meta
+        provenance = build_manifest(
+            "run", seed=m.get("seed"), seed_entropy=m.get("seed_entropy"), draws=m.get("draws"),
+            scenario_hashes={m.get("scenario_file") or self.scenario.metadata.name: m.get("scenario_hash") or scenario_hash(self.scenario)},
+            overrides=m.get("overrides") or (), command_line=m.get("command_line"),
+            chunk_size=m.get("chunk_size"), workers=m.get("workers"), scheduler=m.get("scheduler"),
+        )
+        return {**m, **provenance, "scenario": scenario_to_data(self.scenario)}
 
     def to_dir(self, path: str | os.PathLike, extra_writers=(), *, overwrite: bool = False) -> Path:
         """Write the run folder atomically: a hidden staging folder swapped into place.

@@ -516,6 +516,32 @@ def load_scenario(path: str | os.PathLike, overrides: Iterable[str] = ()) -> Sce
     return validate_data(data, str(path))
 
 
+def as_scenario(scenario: Scenario | str | os.PathLike) -> Scenario:
+    """A scenario given as a :class:`Scenario` or as the path of its YAML file.
+
+    Parameters
+    ----------
+    scenario : Scenario or path-like
+        A validated scenario (returned as it is) or a file for :func:`load_scenario`.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        The file cannot be read or is not a valid scenario.
+    TypeError
+        ``scenario`` is neither.
+    """
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, (str, os.PathLike)):
+        return load_scenario(scenario)
+    raise TypeError(f"expected a Scenario or the path of a scenario file, not {type(scenario).__name__}")
+
+
 def scenario_to_data(scenario: Scenario) -> dict:
     """A JSON-ready dict of the resolved scenario (dates as ISO strings)."""
     return scenario.model_dump(mode="json", by_alias=True, exclude_none=True)

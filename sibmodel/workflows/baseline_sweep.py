@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sibmodel.results.stats import first_crossing
+from sibmodel.scenario.load import as_scenario
 from sibmodel.scenario.quantities import Fixed
 from sibmodel.scenario.schema import Baseline, Scenario
 
@@ -150,7 +151,7 @@ def sweep(s: Scenario, baselines, settings, grid=DEFAULT_GRID, progress=None) ->
 
     Parameters
     ----------
-    s : Scenario
+    s : Scenario or path-like
     baselines : sequence of float
         Baselines to report [share], each in (0, 1).
     settings : sibmodel.workflows.stress.RunSettings
@@ -164,6 +165,7 @@ def sweep(s: Scenario, baselines, settings, grid=DEFAULT_GRID, progress=None) ->
     -------
     BaselineSweep
     """
+    s = as_scenario(s)
     baselines = [float(b) for b in baselines]
     values = np.unique(np.round(np.concatenate([np.asarray(grid, float), baselines]), 12))
     names = list(s.boroughs)

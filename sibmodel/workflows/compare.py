@@ -242,19 +242,28 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, overwrite: bool = False, numbered: bool = False) -> Path:
+def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, overwrite: bool = False, numbered: bool = False,
+                     command_line=None) -> Path:
     """Write the comparison folder atomically (see :func:`sibmodel.results.folders.output_folder`).
 
     Files: ``compare.html`` (self-contained report), ``compare.json`` and
-    ``compare.csv`` (the table), ``figures/`` (PNG and SVG of each overlay).
+    ``compare.csv`` (the table), ``figures/`` (PNG and SVG of each overlay), ``manifest.json``
+    (:func:`sibmodel.results.manifest.build_manifest`; ``command_line`` as typed, if any).
     ``overwrite`` replaces an earlier sibmodel output at ``out_dir``; ``numbered``
     writes to ``<out_dir>-2``, ``-3``, ... instead when ``out_dir`` is taken.
     Returns the folder written.
     """
     from sibmodel.report.html import COMPARE_FILE, build_compare_report
     from sibmodel.results.folders import output_folder
+    from sibmodel.results.manifest import build_manifest, manifest_writer
 
-    with output_folder(out_dir, command="compare", overwrite=overwrite, numbered=numbered) as out:
+    first = comparison.runs[0].summary()["meta"]
+    manifest = build_manifest(
+        "compare", seed=first.get("seed"), seed_entropy=first.get("seed_entropy"), draws=first.get("draws"),
+        scenario_hashes={p: r.summary()["meta"].get("scenario_hash") for r, p in zip(comparison.runs, comparison.paths)},
+        command_line=command_line, chunk_size=first.get("chunk_size"),
+    )
+    with output_folder(out_dir, command="compare", overwrite=overwrite, numbered=numbered, before_marker=manifest_writer(manifest)) as out:
         tmp = out.staging
         (tmp / COMPARE_FILE).write_text(build_compare_report(comparison, tmp / "figures"), encoding="utf-8")
         records = json.loads(comparison.table.to_json(orient="records"))

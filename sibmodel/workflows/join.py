@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import optimize
 
 from sibmodel.exceptions import Issue, ScenarioError
-from sibmodel.scenario.load import load_yaml, scenario_to_data, validate_data
+from sibmodel.scenario.load import as_scenario, load_yaml, scenario_to_data, validate_data
 from sibmodel.scenario.schema import Borough, Scenario
 from sibmodel.workflows.levers import WorkflowError
 from sibmodel.workflows.stress import RunSettings
@@ -133,12 +133,13 @@ def candidate_block(
     return block
 
 
-def with_borough(s: Scenario, name: str, block: dict, like: str | None = None) -> Scenario:
+def with_borough(s: Scenario, name: str, block: dict, like: str | None = None, *, origin: str | None = None) -> Scenario:
     """The scenario with borough ``name`` set to ``block`` and served by teams.
 
     A new borough is appended (after every existing one) and added to the team
     that serves ``like`` (default: the first borough) for each intervention in its
-    mix, or to the intervention's first team.
+    mix, or to the intervention's first team.  ``origin`` (e.g. the
+    ``--borough-file``) is named in validation errors.
     """
     data = scenario_to_data(s)
     is_new = name not in data["boroughs"]
@@ -154,7 +155,7 @@ def with_borough(s: Scenario, name: str, block: dict, like: str | None = None) -
                 continue  # implied per-borough teams
             chosen = next((t for t, team in teams.items() if template in team["boroughs"]), next(iter(teams)))
             teams[chosen]["boroughs"] = [*teams[chosen]["boroughs"], name]
-    return validate_data(data, f"<scenario with {name}>")
+    return validate_data(data, f"<scenario with {name}{f', from {origin}' if origin else ''}>")
 
 
 def without_borough(s: Scenario, name: str) -> Scenario:
@@ -175,13 +176,18 @@ def without_borough(s: Scenario, name: str) -> Scenario:
     return validate_data(data, f"<scenario without {name}>")
 
 
-def _scale_care_costs(joined: Scenario, name: str, block: dict, factor: float) -> Scenario:
-    """The scenario with the candidate (already in ``joined``) paying ``factor`` times its weekly care costs."""
+def _scale_care_costs(joined: Scenario, name: str, factor: float) -> Scenario:
+    """The scenario with the candidate (already in ``joined``) paying ``factor`` times its weekly care costs.
+
+    The candidate's block is read back from ``joined``, validated, so each cost is in one form
+    (a plain number in a ``--borough-file`` is ``{dist: fixed, value: ...}`` there).
+    """
     from sibmodel.workflows.levers import scale_spec
 
-    b = copy.deepcopy(block)
+    data = scenario_to_data(joined)
+    b = data["boroughs"][name]
     costs = dict(b.get("weekly_care_cost_gbp", {}))
-    for kind, placement in scenario_to_data(joined)["care"]["placements"].items():
+    for kind, placement in data["care"]["placements"].items():
         costs[kind] = scale_spec(costs.get(kind, placement["weekly_cost_gbp"]), factor)
     b["weekly_care_cost_gbp"] = costs
     return with_borough(joined, name, b)
@@ -258,7 +264,7 @@ def join_analysis(
 
     Parameters
     ----------
-    s : Scenario
+    s : Scenario or path-like
         The contract (with or without the candidate already in it).
     name : str
         The candidate borough.
@@ -272,6 +278,7 @@ def join_analysis(
     -------
     JoinResult
     """
+    s = as_scenario(s)
     from sibmodel.workflows.stress import investor_metrics
 
     block = candidate_block(
@@ -280,7 +287,8 @@ def join_analysis(
     )
     base = without_borough(s, name) if name in s.boroughs else s
     # a borough already in the scenario keeps its own teams; a new one joins those of `like`
-    joined = with_borough(s, name, block, like)
+    joined = with_borough(s, name, block, like, origin=None if borough_file is None else str(borough_file))
+    block = scenario_to_data(joined)["boroughs"][name]  # validated: one form for every value
     r0, r1 = settings.run(base), settings.run(joined)
     sm0, sm1 = r0.summary(), r1.summary()
     cand = sm1["commissioner"]["boroughs"][name]
@@ -318,7 +326,7 @@ def join_analysis(
         )
     factor, costs, starts_be = float("nan"), {}, float("nan")
     if break_even:
-        factor, costs, note = _break_even_care_cost(joined, name, block, settings)
+        factor, costs, note = _break_even_care_cost(joined, name, settings)
         notes.append(note)
         starts_be, note = _break_even_starts(joined, name, block, settings, investor_metrics(r0.draws)["irr_p50"])
         notes.append(note)
@@ -340,11 +348,11 @@ def _median_net(res, name: str) -> float:
     return float(np.median(res.draws[f"borough.{name}.net_savings_gbp"].to_numpy(float)))
 
 
-def _break_even_care_cost(joined, name, block, settings, bracket=(0.01, 20.0)):
+def _break_even_care_cost(joined, name, settings, bracket=(0.01, 20.0)):
     """Factor on the candidate's care costs at which its median net saving is zero (brentq, CRN)."""
 
     def g(f: float) -> float:
-        return _median_net(settings.run(_scale_care_costs(joined, name, block, f)), name)
+        return _median_net(settings.run(_scale_care_costs(joined, name, f)), name)
 
     lo, hi = bracket
     g_lo, g_hi = g(lo), g(hi)
@@ -353,7 +361,7 @@ def _break_even_care_cost(joined, name, block, settings, bracket=(0.01, 20.0)):
             f"Break-even care cost not found: {name}'s median net saving is £{g_lo:,.0f} at {lo:g}x and £{g_hi:,.0f} at {hi:g}x its care costs."
         )
     f = optimize.brentq(g, lo, hi, xtol=1e-3, rtol=1e-6)
-    s_be = _scale_care_costs(joined, name, block, f)
+    s_be = _scale_care_costs(joined, name, f)
     from sibmodel.model.sampling import ppf
 
     costs = {}

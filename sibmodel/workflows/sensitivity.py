@@ -41,6 +41,7 @@ import pandas as pd
 
 from sibmodel.engine.run import simulate
 from sibmodel.model.sampling import U_EPS, correlate_uniforms, ppf
+from sibmodel.scenario.load import as_scenario
 from sibmodel.scenario.schema import Scenario
 from sibmodel.workflows.levers import WorkflowError, hold_inputs, uncertain_inputs
 
@@ -160,7 +161,7 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
 
     Parameters
     ----------
-    s : Scenario
+    s : Scenario or path-like
     n_base : int
         SALib base sample size (power of 2); the scenario is simulated
         ``n_base (G + 2)`` times.
@@ -178,6 +179,7 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
     pandas.DataFrame
         See :func:`sobol_indices`; ``output`` is ``investor_irr`` or ``net_savings``.
     """
+    s = as_scenario(s)
     specs = uncertain_inputs(s)
     if not specs:
         raise WorkflowError.one("the scenario has no uncertain inputs to analyse", path="scenario")

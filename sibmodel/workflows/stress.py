@@ -24,7 +24,7 @@ from scipy import optimize
 from sibmodel.engine.run import DEFAULT_CHUNK_SIZE, simulate
 from sibmodel.model.finance import p_loss
 from sibmodel.model.sampling import ppf
-from sibmodel.scenario.load import load_scenario
+from sibmodel.scenario.load import as_scenario, load_scenario
 from sibmodel.scenario.schema import Scenario
 from sibmodel.workflows.levers import (
     REVERSE_STRESS_LEVERS,
@@ -68,7 +68,8 @@ class RunSettings:
     workers: int = 1
 
     def run(self, s: Scenario):
-        return simulate(s, draws=self.draws, seed=self.seed, chunk_size=self.chunk_size, workers=self.workers)
+        """Simulate ``s`` (a :class:`Scenario` or the path of its file) with these settings."""
+        return simulate(as_scenario(s), draws=self.draws, seed=self.seed, chunk_size=self.chunk_size, workers=self.workers)
 
 
 def _finite(x) -> np.ndarray:
@@ -151,7 +152,7 @@ def stress_suite(base: Scenario, stresses: dict[str, Scenario], settings: RunSet
 
     Parameters
     ----------
-    base : Scenario
+    base : Scenario or path-like
         The base case.
     stresses : dict of label -> Scenario
         Stress scenarios, e.g. loaded from ``scenarios/stress/*.yaml``.
@@ -166,6 +167,7 @@ def stress_suite(base: Scenario, stresses: dict[str, Scenario], settings: RunSet
         :data:`STRESS_COLUMNS`, plus ``irr_p50_change`` and ``p_loss_change``
         against the base [same units].
     """
+    base = as_scenario(base)
     rows = []
     for label, s in {"base": base, **stresses}.items():
         if progress:
@@ -211,7 +213,7 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
 
     Parameters
     ----------
-    s : Scenario
+    s : Scenario or path-like
     settings : RunSettings
     low_q, high_q : float
         Quantiles the input is held at [probability].
@@ -238,6 +240,7 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
     Correlations that involve the held input are dropped for that run: its
     partners are drawn from their own distributions.
     """
+    s = as_scenario(s)
     if not 0 < low_q < high_q < 1:
         raise WorkflowError.one("need 0 < low quantile < high quantile < 1", path="tornado", given=(low_q, high_q))
     specs = uncertain_inputs(s)
@@ -526,6 +529,7 @@ def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEV
     pandas.DataFrame
         One row per lever and figure (see :class:`Root`).
     """
+    s = as_scenario(s)
     if not 0 < p_loss_target < 1:
         raise WorkflowError.one("P(loss) target must lie in (0, 1)", path="--p-loss", given=p_loss_target)
     rows = []
@@ -546,6 +550,7 @@ def goal_seek(s: Scenario, lever_name: str, key: str, target: float, settings: R
     WorkflowError
         If the target is not reached within the bracket, saying what range the figure covers.
     """
+    s = as_scenario(s)
     root = solve_lever(s, lever_name, key, target, settings, bracket=bracket)
     if not np.isfinite(root.value):
         raise WorkflowError.one(f"cannot meet {key}={target:g} by moving the {root.label}: {root.note}", path="--solve", given=lever_name)
