@@ -208,3 +208,19 @@ def test_truncated_normal_ppf_against_scipy_special():
     u = uniforms(np.random.default_rng(8), 1000)
     a, b = ndtr((0.0 - 0.5) / 0.15), ndtr((1.0 - 0.5) / 0.15)
     np.testing.assert_allclose(ppf(s, u), 0.5 + 0.15 * ndtri(a + u * (b - a)), rtol=1e-12)
+
+
+def test_truncated_mean_on_a_field_reaching_1e12():
+    """A field allowed up to 1e12 (every number is) must not throw the mean off: scipy's expect over
+    [0, 1e12] gave 707 for a normal(750, 50); the mean is 750 when no mass is cut off, and the
+    truncated normal's closed form (scipy.stats.truncnorm) when some is."""
+    import scipy.stats as st
+    from pydantic import TypeAdapter
+
+    from sibmodel.scenario.quantities import quantity
+
+    field = TypeAdapter(quantity(0.0, 1e12))
+    assert field.validate_python({"dist": "normal", "mean": 750, "sd": 50}).mean() == pytest.approx(750.0, rel=1e-12)
+    assert field.validate_python({"dist": "lognormal", "median": 700, "sigma": 0.2}).mean() == pytest.approx(700 * np.exp(0.02), rel=1e-12)
+    cut = field.validate_python({"dist": "normal", "mean": 1.0, "sd": 0.42})  # ~0.9% of the mass below 0
+    assert cut.mean() == pytest.approx(st.truncnorm(-1.0 / 0.42, np.inf, loc=1.0, scale=0.42).mean(), rel=1e-9)
