@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sibmodel.model.finance import stats_block
 from sibmodel.results.stats import first_crossing
 from sibmodel.scenario.load import as_scenario
 from sibmodel.scenario.quantities import Fixed
@@ -42,19 +43,17 @@ PCT_KEYS = ("p5", "p50", "p95")
 
 
 def _pblock(x: np.ndarray) -> dict:
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return {k: None for k in PCT_KEYS}
-    return dict(zip(PCT_KEYS, (float(v) for v in np.percentile(x, (5, 50, 95)))))
+    """``{p5, p50, p95}`` of the finite values of ``x`` (:func:`sibmodel.model.finance.stats_block`); None when there are none."""
+    block = stats_block(x)
+    return {k: None if np.isnan(block[k]) else block[k] for k in PCT_KEYS}
 
 
 def with_fixed_baseline(s: Scenario, share: float) -> Scenario:
     """A copy of ``s`` whose baseline time at home is fixed at ``share`` (a ``baseline:`` block is added if missing)."""
-    src = f"Held fixed at {share:g} by `sibmodel baseline --baselines`."
-    block = s.baseline or Baseline(time_at_home_share=Fixed(value=share, source=src))
-    block = block.model_copy(update={"time_at_home_share": Fixed(value=float(share), source=src)})
-    return s.model_copy(update={"baseline": block})
+    fixed = Fixed(value=float(share), source=f"Held fixed at {share:g} by `sibmodel baseline --baselines`.")
+    if s.baseline is None:
+        return s.model_copy(update={"baseline": Baseline(time_at_home_share=fixed)})
+    return s.model_copy(update={"baseline": s.baseline.model_copy(update={"time_at_home_share": fixed})})
 
 
 @dataclass
