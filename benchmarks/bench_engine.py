@@ -70,7 +70,7 @@ def count_random_numbers(s, draws: int, seed: int) -> float:
     def wrapped(*args, **kwargs):
         return _Counting(original(*args, **kwargs), counter)
 
-    import sibmodel.engine.run as eng
+    import sibmodel.engine.chunk as eng  # the chunk draws every stream (engine/chunk.py)
 
     distributions.stream, eng.stream = wrapped, wrapped
     try:
