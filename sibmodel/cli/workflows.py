@@ -214,7 +214,7 @@ def _placement_numbers(items: tuple[str, ...], option: str, expected: str) -> di
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--borough", "name", required=True, help="The candidate borough (new, or one already in SCENARIO).")
 @click.option("--starts-per-quarter", type=click.FloatRange(min=0), default=None, help="Its expected starts per full quarter [young people/quarter].")
-@click.option("--join", "join_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Its join date (YYYY-MM-DD).")
+@click.option("--join", "join_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Its join date (YYYY-MM-DD), from the scenario's programme_start to before its referrals_close [default: the template's].")
 @click.option("--like", default=None, help="Template borough for everything not given [default: the first borough].")
 @click.option("--borough-file", type=click.Path(dir_okay=False), default=None, help="YAML file with its borough block (join_date, starts, intervention_mix, weekly_care_cost_gbp, ...).")
 @click.option("--care-cost", "care_costs", multiple=True, metavar="PLACEMENT=GBP", help="Its own weekly cost of a placement type, e.g. foster=710 [GBP/week]. Repeatable.")
@@ -247,6 +247,10 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
                           break_even=not no_break_even)
         import pandas as pd
 
+        click.echo(f"{name}: what the run assumes, and where it comes from")
+        for what, value, where in r.assumptions:
+            click.echo(f"  {what}: {value}\n      {where}")
+        write_csv(pd.DataFrame(r.assumptions, columns=["assumption", "value", "origin"]), target / "join_assumptions.csv")
         c = r.candidate
         cand = pd.DataFrame(
             [
@@ -254,7 +258,7 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
                 for k in ("starts", "outcome_payments_gbp", "care_costs_avoided_gbp", "net_savings_gbp", "benefit_cost_ratio")
             ]
         )
-        click.echo(f"{settings.draws} draws, seed {settings.seed}\n\n{name} (discounted to {s.metadata.price_year} at {s.discounting.real_rate_annual:.1%})")
+        click.echo(f"\n{settings.draws} draws, seed {settings.seed}\n\n{name} (discounted to {s.metadata.price_year} at {s.discounting.real_rate_annual:.1%})")
         _print_table(cand)
         click.echo(f"  P(coming out ahead) {c['p_net_positive']:.1%}")
         click.echo("\nInvestor, without and with the borough")
@@ -268,7 +272,7 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
         write_csv(r.investor, target / "join_investor.csv")
         write_csv(r.others, target / "join_others.csv")
         wf.save(wf.join_chart(r), target / "join.png")
-    click.echo(f"\nWrote {out.target}/ (join_candidate.csv, join_investor.csv, join_others.csv, join.png)")
+    click.echo(f"\nWrote {out.target}/ (join_assumptions.csv, join_candidate.csv, join_investor.csv, join_others.csv, join.png)")
 
 
 # --------------------------------------------------------------------------- baseline

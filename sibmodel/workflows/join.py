@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,12 @@ def _borough_issue(name: str, message: str, given=None) -> WorkflowError:
     return WorkflowError([Issue(None, f"boroughs.{name}", message, given, has_given=True)])
 
 
-def candidate_block(
+def candidate_block(s: Scenario, name: str, **options) -> dict:
+    """The candidate borough's scenario block (as data): :func:`candidate_block_origins` without the origins."""
+    return candidate_block_origins(s, name, **options)[0]
+
+
+def candidate_block_origins(
     s: Scenario,
     name: str,
     *,
@@ -60,8 +65,8 @@ def candidate_block(
     weekly_care_cost_gbp: dict[str, float] | None = None,
     entry_odds_ratio: float | None = None,
     placement_mix: dict[str, float] | None = None,
-) -> dict:
-    """The candidate borough's scenario block (as data).
+) -> tuple[dict, dict[str, str]]:
+    """The candidate borough's scenario block (as data), and where each of its fields came from.
 
     Parameters
     ----------
@@ -91,12 +96,19 @@ def candidate_block(
 
     Returns
     -------
-    dict
+    block : dict
         A borough block; validated when the scenario is rebuilt.
+    origins : dict of str -> str
+        For each field of the block (``starts.per_quarter`` apart from the rest of ``starts``),
+        where it came from: the scenario's own block, the template borough, the
+        ``--borough-file`` or a command-line flag.  A field missing from the block takes the
+        scenario's default (see :func:`candidate_assumptions`).
     """
     data = scenario_to_data(s)
     if name in data["boroughs"]:
         block = copy.deepcopy(data["boroughs"][name])
+        origin = f"{name}'s own, in the scenario"
+        teams_origin = f"{name}'s own teams, in the scenario"
     else:
         template = like or next(iter(data["boroughs"]))
         if template not in data["boroughs"]:
@@ -104,13 +116,22 @@ def candidate_block(
         block = copy.deepcopy(data["boroughs"][template])
         block.pop("leave_date", None)
         block["source"] = f"Candidate borough; fields not given are copied from {template}."
+        origin = f"copied from {template}" + ("" if like else " (the first borough; --like chooses another)")
+        teams_origin = f"the team serving {template} (else the intervention's first team)"
+    origins = {k: origin for k in block if k != "source"} | {"teams": teams_origin}
+    if "starts" in block:
+        origins["starts.per_quarter"] = origin
     if borough_file is not None:
         extra = load_yaml(borough_file)
         unknown = sorted(set(extra) - {f.alias or n for n, f in Borough.model_fields.items()} - set(Borough.model_fields))
         if unknown:
             raise ScenarioError([Issue(str(borough_file), k, f"unknown key; allowed: {', '.join(Borough.model_fields)}") for k in unknown])
         block.update(extra)
+        origins.update({k: f"from {borough_file}" for k in extra if k != "source"})
+        if "starts" in extra:
+            origins["starts.per_quarter"] = f"from {borough_file}"
     if starts_per_quarter is not None:
+        origins["starts.per_quarter"] = "given (--starts-per-quarter)"
         starts = dict(block.get("starts", {}))
         starts.pop("total", None)
         if starts_per_quarter == 0:
@@ -121,16 +142,76 @@ def candidate_block(
         block["starts"] = starts
     if join_date is not None:
         block["join_date"] = join_date.isoformat()
+        origins["join_date"] = "given (--join)"
     if weekly_care_cost_gbp:
         costs = dict(block.get("weekly_care_cost_gbp", {}))
         for kind, cost in weekly_care_cost_gbp.items():
             costs[kind] = {"value": float(cost), "source": "Candidate's own cost (sibmodel join --care-cost)."}
+            origins[f"weekly_care_cost_gbp.{kind}"] = "given (--care-cost)"
         block["weekly_care_cost_gbp"] = costs
     if entry_odds_ratio is not None:
         block["entry_odds_ratio"] = {"value": float(entry_odds_ratio), "source": "Candidate's own estimate (sibmodel join --entry-odds-ratio)."}
+        origins["entry_odds_ratio"] = "given (--entry-odds-ratio)"
     if placement_mix:
         block["placement_mix"] = {k: float(v) for k, v in placement_mix.items()}
-    return block
+        origins["placement_mix"] = "given (--placement-mix)"
+    return block, origins
+
+
+def _shares(mix: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0%}" for k, v in mix.items())
+
+
+def candidate_assumptions(joined: Scenario, name: str, origins: dict[str, str]) -> list[tuple[str, str, str]]:
+    """What the candidate borough is assumed to be in ``joined``, and where each part came from.
+
+    Parameters
+    ----------
+    joined : Scenario
+        The scenario with the candidate in it (:func:`with_borough`), validated.
+    name : str
+        The candidate.
+    origins : dict of str -> str
+        From :func:`candidate_block_origins`.
+
+    Returns
+    -------
+    list of (what, value, origin)
+        Its join date (with the window the scenario allows), starts, intervention mix, placement
+        mix, weekly care costs [GBP/week], entry odds ratio and the teams that serve it.
+    """
+    b, t = joined.boroughs[name], joined.timeline
+    default = "the scenario's default"
+
+    def origin(key: str, fallback: str = default) -> str:
+        return origins.get(key, fallback)
+
+    window = f"; the scenario allows {t.programme_start} to before {t.referrals_close}"
+    rows = [("join date", str(b.join_date), origin("join_date") + window)]
+    if b.leave_date is not None:
+        rows.append(("leave date", str(b.leave_date), origin("leave_date")))
+    st = b.starts
+    volume = f"{st.per_quarter.describe()} a quarter" if st.per_quarter is not None else f"{st.total.describe()} in all"
+    rows.append(("expected starts", volume, origin("starts.per_quarter")))
+    spread = "Poisson" if st.dispersion is None else f"negative binomial, size {st.dispersion:g}"
+    rows.append(("starts: ramp-up, spread", f"{st.ramp_up_quarters} quarters, {spread}", origin("starts")))
+    rows.append(("intervention mix", _shares(b.intervention_mix), origin("intervention_mix")))
+    mix = b.placement_mix or joined.care.entry.placement_mix
+    rows.append(("placement mix on entering care", _shares(mix),
+                 origin("placement_mix", "the scenario's care.entry.placement_mix (the mix of every borough without its own)")))
+    for kind, placement in joined.care.placements.items():
+        own = b.weekly_care_cost_gbp.get(kind)
+        where = origins.get(f"weekly_care_cost_gbp.{kind}") or (origin("weekly_care_cost_gbp") if own is not None else
+                                                                f"the scenario's care.placements.{kind}.weekly_cost_gbp")
+        rows.append((f"weekly cost, {kind} [GBP]", (own or placement.weekly_cost_gbp).describe(), where))
+    rows.append(("entry odds ratio", b.entry_odds_ratio.describe(), origin("entry_odds_ratio", f"{default} (1: the same risk as the others)")))
+    for iname, share in b.intervention_mix.items():
+        if share <= 0:
+            continue
+        teams = [tname for tname, team in joined.interventions[iname].delivery.teams.items() if name in team.boroughs]
+        team = ", ".join(teams) if teams else "a team of its own (the intervention has no named teams), at the intervention's team cost"
+        rows.append((f"{iname} team", team, origin("teams") if teams else default))
+    return rows
 
 
 def with_borough(s: Scenario, name: str, block: dict, like: str | None = None, *, origin: str | None = None) -> Scenario:
@@ -232,6 +313,8 @@ class JoinResult:
         equals the median IRR without it [young people/quarter] (0 when any
         referrals help; NaN if not reached in the search range).
     notes : list of str
+    assumptions : list of (str, str, str)
+        What the candidate was assumed to be, and where each part came from.
     """
 
     borough: str
@@ -244,6 +327,8 @@ class JoinResult:
     break_even_weekly_care_cost_gbp: dict
     break_even_starts_per_quarter: float
     notes: list
+    #: (what, value, origin) of every assumption about the candidate (:func:`candidate_assumptions`).
+    assumptions: list = field(default_factory=list)
 
 
 def join_analysis(
@@ -281,7 +366,7 @@ def join_analysis(
     s = as_scenario(s)
     from sibmodel.workflows.stress import investor_metrics
 
-    block = candidate_block(
+    block, origins = candidate_block_origins(
         s, name, like=like, starts_per_quarter=starts_per_quarter, join_date=join_date, borough_file=borough_file,
         weekly_care_cost_gbp=weekly_care_cost_gbp, entry_odds_ratio=entry_odds_ratio, placement_mix=placement_mix,
     )
@@ -341,6 +426,7 @@ def join_analysis(
         break_even_weekly_care_cost_gbp=costs,
         break_even_starts_per_quarter=starts_be,
         notes=notes,
+        assumptions=candidate_assumptions(joined, name, origins),
     )
 
 
