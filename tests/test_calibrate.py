@@ -165,3 +165,56 @@ def test_essex_scenarios_meet_their_published_care_shares(path, counterfactual, 
     fig = expected_figures(s, centers(s))
     assert fig.get("care_share.counterfactual") == pytest.approx(counterfactual, abs=5e-4)
     assert fig.get("care_share.treated") == pytest.approx(treated, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    "scenario, targets, params",
+    [
+        (PFP, ["time_at_home.counterfactual=0.40", "time_at_home.treated=0.90"],
+         ["care.entry.prob", "interventions.*.effect.hazard_ratio"]),  # beta by mean/sd, log-normals by median/sigma
+        (PFP, ["time_at_home.counterfactual=0.38"], ["care.placements.*.mean_duration_weeks"]),  # triangulars
+        (ESSEX, ["care_share.counterfactual=0.5"], ["care.entry.prob"]),
+    ],
+    ids=["pfp-entry-and-effects", "pfp-durations", "essex-entry"],
+)
+def test_written_scenario_is_clean_and_reproduces_the_calibration(tmp_path, monkeypatch, scenario, targets, params):
+    """Issue 17 item 5: written into a folder far from the scenario (from another working folder), the
+    file has no null line, extends: the original by a path relative to the file's own folder, says in its
+    name what it was calibrated to, and loads and runs with the calibrated central values -- those that
+    calibrate() finds in-process, and which meet the targets on the cohort model."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "elsewhere" / "deeper").mkdir(parents=True)
+    out = Path("elsewhere/deeper/calibrated.yaml")
+    args = ["calibrate", scenario, "--write", str(out)]
+    for t in targets:
+        args += ["--target", t]
+    for p in params:
+        args += ["--param", p]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    doc = yaml.safe_load(out.read_text())
+
+    def nulls(node, path=""):
+        if isinstance(node, dict):
+            return [n for k, v in node.items() for n in nulls(v, f"{path}.{k}")]
+        return [path] if node is None else []
+
+    assert nulls(doc) == []
+    assert not Path(doc["extends"]).is_absolute()
+    assert (out.parent / doc["extends"]).resolve() == Path(scenario).resolve()
+    wanted = {t.split("=")[0]: float(t.split("=")[1]) for t in targets}
+    for name, value in wanted.items():
+        assert f"{name}={value:g}" in doc["metadata"]["name"] and "calibrated" in doc["metadata"]["name"]
+        assert f"{name}={value:g}" in doc["metadata"]["description"]
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the written file is found from anywhere
+    written = load_scenario(str(tmp_path / out))
+    expected = calibrate(load_scenario(scenario), wanted, params)
+    got = centers(written)
+    for p, _, new in expected.moved:
+        assert got[p] == pytest.approx(new, rel=1e-9), p
+    fig = expected_figures(written, got)
+    for name, value in wanted.items():
+        assert fig.get(name) == pytest.approx(value, abs=1e-8)
+    assert simulate(written, draws=20, seed=1, chunk_size=20).summary()["outcomes"]["starts"]["p50"] > 0

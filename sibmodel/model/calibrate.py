@@ -353,39 +353,98 @@ def default_params(targets: dict[str, float]) -> list[str]:
     return out
 
 
+def _in_parent_form(spec: Spec, parent) -> dict | None:
+    """``spec`` written with the parameters its parent gives (mean/sd, alpha/beta, median/sigma, ...).
+
+    A child scenario's mapping is merged key by key onto its parent's (``extends:``), so the calibrated
+    input must give every parameter the parent gives, and no other, to replace it without ``null``
+    lines.  None if it cannot: a parent distribution of another kind.
+    """
+    d = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
+    if not isinstance(parent, dict):
+        return d  # a plain number in the parent: a mapping replaces it whole
+    if parent.get("dist", "fixed") != d["dist"]:
+        return None
+    values = dict(d)
+    if isinstance(spec, Beta):
+        a, b = spec.shape_params()
+        width = spec.high - spec.low
+        values |= {"alpha": a, "beta": b, "mean": spec.low + width * a / (a + b), "sd": width * math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))}
+    elif isinstance(spec, LogNormal):
+        mu, sigma = spec.log_params()
+        mean = math.exp(mu + sigma**2 / 2)
+        values |= {"median": math.exp(mu), "sigma": sigma, "mean": mean, "sd": mean * math.sqrt(math.expm1(sigma**2))}
+    given = [k for k in parent if k not in ("dist", "source")]
+    if not set(given) <= set(values):
+        return None
+    out = {"dist": d["dist"]} if "dist" in parent else {}
+    out |= {k: values[k] for k in given}
+    if spec.source:
+        out["source"] = spec.source
+    return out
+
+
+def _calibrated_metadata(result: CalibrationResult, original_path: str) -> dict:
+    """``metadata.name`` and ``description`` of a calibrated scenario: what it was calibrated to, from what."""
+    import os
+
+    meta = result.scenario.metadata
+    targets = ", ".join(f"{n}={t:g}" for n, (t, _) in result.achieved.items())
+    name = f"{meta.name} (calibrated: {targets})"
+    if len(name) > 200:  # the schema's limit for metadata.name
+        name = f"{meta.name[: 200 - len(' (calibrated)')]} (calibrated)"
+    moved = "; ".join(f"{p} {old:.6g} -> {new:.6g}" for p, old, new in result.moved)
+    achieved = ", ".join(f"{n}={t:g} (achieved {a:.6g})" for n, (t, a) in result.achieved.items())
+    description = (
+        f"{os.path.basename(original_path)} calibrated by sibmodel calibrate ({dt.date.today().isoformat()}) on the exact cohort "
+        f"model to {achieved}, moving {moved}." + (f" {meta.description}" if meta.description else "")
+    )
+    return {"name": name, "description": description}
+
+
 def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: str, overrides: list[str] | tuple[str, ...] = ()) -> str:
     """YAML text of a scenario that ``extends:`` the original and overrides the calibrated inputs.
 
-    ``--set`` overrides the calibration ran with are written too, so that the
-    file reproduces the calibrated scenario.  Inputs inside lists (e.g. a
-    tariff) cannot be overridden by ``extends:``; then the whole resolved
-    scenario is written instead.
+    The file is clean: ``extends:`` is relative to the written file's folder, ``metadata`` names what
+    it was calibrated to, and each calibrated input is written with the parameters the original gives
+    it, so there is no ``null`` line.  ``--set`` overrides the calibration ran with are written too,
+    so that the file reproduces the calibrated scenario.  Inputs inside lists (e.g. a tariff) cannot
+    be overridden by ``extends:``, nor a distribution the original gives in another kind; then the
+    whole resolved scenario is written instead.
     """
     import os
 
     import yaml
 
-    from sibmodel.scenario.load import apply_overrides
+    from sibmodel.scenario.load import apply_overrides, resolve, scenario_to_data
+    from sibmodel.scenario.paths import PathError, get_path
 
     specs = dict(iter_quantities(result.scenario))
     paths = [p for p, _, _ in result.moved]
     header = "# Written by `sibmodel calibrate`: " + ", ".join(
         f"{n}={t:g} (achieved {a:.6g})" for n, (t, a) in result.achieved.items()
     ) + "\n"
-    set_paths = [o.partition("=")[0].strip() for o in overrides]
-    if any(part.isdigit() for p in paths + set_paths for part in p.split(".")):
-        from sibmodel.scenario.load import scenario_to_data
+    metadata = _calibrated_metadata(result, original_path)
+    parent = resolve(original_path)  # what the written file extends (and merges onto)
 
-        return header + yaml.safe_dump(scenario_to_data(result.scenario), sort_keys=False, allow_unicode=True)
-    doc: dict = {"extends": os.path.relpath(os.path.abspath(original_path), os.path.dirname(os.path.abspath(write_path)))}
+    def parent_node(path: str):
+        try:
+            return get_path(parent, path)
+        except PathError:  # not in the file: the field's default
+            return None
+
+    forms = {p: _in_parent_form(specs[p], parent_node(p)) for p in paths}
+    set_paths = [o.partition("=")[0].strip() for o in overrides]
+    if any(part.isdigit() for p in paths + set_paths for part in p.split(".")) or None in forms.values():
+        data = scenario_to_data(result.scenario)
+        data["metadata"] |= metadata
+        return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    try:
+        extends = os.path.relpath(os.path.abspath(original_path), os.path.dirname(os.path.abspath(write_path)))
+    except ValueError:  # on another drive (Windows): no relative path exists
+        extends = os.path.abspath(original_path)
+    doc: dict = {"extends": extends, "metadata": metadata}
     doc = apply_overrides(doc, overrides)  # the --set values, as the loader read them
     for p in paths:
-        spec = specs[p]
-        d = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
-        if d.get("dist") == "beta":  # written as alpha/beta: a parent's mean/sd must go
-            d["mean"] = d["sd"] = None
-        # null removes a parameter the parent may give in another form (deep merge, see scenario.py)
-        for key in ("value", "mean", "sd", "median", "sigma", "alpha", "beta", "mode", "low", "high"):
-            d.setdefault(key, None)
-        set_path(doc, p, d, create=True)
+        set_path(doc, p, forms[p], create=True)
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
