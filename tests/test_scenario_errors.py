@@ -7,7 +7,7 @@ what is wrong).  Bad cases are built by loading ``scenarios/pfp.yaml``,
 changing one thing and writing the result to ``tmp_path``.
 
 Reference values (join dates, costs, counts) come from ``scenarios/pfp.yaml``,
-whose sources are DOMAIN.md and the seeds it cites.
+whose public sources are listed in docs/references.md.
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def test_dates_out_of_order(pfp_doc, tmp_path, block, field, value, path, fragme
 
 
 def test_borough_leaving_before_it_joins(pfp_doc, tmp_path):
-    # Haringey joined 2019-09-01 (pfp.yaml, seed 004)
+    # Haringey joined 2019-09-01 (pfp.yaml, [BOP-PFP])
     pfp_doc["boroughs"]["Haringey"]["leave_date"] = dt.date(2019, 1, 1)
     issue = issue_at(issues_of(pfp_doc), "boroughs.Haringey.leave_date")
     assert "must be after join_date (2019-09-01)" in issue.message
@@ -459,11 +459,11 @@ def test_validate_pfp_prints_summary_and_assumption_log():
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Scenario: Positive Families Partnership (as delivered)" in out
-    assert "boroughs (10)" in out  # ten boroughs (DOMAIN.md, seeds)
+    assert "boroughs (10)" in out  # ten boroughs [BOP-PFP]
     assert "Assumption log" in out
     # an uncertain input with its distribution and its source
     assert "~ care.entry.prob: beta(mean=" in out  # an uncertain input, shown with its distribution
-    # a fixed input with its source: PSSRU Unit Costs 2017, foster care GBP 646 per week (DOMAIN.md)
+    # a fixed input with its source: PSSRU Unit Costs 2017, foster care GBP 646 per week [PSSRU-2017]
     assert "= care.placements.foster.weekly_cost_gbp: 646" in out
     assert "source: PSSRU Unit Costs of Health and Social Care 2017" in out
     assert "OK: the scenario is valid." in out
@@ -473,7 +473,7 @@ def test_validate_json_is_the_resolved_scenario():
     result = invoke("validate", str(PFP_PATH), "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["investment"]["commitment_gbp"]["value"] == 4_500_000  # Bridges GBP 4.5m (DOMAIN.md)
+    assert data["investment"]["commitment_gbp"]["value"] == 4_500_000  # Bridges GBP 4.5m [PFP-launch-2018]
     assert len(data["boroughs"]) == 10
 
 
@@ -563,7 +563,7 @@ def test_set_values_are_parsed_as_yaml():
     assert s.care.entry.prob.dist == "beta" and s.care.entry.prob.source == "test"
     assert s.timeline.contract_end == dt.date(2024, 3, 31)
     assert s.contract.caps.per_borough_gbp == 1_500_000
-    # GBP 275 = GBP 10m / (350 x 104 weeks), the tariff at the cap (DOMAIN.md estimate)
+    # GBP 275 = GBP 10m / (350 x 104 weeks), the tariff at the cap (estimate from [GO-Lab-INDIGO-PFP] and [PFP-launch-2018])
     assert s.contract.tariffs[0].payment_per_week_gbp.value == 275
 
 

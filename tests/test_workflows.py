@@ -235,7 +235,7 @@ def test_join_with_zero_referrals_changes_nothing(pfp):
 
 def test_join_candidate_placement_mix_drives_its_care_costs(pfp):
     """The same candidate with a residential-heavy placement mix avoids more care cost than with
-    a foster-only one (children's homes cost ~5x foster care, DOMAIN.md), on common random numbers."""
+    a foster-only one (children's homes cost ~5x foster care, [DfE-PQ-49075] against [PSSRU-2017]), on common random numbers."""
     out = {}
     for label, mix in (("foster", {"foster": 1.0}), ("residential", {"foster": 0.2, "residential": 0.8})):
         r = join_analysis(pfp, "Croydon", SETTINGS, starts_per_quarter=3.0, placement_mix=mix, break_even=False)
@@ -273,7 +273,7 @@ def test_join_break_even_care_cost_gives_zero_median_net_saving(pfp):
 
 
 def test_join_of_an_existing_borough_keeps_its_own_team(pfp):
-    """Merton's MST team is SWLSTG (seed 001): with vs without Merton keeps it there, not in the first borough's team."""
+    """Merton's MST team is SWLSTG [PFP-launch-2018]: with vs without Merton keeps it there, not in the first borough's team."""
     r = join_analysis(pfp, "Merton", RunSettings(draws=30, seed=1, chunk_size=30), break_even=False)
     assert "Merton" not in set(r.others["borough"])
     block = candidate_block(pfp, "Merton")
@@ -293,7 +293,7 @@ def test_baseline_tables_and_identities(pfp):
     res = SETTINGS.run(pfp)
     t = policy_baseline(res)
     out = t["outcomes"].set_index("figure")
-    assert out.loc["time at home, without therapy", "reference"] == pytest.approx(0.35)  # seed 004, pfp.yaml observed
+    assert out.loc["time at home, without therapy", "reference"] == pytest.approx(0.35)  # [BOP-PFP], pfp.yaml observed
     assert out.loc["time at home, with therapy", "reference"] == pytest.approx(0.894)
     assert out.loc["time at home, with therapy", "p50"] > out.loc["time at home, without therapy", "p50"]
     buy = t["purchase"].set_index("purchase")

@@ -7,7 +7,7 @@ of text that comes from a scenario (names, descriptions, sources, borough
 names, labels) is HTML-escaped, so a scenario named ``<script>...`` shows as
 text.
 
-Sections: investors, boroughs, policy (one per user, see DOMAIN.md), validation
+Sections: investors, boroughs, policy (one per user, see README "Who it is for"), validation
 against published figures, the assumption log with sources, and the manifest
 (seed, scenario hash, versions).  A run's report is built from the saved run
 folder (:func:`sibmodel.results.rundir.load_run`), so ``sibmodel report RUN_DIR``

@@ -1,6 +1,6 @@
 """The assumption log: every number a scenario assumes, its distribution and its source.
 
-The Aqua Book asks for "a log of data, assumptions and decisions"; this module
+The Aqua Book [Aqua-Book-2015] asks for "a log of data, assumptions and decisions"; this module
 builds it from a validated :class:`~sibmodel.scenario.schema.Scenario`.
 """
 

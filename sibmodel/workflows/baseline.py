@@ -5,13 +5,13 @@ with its median and 5-95% range over draws:
 
 * time at home (share of tracked weeks) with therapy and without, against the
   published figures in the scenario's ``observed:`` block (PFP: 89.4% and the
-  35% expected without intervention, seed 004; a published care share ``c``
+  35% expected without intervention [BOP-PFP]; a published care share ``c``
   counts as time at home ``1 - c``, e.g. Essex's 55% comparison group);
 * weeks out of care with therapy, without, and the difference;
 * value to government: gross care costs avoided [GBP, undiscounted and
   discounted to the price year]; and the published method as reconstructed
   (weeks out of care with therapy x the cheapest placement's weekly cost,
-  PFP: 30,533 x GBP 646 = GBP 19.72m against the published GBP 19.7m);
+  PFP: 30,533 x GBP 646 [PSSRU-2017] = GBP 19.72m against the published GBP 19.7m [BOP-PFP]);
 * the cost to the public purse per family under the outcomes contract against
   a fee-for-service purchase of the same therapy.
 
@@ -25,7 +25,7 @@ Both are compared against the same care costs avoided, so the public's net
 saving and its spread show who carries the risk.  Assumptions: fee-for-service
 delivery costs the same as the SIB's delivery; no procurement or performance
 management costs are added to either; the central top-up (PFP: the National
-Lottery Community Fund's Commissioning Better Outcomes fund, DOMAIN.md) is
+Lottery Community Fund's Commissioning Better Outcomes fund [GO-Lab-INDIGO-PFP]) is
 counted as public money, like the boroughs' share.
 """
 
