@@ -385,3 +385,23 @@ def test_run_without_seed_reports_fresh_entropy_not_nan(tmp_path):
     assert "none (fresh entropy)" in html
     assert "seed nan" not in html and "<td>nan" not in html
     assert "seed entropy " in html
+
+
+def test_report_carries_its_own_caveats(run_dir, run):
+    """Issue 17 item 10: the report says, not only the README, that the boroughs' and policy figures depend on the
+    assumed baseline (with the baseline drawn), and that the published value to government is weeks out of care x the
+    cheapest placement's weekly cost (in pfp.yaml foster care, GBP 646 a week [PSSRU-2017]), not care costs avoided."""
+    import html as html_lib
+
+    from sibmodel.report.tables import format_percent
+
+    text = " ".join(html_lib.unescape((run_dir / "report.html").read_text()).split())
+    assert "Read first: what the baseline decides." in text
+    assert "net savings, and value to government, depend on the baseline" in text
+    assert "Outcome payments and every investor figure do not depend on it" in text
+    b = run.summary()["baseline"]["time_at_home_share"]
+    assert f"median {format_percent(b['p50'])}" in text
+    assert "sibmodel baseline SCENARIO --baselines" in text
+    assert "Read first: what the published value to government measures." in text
+    assert "weeks out of care with therapy × the weekly cost of the cheapest placement (here foster, £646 a week" in text
+    assert "It is not care costs avoided" in text

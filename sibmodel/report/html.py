@@ -192,6 +192,28 @@ def _baseline_note(s: dict) -> str:
     return note + _table(BAND_HEAD, rows, numeric=range(1, 5))
 
 
+def _caveats(s: dict, sc) -> str:
+    """The two caveats a reader needs before any figure: what the baseline decides, and what the
+    published value to government measures (shown at the top of the report)."""
+    b = s.get("baseline")
+    assumed = (f"drawn from its own distribution, median {format_percent(b['time_at_home_share']['p50'])} "
+               f"(5-95%: {format_percent(b['time_at_home_share']['p5'])} to {format_percent(b['time_at_home_share']['p95'])})"
+               if b else "set by the care inputs (the scenario has no <code>baseline:</code> block)")
+    cheapest, cost = min(((k, p.weekly_cost_gbp.mean()) for k, p in sc.care.placements.items()), key=lambda kv: kv[1])
+    return (
+        '<div class="caveats"><p><strong>Read first: what the baseline decides.</strong> The boroughs\' care costs avoided and '
+        "net savings, and value to government, depend on the baseline: the time at home these young people would have had "
+        f"without the therapy, which is assumed, not observed (here {assumed}). Outcome payments and every investor figure do "
+        "not depend on it. This run does not solve each borough's break-even baseline (the baseline at which its net saving is "
+        "zero); <code>sibmodel baseline SCENARIO --baselines 0.35,0.5,0.65,0.8</code> does.</p>"
+        "<p><strong>Read first: what the published value to government measures.</strong> \u201cValue to government, published "
+        "method\u201d is our reconstruction of a published figure: weeks out of care with therapy \u00d7 the weekly cost of the "
+        f"cheapest placement (here {_e(cheapest)}, {_e(format_money(cost))} a week by default). It is not care costs avoided: no "
+        "counterfactual is deducted, so it also counts the weeks young people would have spent at home without the therapy. "
+        "Care costs avoided against the baseline are \u201cvalue to government: gross care costs avoided\u201d.</p></div>"
+    )
+
+
 def _validation_section(rows: list[dict]) -> str:
     if not rows:
         return '<p class="muted">The scenario has no <code>observed:</code> figures to validate against.</p>'
@@ -284,6 +306,7 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
     header += f'<pre>{_e(chr(10).join(line.strip() for line in scenario_lines))}</pre>'
     header += (f'<p class="muted">sibmodel report: {_e(s["meta"].get("draws"))} Monte Carlo draws. Ranges are the 5th to 95th '
                "percentiles over draws; money is undiscounted unless marked discounted.</p>")
+    header += _caveats(s, sc)
     for warning in s.get("warnings") or []:
         header += f'<p class="warning"><strong>Warning:</strong> {_e(warning)}</p>'
     sections = [
