@@ -122,14 +122,7 @@ def candidate_block_origins(
     if "starts" in block:
         origins["starts.per_quarter"] = origin
     if borough_file is not None:
-        extra = load_yaml(borough_file)
-        unknown = sorted(set(extra) - {f.alias or n for n, f in Borough.model_fields.items()} - set(Borough.model_fields))
-        if unknown:
-            raise ScenarioError([Issue(str(borough_file), k, f"unknown key; allowed: {', '.join(Borough.model_fields)}") for k in unknown])
-        block.update(extra)
-        origins.update({k: f"from {borough_file}" for k in extra if k != "source"})
-        if "starts" in extra:
-            origins["starts.per_quarter"] = f"from {borough_file}"
+        _apply_borough_file(block, origins, borough_file)
     if starts_per_quarter is not None:
         origins["starts.per_quarter"] = "given (--starts-per-quarter)"
         starts = dict(block.get("starts", {}))
@@ -156,6 +149,18 @@ def candidate_block_origins(
         block["placement_mix"] = {k: float(v) for k, v in placement_mix.items()}
         origins["placement_mix"] = "given (--placement-mix)"
     return block, origins
+
+
+def _apply_borough_file(block: dict, origins: dict[str, str], borough_file: str | Path) -> None:
+    """Replace the keys of ``block`` that the ``--borough-file`` gives, noting them in ``origins`` (both in place)."""
+    extra = load_yaml(borough_file)
+    unknown = sorted(set(extra) - {f.alias or n for n, f in Borough.model_fields.items()} - set(Borough.model_fields))
+    if unknown:
+        raise ScenarioError([Issue(str(borough_file), k, f"unknown key; allowed: {', '.join(Borough.model_fields)}") for k in unknown])
+    block.update(extra)
+    origins.update({k: f"from {borough_file}" for k in extra if k != "source"})
+    if "starts" in extra:
+        origins["starts.per_quarter"] = f"from {borough_file}"
 
 
 def _shares(mix: dict[str, float]) -> str:
