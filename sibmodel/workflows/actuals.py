@@ -104,14 +104,21 @@ def export_actuals(run_dir: str | os.PathLike, draw: int, through: str) -> pd.Da
     return history_frame(run.scenario, hist.values[0], q)
 
 
-def _read_table(path: str) -> pd.DataFrame:
+def _read_table(path: str) -> tuple[pd.DataFrame, int]:
+    """The table as text cells, and the number of comment lines (``#``) before its header."""
     p = Path(path)
     if not p.is_file():
         raise ActualsError.one("not a regular file", file=path, path="")
     if p.stat().st_size > MAX_ACTUALS_BYTES:
         raise ActualsError.one(f"larger than {MAX_ACTUALS_BYTES // 1024**2} MiB", file=path, path="")
+    skipped = 0
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            skipped += 1
     try:
-        frame = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True, skiprows=skipped)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ActualsError.one(f"not a CSV table ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})", file=path, path="") from None
     missing = [c for c in COLUMNS if c not in frame.columns]
@@ -120,7 +127,7 @@ def _read_table(path: str) -> pd.DataFrame:
                                file=path, path="", given=list(frame.columns))
     if frame.empty:
         raise ActualsError.one("no rows", file=path, path="")
-    return frame
+    return frame, skipped
 
 
 def _number(text: str, *, integer: bool) -> float | None:
@@ -179,7 +186,7 @@ def read_actuals(s: Scenario, path: str | os.PathLike, through: str | None = Non
         join date, and missing rows (every borough from the quarter it joins to ``through``).
     """
     path = str(path)
-    frame = _read_table(path)
+    frame, skipped = _read_table(path)
     labels = quarter_labels(s)
     q_through = None if through is None else quarter_index(s, through)
     issues: list[Issue] = []
@@ -187,7 +194,7 @@ def read_actuals(s: Scenario, path: str | os.PathLike, through: str | None = Non
     bnames = list(s.boroughs)
     values = np.zeros((3, len(bnames), len(labels)))
     seen: dict[tuple[int, int], int] = {}
-    for n, row in enumerate(frame.itertuples(index=False), start=2):  # line 1 is the header
+    for n, row in enumerate(frame.itertuples(index=False), start=2 + skipped):  # after the comments and the header
 
         def where(col, message, given, n=n):
             return Issue(path, f"line {n}: {col}", message, given, has_given=True)
