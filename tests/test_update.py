@@ -20,7 +20,14 @@ from sibmodel.engine.chunk import year_offset
 from sibmodel.engine.history import draw_history, first_quarter, quarter_labels
 from sibmodel.model import finance
 from sibmodel.workflows.actuals import Actuals, read_actuals
-from sibmodel.workflows.update import MIN_ESS, calibration_study, posterior_draws, simulate_prior, target_ess, update
+from sibmodel.workflows.update import (
+    MIN_ESS,
+    calibration_study,
+    posterior_draws,
+    simulate_prior,
+    target_ess,
+    update,
+)
 
 #: Mid-contract for PFP (quarter 10 of 23), as the issue asks.
 MID = "2020-Q2"

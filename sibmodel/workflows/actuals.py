@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sibmodel.engine.history import SERIES, draw_history, first_quarter, history_frame, quarter_labels
+from sibmodel.engine.history import (
+    SERIES,
+    draw_history,
+    first_quarter,
+    history_frame,
+    quarter_labels,
+)
 from sibmodel.exceptions import Issue, ScenarioError
 from sibmodel.scenario.schema import Scenario
 
