@@ -285,6 +285,12 @@ from sibmodel.cli.workflows import COMMANDS as _WORKFLOW_COMMANDS  # noqa: E402
 for _command in _WORKFLOW_COMMANDS:
     main.add_command(_command)
 
+# monitoring a live contract (actuals, update) lives in cli/reforecast.py
+from sibmodel.cli.reforecast import COMMANDS as _REFORECAST_COMMANDS  # noqa: E402
+
+for _command in _REFORECAST_COMMANDS:
+    main.add_command(_command)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

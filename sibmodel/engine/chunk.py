@@ -423,8 +423,12 @@ def stage_baseline_columns(s: Scenario, inp: Inputs, arms: Arms) -> dict[str, np
     return col
 
 
-def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResult:
-    """Simulate one chunk of draws end to end, stage by stage (see the module docstring)."""
+def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int, on_payments=None) -> ChunkResult:
+    """Simulate one chunk of draws end to end, stage by stage (see the module docstring).
+
+    ``on_payments``, if given, is called as ``on_payments(people, arms, payments)`` once the
+    payments are known (the hook :mod:`sibmodel.engine.history` reads per-draw histories from).
+    """
     inp = stage_inputs(s, entropy, chunk_index, n_draws)
     people = stage_people(s, inp, entropy, chunk_index)
     pw = stage_pathway(s, inp, people, entropy, chunk_index)
@@ -432,6 +436,8 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int) -> ChunkResu
     col = stage_outcomes(people, arms, n_draws)
     care = stage_care_costs(s, inp, people, arms)
     pay = stage_payments(s, inp, people, arms, pw, care)
+    if on_payments is not None:
+        on_payments(people, arms, pay)
     costs = stage_delivery_costs(s, inp, people, pay.paid.shape[2])
     inv = stage_investor(s, inp, pay, costs)
     col.update(stage_money_columns(s, people, arms, care, pay, costs, n_draws))

@@ -561,3 +561,35 @@ def to_svg(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="svg")
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- monitoring a live contract
+def update_fan(record: dict) -> Figure:
+    """Fan chart of cumulative outcome payments [GBP m] by quarter of achievement: the forecast before the
+    actuals (prior) and after (posterior), 5-95% bands and medians, with the actuals marked.
+
+    Parameters
+    ----------
+    record : dict
+        ``update.json`` of a ``sibmodel update`` run folder.
+    """
+    fan = record["fan"]
+    quarters = fan["quarters"]
+    x = np.arange(len(quarters))
+    fig = _figure(8.0, 3.6, "Outcome payments for each quarter's outcomes (top-up included), cumulative, undiscounted; "
+                  f"bands: 5-95% of draws. Actuals through {record['observed_through']} ({record['actuals_file']}); "
+                  f"posterior from {record['prior_draws']} prior draws, effective sample size {record['effective_sample_size']:.0f}.")
+    ax = fig.add_subplot()
+    for name, colour, label in (("prior", COUNTERFACTUAL, "before the actuals (prior)"), ("posterior", TREATED, "after (posterior)")):
+        band = fan[name]
+        ax.fill_between(x, np.asarray(band["p5"]) / 1e6, np.asarray(band["p95"]) / 1e6, color=colour, alpha=0.2, lw=0)
+        ax.plot(x, np.asarray(band["p50"]) / 1e6, color=colour, lw=1.5, label=f"{label}: median, 5\u201395%")
+    observed = np.asarray(fan["observed"]) / 1e6
+    ax.plot(x[: len(observed)], observed, "o", color="#111111", ms=3.5, label="actuals")
+    ax.axvline(len(observed) - 0.5, color="#777777", lw=0.8, ls="--")
+    step = max(1, len(quarters) // 12)
+    ax.set_xticks(x[::step], [quarters[i] for i in range(0, len(quarters), step)], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("cumulative outcome payments [\u00a3m]")
+    ax.set_title("Re-forecast from actuals: cumulative outcome payments")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig

@@ -262,6 +262,25 @@ def _page(title: str, header_html: str, sections: list[tuple[str, str, str]]) ->
     )
 
 
+def _update_section(folder, figure_dir: Path | None) -> list[tuple[str, str, str]]:
+    """For a folder written by ``sibmodel update`` (it holds ``update.json``): the re-forecast first, the fan
+    chart of cumulative payments prior against posterior with the actuals marked, and the headline figures
+    before and after.  Other runs: nothing."""
+    from sibmodel.report.tables import update_rows
+
+    path = None if folder is None else Path(folder) / "update.json"
+    if path is None or not path.is_file():
+        return []
+    record = json.loads(path.read_text())
+    ess = record["effective_sample_size"]
+    text = (f"<p>Conditioned on the actuals in <code>{_e(record['actuals_file'])}</code> through {_e(record['observed_through'])} "
+            f"({_e(record['n_rows'])} rows). Method: {_e(record['method'])}. Effective sample size {ess:.0f} of "
+            f"{_e(record['prior_draws'])} prior draws. Every other section of this report is the posterior; payments up to "
+            f"{_e(record['observed_through'])} are the actuals, the rest is forecast.</p>")
+    table = _table(["figure", "before the actuals (prior)", "after (posterior)"], update_rows(record), numeric=(1, 2))
+    return [("update", "Re-forecast from actuals", text + _figure_html(F.update_fan(record), "Re-forecast from actuals", "update_fan", figure_dir) + table)]
+
+
 def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
     """The HTML report of one run.
 
@@ -309,7 +328,7 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
     header += _caveats(s, sc)
     for warning in s.get("warnings") or []:
         header += f'<p class="warning"><strong>Warning:</strong> {_e(warning)}</p>'
-    sections = [
+    sections = _update_section(getattr(run, "path", None), fdir) + [
         ("investors", "Investors", with_figs("investors", _investor_section(s))),
         ("boroughs", "Boroughs", with_figs("boroughs", _borough_section(s))),
         ("policy", "Policy", with_figs("policy", _baseline_note(s) + _policy_section(s))),

@@ -167,3 +167,52 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
             f"{fmt(r['figure'], r['p95']):>10} {_pctile(r['percentile_of_observed'], '%'):>7}  {kind_label(r):<18}{mark}".rstrip()
         )
     return "\n".join(out)
+
+
+#: The headline figures ``update`` sets before and after: (label, dotted path in summary.json, kind).
+UPDATE_FIGURES = (
+    ("Outcome payments, total", "contract.outcome_payments_gbp", "gbp"),
+    ("Investor money multiple", "investor.moic", "ratio"),
+    ("Investor IRR (annual)", "investor.irr", "share"),
+    ("Investor P(loss)", "investor.p_loss", "prob"),
+    ("P(capital needed exceeds the commitment)", "investor.p_commitment_exceeded", "prob"),
+    ("Commissioners' net savings (discounted)", "commissioner.total.net_savings_gbp", "gbp"),
+)
+
+
+def _at(summary: dict, path: str):
+    block = summary
+    for part in path.split("."):
+        block = block.get(part) if isinstance(block, dict) else None
+    return block
+
+
+def _level_with_band(block, kind: str) -> str:
+    if isinstance(block, dict):
+        return f"{format_level(kind, block['p50'])} ({format_level(kind, block['p5'])} to {format_level(kind, block['p95'])})"
+    return format_level(kind, float("nan") if block is None else block)
+
+
+def update_rows(record: dict) -> list[tuple[str, str, str]]:
+    """Headline figures before (prior) and after (posterior) an update, as text: (figure, prior, posterior);
+    medians with 5-95% ranges, probabilities as shares; each borough's net saving and P(ahead).
+
+    Parameters
+    ----------
+    record : dict
+        ``update.json`` (:meth:`sibmodel.workflows.update.Update.record`).
+    """
+    prior, post = record["prior"], record["posterior"]
+    figures = list(UPDATE_FIGURES)
+    for name in (post.get("commissioner", {}).get("boroughs") or {}):
+        base = f"commissioner.boroughs.{name}"
+        figures += [(f"{name}: net saving (discounted)", f"{base}.net_savings_gbp", "gbp"),
+                    (f"{name}: P(net saving > 0)", f"{base}.p_net_positive", "prob")]
+    return [(label, _level_with_band(_at(prior, path), kind), _level_with_band(_at(post, path), kind)) for label, path, kind in figures]
+
+
+def update_table(record: dict) -> str:
+    """:func:`update_rows` as a terminal table."""
+    rows = [("figure", "before (prior)", "after (posterior)"), *update_rows(record)]
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"  {a:<{width[0]}}  {b:>{width[1]}}  {c:>{width[2]}}" for a, b, c in rows)
