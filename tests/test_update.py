@@ -222,6 +222,9 @@ def test_update_command_pfp_2000_draws(saved_run, tmp_path):
     run_summary = json.loads((saved_run / "summary.json").read_text())
     assert {"observed_through", "n_rows", "method", "effective_sample_size", "prior", "posterior"} <= set(record)
     assert record["observed_through"] == MID
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "update" and manifest["command_line"][1] == "update"
+    assert json.loads((out / ".sibmodel-output.json").read_text())["command"] == "update"
     assert set(summary) == set(run_summary) == set(record["posterior"]) == set(record["prior"])
     assert record["effective_sample_size"] >= target_ess(2000) * 0.999
     assert record["posterior"]["contract"]["outcome_payments_gbp"] == summary["contract"]["outcome_payments_gbp"]

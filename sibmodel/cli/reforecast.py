@@ -73,6 +73,7 @@ def update(scenario, actuals_file, through, draws, seed, out_dir, overwrite, ove
         if overrides:
             post.meta["overrides"] = list(overrides)
         post.meta["command_line"] = command_line()
+        post.meta["command"] = "update"
         post.meta["scenario_file"] = scenario
         writers = [_update_writer(upd)]
         if not no_report:

@@ -555,7 +555,7 @@ class Results:
 
         m = self.meta
         provenance = build_manifest(
-            "run", seed=m.get("seed"), seed_entropy=m.get("seed_entropy"), draws=m.get("draws"),
+            m.get("command") or "run", seed=m.get("seed"), seed_entropy=m.get("seed_entropy"), draws=m.get("draws"),
             scenario_hashes={m.get("scenario_file") or self.scenario.metadata.name: m.get("scenario_hash") or scenario_hash(self.scenario)},
             overrides=m.get("overrides") or (), command_line=m.get("command_line"),
             chunk_size=m.get("chunk_size"), workers=m.get("workers"), scheduler=m.get("scheduler"),
@@ -586,7 +586,7 @@ class Results:
         """
         from sibmodel.results.folders import output_folder
 
-        with output_folder(path, command="run", overwrite=overwrite) as out:
+        with output_folder(path, command=self.meta.get("command") or "run", overwrite=overwrite) as out:
             tmp = out.staging
             summary = self.summary()
             (tmp / "summary.json").write_text(json.dumps(jsonable(summary), indent=2, allow_nan=True))
