@@ -17,6 +17,12 @@ import click
 
 from sibmodel.cli.options import DEFAULT_OUT_HELP, overwrite_option, parse_assignments, set_option
 from sibmodel.exceptions import Issue
+from sibmodel.outputs import (
+    CARE_COSTS_AVOIDED_GBP,
+    NET_SAVINGS_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+)
 from sibmodel.safe_text import write_csv
 
 _draws_option = click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True, help="Monte Carlo draws per scenario variant.")
@@ -251,7 +257,7 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
         cand = pd.DataFrame(
             [
                 {"figure": k, **{p: c[k][p] for p in ("p50", "p5", "p95", "mean")}}
-                for k in ("starts", "outcome_payments_gbp", "care_costs_avoided_gbp", "net_savings_gbp", "benefit_cost_ratio")
+                for k in (STARTS, OUTCOME_PAYMENTS_GBP, CARE_COSTS_AVOIDED_GBP, NET_SAVINGS_GBP, "benefit_cost_ratio")
             ]
         )
         click.echo(f"{settings.draws} draws, seed {settings.seed}\n\n{name} (discounted to {s.metadata.price_year} at {s.discounting.real_rate_annual:.1%})")

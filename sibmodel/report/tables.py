@@ -2,6 +2,29 @@
 
 from __future__ import annotations
 
+from sibmodel.outputs import (
+    BASELINE_GAP_PAYMENTS_GBP,
+    BASELINE_TIME_AT_HOME_SHARE,
+    BOROUGH_PAID_GBP,
+    BY_KEY,
+    COMMISSIONER_CARE_COSTS_AVOIDED_GBP,
+    COMMISSIONER_NET_SAVINGS_GBP,
+    COMMISSIONER_OUTCOME_PAYMENTS_GBP,
+    GOVERNMENT_VALUE_GBP,
+    GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
+    INVESTOR_CAPITAL_DRAWN_PEAK_GBP,
+    INVESTOR_IRR_ANNUAL,
+    INVESTOR_MOIC,
+    NET_SAVINGS_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+    TIME_AT_HOME_SHARE,
+    TOPUP_PAID_GBP,
+    WEEKS_OUT_OF_CARE,
+    has_summary_block,
+    summary_block,
+)
+
 
 def format_money(x: float | None) -> str:
     """An amount [GBP] for tables: ``£1.23m`` from £100,000 up, else ``£12,345``; ``n/a`` for None or NaN."""
@@ -57,7 +80,7 @@ def _baseline_rows(summary: dict) -> list[str]:
     b = summary.get("baseline")
     if b is None:
         return []
-    rows = [_row("  baseline drawn (an assumption)", b["time_at_home_share"], "share")]
+    rows = [_row("  baseline drawn (an assumption)", summary_block(summary, BASELINE_TIME_AT_HOME_SHARE), "share")]
     rows += [_row(f"  implied hazard ratio, {name}", block, "ratio") for name, block in b["implied_hazard_ratio"].items()]
     return rows
 
@@ -78,45 +101,50 @@ def seed_text(meta: dict) -> str:
 
 def headline_table(summary: dict) -> str:
     """Median and 5-95% range of the figures each user looks at first."""
-    o, c, inv, com, g = summary["outcomes"], summary["contract"], summary["investor"], summary["commissioner"], summary["government"]
+    inv, com = summary["investor"], summary["commissioner"]
+
+    def row(label: str, column: str, kind: str) -> str:
+        return _row(label, summary_block(summary, column), kind)
+
     head = f"  {'':<44} {'median':>12} {'p5':>12} {'p95':>12}"
     lines = [
         f"{summary['meta'].get('draws', '?')} draws, {seed_text(summary['meta'])}",
         "",
         "Outcomes (policy)",
         head,
-        _row("starts", o["starts"], "count"),
-        _row("weeks out of care (treated)", o["weeks_out_of_care"], "count"),
-        _row("time at home, with therapy", o["time_at_home_share"]["treated"], "share"),
-        _row("time at home, without therapy", o["time_at_home_share"]["counterfactual"], "share"),
+        row(BY_KEY[STARTS].label, STARTS, "count"),
+        row("weeks out of care (treated)", WEEKS_OUT_OF_CARE, "count"),
+        row("time at home, with therapy", TIME_AT_HOME_SHARE["treated"], "share"),
+        row("time at home, without therapy", TIME_AT_HOME_SHARE["counterfactual"], "share"),
         *_baseline_rows(summary),
         "",
         "Contract",
         head,
-        _row("outcome payments", c["outcome_payments_gbp"], "gbp"),
-        _row("  paid by boroughs", c["borough_paid_gbp"], "gbp"),
-        _row("  paid by the top-up", c["topup_paid_gbp"], "gbp"),
-        *([_row("  for the baseline's gap (before caps)", c["baseline_gap_payments_gbp"], "gbp")] if "baseline_gap_payments_gbp" in c else []),
+        row("outcome payments", OUTCOME_PAYMENTS_GBP, "gbp"),
+        row("  paid by boroughs", BOROUGH_PAID_GBP, "gbp"),
+        row("  paid by the top-up", TOPUP_PAID_GBP, "gbp"),
+        *([row("  for the baseline's gap (before caps)", BASELINE_GAP_PAYMENTS_GBP, "gbp")]
+          if has_summary_block(summary, BASELINE_GAP_PAYMENTS_GBP) else []),
         "",
         "Investor",
         head,
-        _row("IRR (annual)", inv["irr"], "share"),
-        _row("money multiple", inv["moic"], "ratio"),
-        _row("peak capital drawn", inv["capital_drawn_peak_gbp"], "gbp"),
+        row("IRR (annual)", INVESTOR_IRR_ANNUAL, "share"),
+        row("money multiple", INVESTOR_MOIC, "ratio"),
+        row("peak capital drawn", INVESTOR_CAPITAL_DRAWN_PEAK_GBP, "gbp"),
         f"  P(loss) {format_percent(inv['p_loss'])}   P(commitment of {format_money(inv['commitment_gbp'])} exceeded) {format_percent(inv['p_commitment_exceeded'])}",
         "",
         f"Commissioners (discounted at {com['discount_rate_real_annual']:.1%} to {com['price_year']})",
         head,
-        _row("outcome payments (net of top-up)", com["total"]["outcome_payments_gbp"], "gbp"),
-        _row("care costs avoided", com["total"]["care_costs_avoided_gbp"], "gbp"),
-        _row("net savings", com["total"]["net_savings_gbp"], "gbp"),
+        row("outcome payments (net of top-up)", COMMISSIONER_OUTCOME_PAYMENTS_GBP, "gbp"),
+        row("care costs avoided", COMMISSIONER_CARE_COSTS_AVOIDED_GBP, "gbp"),
+        row("net savings", COMMISSIONER_NET_SAVINGS_GBP, "gbp"),
         f"  P(net savings > 0) {format_percent(com['total']['p_net_positive'])}",
     ]
     for name, blk in com["boroughs"].items():
-        lines.append(f"    {name:<28} net savings median {format_money(blk['net_savings_gbp']['p50']):>10}  P(ahead) {format_percent(blk['p_net_positive'])}")
-    lines += ["", "Government", head, _row("value (gross care costs avoided)", g["value_gbp"], "gbp")]
-    if "value_published_method_gbp" in g:  # absent from runs saved before it was added
-        lines.append(_row("value, published method (reconstruction)", g["value_published_method_gbp"], "gbp"))
+        lines.append(f"    {name:<28} net savings median {format_money(blk[NET_SAVINGS_GBP]['p50']):>10}  P(ahead) {format_percent(blk['p_net_positive'])}")
+    lines += ["", "Government", head, row("value (gross care costs avoided)", GOVERNMENT_VALUE_GBP, "gbp")]
+    if has_summary_block(summary, GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP):  # absent from runs saved before it was added
+        lines.append(row("value, published method (reconstruction)", GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP, "gbp"))
     if summary.get("validation"):
         lines += ["", validation_table(summary["validation"])]
     if summary.get("warnings"):
