@@ -35,6 +35,7 @@ from sibmodel.outputs import (
     INVESTOR_DISTRIBUTIONS_TOTAL_GBP,
     INVESTOR_IRR_ANNUAL,
     INVESTOR_MOIC,
+    INVESTOR_PAYBACK_QUARTER,
     NET_SAVINGS_GBP,
     OUTCOME_PAYMENTS_GBP,
     STARTS,
@@ -142,6 +143,9 @@ def _investor_section(s: dict) -> str:
         ["P(loss): money multiple < 1", format_percent(inv["p_loss"])],
         ["P(commitment exceeded)", format_percent(inv["p_commitment_exceeded"])],
         ["P(total loss: no IRR)", format_percent(inv["p_total_loss"])],
+        *([["P(never repaid)", format_percent(inv["p_never_repaid"])]] if "p_never_repaid" in inv else []),
+        *([[f"payback quarter, median over the {payback['n']:,} draws repaid", format_number(payback["p50"])]]
+          if (payback := summary_block(s, INVESTOR_PAYBACK_QUARTER)).get("n") else []),
         ["expected loss [share of capital]", format_percent(inv["expected_loss_share"])],
         ["money multiple, 5% value at risk [x]", _ratio(inv["moic_var5"])],
         ["P(total contract cap binding)", format_percent(c["p_total_cap_binding"])],

@@ -15,6 +15,7 @@ from sibmodel.outputs import (
     INVESTOR_CAPITAL_DRAWN_PEAK_GBP,
     INVESTOR_IRR_ANNUAL,
     INVESTOR_MOIC,
+    INVESTOR_PAYBACK_QUARTER,
     NET_SAVINGS_GBP,
     OUTCOME_PAYMENTS_GBP,
     STARTS,
@@ -85,6 +86,18 @@ def _baseline_rows(summary: dict) -> list[str]:
     return rows
 
 
+def _payback_rows(summary: dict) -> list[str]:
+    """P(never repaid), and the payback quarter over the draws repaid (``n``): no "never" inside the statistics."""
+    inv = summary["investor"]
+    if "p_never_repaid" not in inv:  # runs saved before it was reported
+        return []
+    block = summary_block(summary, INVESTOR_PAYBACK_QUARTER)
+    line = f"  P(never repaid) {format_percent(inv['p_never_repaid'])}"
+    if block.get("n"):
+        line += f"   payback quarter {format_number(block['p50'])} (median of the {block['n']:,} draws repaid)"
+    return [line]
+
+
 def given_seed(meta: dict):
     """The seed the user gave, or None (a run without --seed may come back from a saved folder as NaN)."""
     seed = meta.get("seed")
@@ -132,6 +145,7 @@ def headline_table(summary: dict) -> str:
         row("money multiple", INVESTOR_MOIC, "ratio"),
         row("peak capital drawn", INVESTOR_CAPITAL_DRAWN_PEAK_GBP, "gbp"),
         f"  P(loss) {format_percent(inv['p_loss'])}   P(commitment of {format_money(inv['commitment_gbp'])} exceeded) {format_percent(inv['p_commitment_exceeded'])}",
+        *_payback_rows(summary),
         "",
         f"Commissioners (discounted at {com['discount_rate_real_annual']:.1%} to {com['price_year']})",
         head,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sibmodel.model.finance import risk_metrics, stats_block
+from sibmodel.model.finance import p_never_repaid, risk_metrics, stats_block
 from sibmodel.model.referrals import QUARTER_WEEKS
 from sibmodel.outputs import (
     ARMS,
@@ -39,6 +39,7 @@ from sibmodel.outputs import (
     INVESTOR_IRR_ANNUAL,
     INVESTOR_MOIC,
     INVESTOR_NET_CASHFLOW_GBP,
+    INVESTOR_PAYBACK_QUARTER,
     INVESTOR_TOTAL_LOSS,
     NET_SAVINGS_GBP,
     OUTCOME_PAYMENTS_GBP,
@@ -444,6 +445,7 @@ class Results:
                 "commitment_gbp": float(s.investment.commitment_gbp.mean()),
                 "p_commitment_exceeded": prob(d[INVESTOR_COMMITMENT_EXCEEDED]),
                 "p_total_loss": prob(d[INVESTOR_TOTAL_LOSS]),
+                "p_never_repaid": p_never_repaid(d[INVESTOR_PAYBACK_QUARTER].to_numpy(float), d[INVESTOR_MOIC].to_numpy(float)),
                 **risk,
             },
             "commissioner": {
