@@ -209,3 +209,133 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
             f"{fmt(r['figure'], r['p95']):>10} {_pctile(r['percentile_of_observed'], '%'):>7}  {kind_label(r):<18}{mark}".rstrip()
         )
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- workflow tables
+#: Width of every printed line [characters].
+LINE_WIDTH = 100
+
+#: How a cell is written, by kind: money, share (as a percentage), whole count, ratio, text.
+CELL_FORMATS = {
+    "gbp": format_money,
+    "share": format_percent,
+    "count": lambda x: f"{x:,.0f}",
+    "ratio": format_number,
+    "number": format_number,
+}
+
+
+def column_kind(name: str) -> str:
+    """The kind of a workflow-table column from its name: ``*gbp*`` money; ``p_*``, ``*share*``, ``*irr*``,
+    ``baseline`` and ``break_even_*`` (baselines) shares; ``*starts*`` young people; else a plain number
+    (money multiples, Sobol indices, input values)."""
+    n = name.lower()
+    if "gbp" in n:
+        return "gbp"
+    if n.startswith(("p_", "least_p_", "break_even_")) or n == "baseline" or "share" in n or "irr" in n:
+        return "share"
+    if "starts" in n:
+        return "count"
+    return "number"
+
+
+def kind_of_unit(unit: str) -> str:
+    """The kind of a row from its unit text (``GBP ...``, ``share ...``, ``young people``, ``weeks``, ...)."""
+    u = unit.lower()
+    if u.startswith("gbp") or u.startswith("£"):
+        return "gbp"
+    if u.startswith(("share", "probability")):
+        return "share"
+    if u in ("young people", "weeks", "count"):
+        return "count"
+    return "number"
+
+
+def format_cell(kind: str, x) -> str:
+    """One cell: numbers by kind, "–" where there is no number (None, NaN), text as it is."""
+    if x is None or (isinstance(x, float) and x != x):
+        return "\u2013"
+    if isinstance(x, (bool, str)) or kind == "text":
+        return str(x)
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return "\u2013" if value != value else CELL_FORMATS.get(kind, format_number)(value)
+
+
+def render_table(df, columns=None, *, kinds=None, row_kind=None, width: int = LINE_WIDTH) -> str:
+    """A data frame as a plain-text table within ``width`` columns.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    columns : list of str, optional
+        Columns to show, in order (default all).
+    kinds : dict, optional
+        Kind of a column (``gbp``, ``share``, ``count``, ``ratio``, ``number``, ``text``); by default from its
+        name (:func:`column_kind`), text for columns of text.
+    row_kind : callable, optional
+        ``row -> kind`` for tables whose rows have different units (it overrides the numeric columns).
+    width : int
+        The widest line [characters]. A table wider than this is printed in parts, each repeating the
+        first column; a cell longer than the width is cut with an ellipsis.
+
+    Returns
+    -------
+    str
+    """
+    columns = list(columns) if columns is not None else list(df.columns)
+    kinds = dict(kinds or {})
+    numeric = {c: df[c].dtype.kind in "fiub" for c in columns}
+    for c in columns:
+        kinds.setdefault(c, column_kind(c) if numeric[c] and df[c].dtype.kind != "b" else "text")
+    cells = {c: [] for c in columns}
+    for _, row in df[columns].iterrows():
+        rk = row_kind(row) if row_kind is not None else None
+        for c in columns:
+            kind = rk if rk is not None and numeric[c] else kinds[c]
+            text = format_cell(kind, row[c])
+            cells[c].append(text if len(text) <= width - 40 else text[: width - 41] + "\u2026")
+    first, rest = columns[0], columns[1:]
+    widths = {c: max([len(c)] + [len(t) for t in cells[c]]) for c in columns}
+    room = max(width - widths[first] - 2, 8)  # a column printed beside the first is cut to fit
+    for c in rest:
+        if widths[c] > room:
+            cells[c] = [t if len(t) <= room else t[: room - 1] + "\u2026" for t in cells[c]]
+            widths[c] = room
+    parts, part, used = [], [], widths[first]
+    for c in rest:
+        if part and used + 2 + widths[c] > width:
+            parts.append(part)
+            part, used = [], widths[first]
+        part.append(c)
+        used += 2 + widths[c]
+    parts.append(part)
+    blocks = []
+    for part in parts:
+        cols = [first, *part]
+
+        def line(values, cols=cols):
+            return "  ".join(v.ljust(widths[c]) if kinds[c] == "text" else v.rjust(widths[c])
+                             for c, v in zip(cols, values)).rstrip()
+
+        rows = [line(cols)] + [line([cells[c][i] for c in cols]) for i in range(len(df))]
+        blocks.append("\n".join(rows))
+    return "\n\n".join(blocks)
+
+
+def wrap_text(text: str, width: int = LINE_WIDTH) -> str:
+    """Printed prose within ``width`` columns, each line's indent kept (continuations indented two more)."""
+    import textwrap
+
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        out.append(textwrap.fill(line.strip(), width=width, initial_indent=indent, subsequent_indent=indent + "  ",
+                                 break_long_words=True, break_on_hyphens=False))
+    return "\n".join(out)
