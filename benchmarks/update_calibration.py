@@ -6,7 +6,8 @@ each truth's actuals through that quarter are conditioned on, with a prior sampl
 Prints coverage (nominal 90%) with its binomial 95% interval, the median ratio of posterior to prior
 interval width, and the effective sample size.
 
-    .venv/bin/python benchmarks/update_calibration.py --truths 200 --draws 2000 --through 2018-Q1 2019-Q2 2020-Q2 2021-Q2 2022-Q2
+    .venv/bin/python benchmarks/update_calibration.py --truths 200 --draws 2000 \
+        --through 2018-Q1 2019-Q2 2020-Q2 2021-Q2 2022-Q2
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ def main() -> None:
         study = calibration_study(s, args.truths, labels.index(through), args.draws, args.seed)
         k, n = int(study["covered"].sum()), len(study)
         ci = stats.binomtest(k, n).proportion_ci(0.95)
-        print(f"| {through} | {k / n:.1%} ({ci.low:.1%} to {ci.high:.1%}) | {study['width_ratio'].median():.2f} | "
-              f"{study['ess'].min():.0f} / {study['ess'].median():.0f} | {time.perf_counter() - t0:.0f} s |", flush=True)
+        print(
+            f"| {through} | {k / n:.1%} ({ci.low:.1%} to {ci.high:.1%}) | {study['width_ratio'].median():.2f} | "
+            f"{study['ess'].min():.0f} / {study['ess'].median():.0f} | {time.perf_counter() - t0:.0f} s |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

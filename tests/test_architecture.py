@@ -115,3 +115,63 @@ def test_observable_figures_come_from_the_registry():
     assert set(OBSERVABLE_FIGURES) == set(outputs.OBSERVABLE)
     for figure, (column, _) in outputs.OBSERVABLE.items():
         assert column in outputs.BY_KEY, figure
+
+
+#: String literals equal to an output name that are something else in that module, with the reason.
+NOT_OUTPUT_NAMES = {
+    ("sibmodel.workflows.join", "starts"): "the borough block's `starts:` field of the scenario, not the column",
+    ("sibmodel.cli.progress", "draw"): "tqdm's unit name in the progress bar, not the column",
+    ("sibmodel.cli.reforecast", "draw"): "the click parameter of `actuals --draw`, not the column",
+}
+
+
+def _registered_names() -> set[str]:
+    """Every name sibmodel/outputs.py registers: columns, borough figures, series, summary paths, observable figures."""
+    names = set(outputs.BY_KEY) | set(outputs.BOROUGH_FIGURES) | set(outputs.OBSERVABLE)
+    names |= {o.summary for o in outputs.OUTPUTS if o.summary}
+    names |= {v for k, v in vars(outputs).items() if k.isupper() and isinstance(v, str) and not k.endswith("PREFIX")}
+    return names
+
+
+def _string_literals(tree: ast.Module) -> set[str]:
+    """String constants of a module, docstrings left out (prose may name a column)."""
+    docstrings = {
+        id(node.body[0].value) for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+    }
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings}
+
+
+def test_no_output_name_is_typed_as_a_string_in_two_modules():
+    """Issue 15: every module names an output by its constant in sibmodel/outputs.py (or looks it up there),
+    so an output is renamed or added in one place."""
+    names = _registered_names()
+    assert {"starts", "investor_moic", "investor.irr", "outcomes.care_share.treated"} <= names  # the scan sees them
+    where: dict[str, list[str]] = {}
+    for module, tree in _modules().items():
+        if module == "sibmodel.outputs":
+            continue
+        for literal in _string_literals(tree) & names:
+            if (module, literal) not in NOT_OUTPUT_NAMES:
+                where.setdefault(literal, []).append(module)
+    assert {name: sorted(mods) for name, mods in where.items() if len(mods) > 1} == {}
+
+
+def test_the_output_name_scan_finds_a_name_typed_twice():
+    """The scan above is not vacuous: two modules typing a registered name are caught."""
+    a, b = ast.parse('x = d["investor_moic"]'), ast.parse('def f(d):\n    """investor_moic"""\n    return d["investor_moic"]')
+    assert "investor_moic" in _string_literals(a) & _string_literals(b) & _registered_names()
+    assert "investor_moic" not in _string_literals(ast.parse('def f():\n    """investor_moic"""'))
+
+
+def test_summary_paths_in_the_registry_lead_to_the_blocks_the_summary_builds():
+    """outputs.summary_block walks the registered path; the commissioners' totals and the observable figures agree."""
+    summary = {"commissioner": {"total": {"net_savings_gbp": {"p50": 1.0}}}, "investor": {"irr": {"p50": 0.1}}}
+    assert outputs.summary_block(summary, outputs.COMMISSIONER_NET_SAVINGS_GBP) == {"p50": 1.0}
+    assert outputs.summary_block(summary, outputs.INVESTOR_IRR_ANNUAL) == {"p50": 0.1}
+    assert not outputs.has_summary_block(summary, outputs.GOVERNMENT_VALUE_GBP)
+    assert outputs.OBSERVABLE["outcomes.care_share.treated"] == (outputs.TIME_AT_HOME_SHARE["treated"], True)
+    with pytest.raises(KeyError):
+        outputs.summary_path(outputs.DELIVERY_COSTS_GBP)  # a column without a summary block

@@ -107,6 +107,12 @@ def test_hazard_ratio_one_gives_equal_arms(pfp):
     np.testing.assert_allclose(r.draws["government_value_gbp"], 0.0, atol=1e-6)
 
 
+def _column_of(path: str) -> str:
+    from sibmodel import outputs
+
+    return next(o.key for o in outputs.OUTPUTS if o.summary == path)
+
+
 def test_summary_keys_and_parquet_consistency(run, tmp_path):
     out = run.to_dir(tmp_path / "run")
     summary = json.loads((out / "summary.json").read_text())
@@ -120,7 +126,8 @@ def test_summary_keys_and_parquet_consistency(run, tmp_path):
         node = summary
         for part in path.split("."):
             node = node[part]
-        assert set(node) == {"mean", "sd", "p5", "p50", "p95"}, path
+        assert set(node) == {"mean", "sd", "p5", "p50", "p95", "n"}, path
+        assert node["n"] == int(np.isfinite(pd.read_parquet(out / "draws.parquet")[_column_of(path)]).sum()), path
     for p in ["investor.p_commitment_exceeded", "investor.p_loss", "commissioner.total.p_net_positive"]:
         a, b = p.rsplit(".", 1)
         node = summary

@@ -26,6 +26,7 @@ from sibmodel.model.finance import (
     investor_waterfall,
     irr,
     npv,
+    p_never_repaid,
     risk_metrics,
     stats_block,
 )
@@ -237,7 +238,8 @@ def test_waterfall_never_repaid_is_a_loss():
     w = investor_waterfall(np.array([[0, 10, 10.0]]), np.array([[100, 0, 0.0]]), 500.0)
     c = w.columns()
     assert c["moic"][0] == pytest.approx(0.2)
-    assert c["payback_quarter"][0] == -1
+    assert np.isnan(c["payback_quarter"][0])  # no sentinel: undefined, left out of its statistics
+    assert np.isnan(c["first_exceeded_quarter"][0])
     assert c["irr_annual"][0] < 0
 
 
@@ -283,7 +285,26 @@ def test_risk_metrics_hand_worked():
 def test_stats_block_ignores_missing_values():
     b = stats_block(np.array([1.0, 2.0, 3.0, np.nan]))
     assert b["mean"] == 2.0 and b["p50"] == 2.0 and b["sd"] == pytest.approx(1.0)
-    assert math.isnan(stats_block(np.array([np.nan]))["mean"])
+    assert b["n"] == 3
+    assert math.isnan(stats_block(np.array([np.nan]))["mean"]) and stats_block(np.array([np.nan]))["n"] == 0
+
+
+def test_payback_statistics_are_over_the_repaid_draws_with_never_apart():
+    """Issue 17 item 9, by hand: three draws drawing 100 in quarter 0, paid quarterly. Draw 0 gets 60 + 60 (repaid in
+    quarter 2), draw 1 gets 0 + 0 + 50 + 50 (repaid in quarter 3), draw 2 gets 10 a quarter (never).
+    Payback: n = 2, mean 2.5, median 2.5 (not a -1 pulling them down); P(never repaid) = 1/3, equal
+    here to P(loss) (multiples 1.2, 1.0, 0.3: one below 1). A draw that drew nothing (fourth row)
+    has no multiple and is in neither denominator."""
+    income = np.array([[0, 60, 60, 0], [0, 0, 50, 50], [0, 10, 10, 10], [0, 0, 0, 0.0]])
+    costs = np.array([[100, 0, 0, 0], [100, 0, 0, 0], [100, 0, 0, 0], [0, 0, 0, 0.0]])
+    c = investor_waterfall(income, costs, 1000.0, "quarterly_after_repayment").columns()
+    paid_back = c["payback_quarter"]
+    np.testing.assert_array_equal(paid_back, [2, 3, np.nan, np.nan])
+    assert np.isnan(c["moic"][3])
+    b = stats_block(paid_back)
+    assert b["n"] == 2 and b["mean"] == 2.5 and b["p50"] == 2.5
+    assert p_never_repaid(paid_back, c["moic"]) == pytest.approx(1 / 3)
+    assert p_never_repaid(paid_back, c["moic"]) == risk_metrics(c["moic"])["p_loss"]
 
 
 def test_p_loss_and_loss_indicator_by_hand():

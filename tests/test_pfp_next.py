@@ -37,8 +37,11 @@ def _money(s) -> dict[str, float]:
     out["cap_total"] = float(s.contract.caps.total_gbp)
     out["commitment"] = float(s.investment.commitment_gbp.value)
     fees = s.investment.fees
-    out |= {"management_fee": fees.management_fee_per_quarter_gbp.value, "evaluation_fee": fees.evaluation_fee_gbp.value,
-            "setup_cost": fees.setup_cost_gbp.value}
+    out |= {
+        "management_fee": fees.management_fee_per_quarter_gbp.value,
+        "evaluation_fee": fees.evaluation_fee_gbp.value,
+        "setup_cost": fees.setup_cost_gbp.value,
+    }
     for name, iv in s.interventions.items():
         out[f"{name}.team_cost_median"] = float(iv.delivery.team_cost_per_quarter_gbp.median)
         out[f"{name}.variable_cost_median"] = float(iv.delivery.variable_cost_per_family_gbp.median)
@@ -81,8 +84,9 @@ def test_boroughs_join_at_pfps_intervals(both):
     pfp, nxt = both
     assert list(nxt.boroughs) == list(pfp.boroughs) and len(nxt.boroughs) == 10
     for name in pfp.boroughs:
-        assert _months(pfp.timeline.programme_start, pfp.boroughs[name].join_date) == \
-            _months(nxt.timeline.programme_start, nxt.boroughs[name].join_date), name
+        assert _months(pfp.timeline.programme_start, pfp.boroughs[name].join_date) == _months(
+            nxt.timeline.programme_start, nxt.boroughs[name].join_date
+        ), name
         assert nxt.boroughs[name].starts == pfp.boroughs[name].starts
 
 
@@ -90,26 +94,40 @@ def test_one_price_factor_moves_no_ratio_or_probability(both):
     """The scenario's claim: scaling every money figure by one factor (here 2) leaves the investor's
     multiple and each borough's benefit-cost ratio unchanged draw by draw, and doubles the pounds."""
     _, nxt = both
-    sets = [f"care.placements.{k}.weekly_cost_gbp={2 * p.weekly_cost_gbp.value}" for k, p in nxt.care.placements.items()]
-    sets += [f"contract.tariffs.0.payment_per_week_gbp={2 * nxt.contract.tariffs[0].payment_per_week_gbp.value}",
-             f"contract.caps.total_gbp={2 * nxt.contract.caps.total_gbp}",
-             f"investment.commitment_gbp={2 * nxt.investment.commitment_gbp.value}",
-             f"investment.fees.management_fee_per_quarter_gbp={2 * nxt.investment.fees.management_fee_per_quarter_gbp.value}",
-             f"investment.fees.evaluation_fee_gbp={2 * nxt.investment.fees.evaluation_fee_gbp.value}",
-             f"investment.fees.setup_cost_gbp={2 * nxt.investment.fees.setup_cost_gbp.value}"]
+    sets = [
+        f"care.placements.{k}.weekly_cost_gbp={2 * p.weekly_cost_gbp.value}" for k, p in nxt.care.placements.items()
+    ]
+    sets += [
+        f"contract.tariffs.0.payment_per_week_gbp={2 * nxt.contract.tariffs[0].payment_per_week_gbp.value}",
+        f"contract.caps.total_gbp={2 * nxt.contract.caps.total_gbp}",
+        f"investment.commitment_gbp={2 * nxt.investment.commitment_gbp.value}",
+        "investment.fees.management_fee_per_quarter_gbp="
+        f"{2 * nxt.investment.fees.management_fee_per_quarter_gbp.value}",
+        f"investment.fees.evaluation_fee_gbp={2 * nxt.investment.fees.evaluation_fee_gbp.value}",
+        f"investment.fees.setup_cost_gbp={2 * nxt.investment.fees.setup_cost_gbp.value}",
+    ]
     for name, iv in nxt.interventions.items():
         d = iv.delivery
-        sets += [f"interventions.{name}.delivery.team_cost_per_quarter_gbp.median={2 * d.team_cost_per_quarter_gbp.median}",
-                 f"interventions.{name}.delivery.variable_cost_per_family_gbp.median={2 * d.variable_cost_per_family_gbp.median}"]
-        sets += [f"interventions.{name}.delivery.teams.{t}.cost_per_quarter_gbp.median={2 * team.cost_per_quarter_gbp.median}"
-                 for t, team in d.teams.items() if team.cost_per_quarter_gbp is not None]
+        sets += [
+            f"interventions.{name}.delivery.team_cost_per_quarter_gbp.median={2 * d.team_cost_per_quarter_gbp.median}",
+            f"interventions.{name}.delivery.variable_cost_per_family_gbp.median="
+            f"{2 * d.variable_cost_per_family_gbp.median}",
+        ]
+        sets += [
+            f"interventions.{name}.delivery.teams.{t}.cost_per_quarter_gbp.median="
+            f"{2 * team.cost_per_quarter_gbp.median}"
+            for t, team in d.teams.items()
+            if team.cost_per_quarter_gbp is not None
+        ]
     doubled = load_scenario(PFP_NEXT, overrides=sets)
     assert _money(doubled) == {k: 2 * v for k, v in _money(nxt).items()}
     a, b = (simulate(x, draws=60, seed=3, chunk_size=60).draws for x in (nxt, doubled))
     np.testing.assert_allclose(b["investor_moic"], a["investor_moic"], rtol=1e-9)
     np.testing.assert_allclose(b["outcome_payments_gbp"], 2 * a["outcome_payments_gbp"], rtol=1e-9)
     for name in nxt.boroughs:
-        np.testing.assert_allclose(b[f"borough.{name}.net_savings_gbp"], 2 * a[f"borough.{name}.net_savings_gbp"], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(
+            b[f"borough.{name}.net_savings_gbp"], 2 * a[f"borough.{name}.net_savings_gbp"], rtol=1e-9, atol=1e-6
+        )
 
 
 def test_join_pfp_next_with_defaults(tmp_path):
@@ -117,7 +135,9 @@ def test_join_pfp_next_with_defaults(tmp_path):
     assumed -- the join date copied from the first borough (Bexley, 2027-04-01 in pfp_next.yaml), its
     mix, its teams."""
     out = tmp_path / "join"
-    r = invoke("join", PFP_NEXT, "--borough", "Croydon", "--starts-per-quarter", 3, "--draws", 300, "--seed", 1, "--out", out)
+    r = invoke(
+        "join", PFP_NEXT, "--borough", "Croydon", "--starts-per-quarter", 3, "--draws", 300, "--seed", 1, "--out", out
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((out / "manifest.json").read_text())["seed"] == 1
     text = " ".join(r.output.split())
@@ -131,8 +151,25 @@ def test_join_pfp_next_with_defaults(tmp_path):
 
 
 def test_join_like_and_flags_are_named_as_their_origin(tmp_path):
-    r = invoke("join", PFP_NEXT, "--borough", "Croydon", "--like", "Haringey", "--join", "2029-01-01", "--care-cost", "foster=900",
-               "--no-break-even", "--draws", 20, "--seed", 1, "--out", tmp_path / "j")
+    r = invoke(
+        "join",
+        PFP_NEXT,
+        "--borough",
+        "Croydon",
+        "--like",
+        "Haringey",
+        "--join",
+        "2029-01-01",
+        "--care-cost",
+        "foster=900",
+        "--no-break-even",
+        "--draws",
+        20,
+        "--seed",
+        1,
+        "--out",
+        tmp_path / "j",
+    )
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
     assert "join date: 2029-01-01 given (--join)" in text
@@ -146,8 +183,21 @@ def test_join_window_comes_from_the_scenario(both, tmp_path):
     pfp, nxt = both
     joined = with_borough(nxt, "Croydon", candidate_block(nxt, "Croydon", join_date=dt.date(2030, 1, 1)))
     assert joined.boroughs["Croydon"].join_date == dt.date(2030, 1, 1)
-    r = invoke("join", PFP, "--borough", "Croydon", "--join", "2030-01-01", "--no-break-even", "--draws", 20, "--seed", 1,
-               "--out", tmp_path / "old")
+    r = invoke(
+        "join",
+        PFP,
+        "--borough",
+        "Croydon",
+        "--join",
+        "2030-01-01",
+        "--no-break-even",
+        "--draws",
+        20,
+        "--seed",
+        1,
+        "--out",
+        tmp_path / "old",
+    )
     assert r.exit_code == 2, r.output
     assert "boroughs.Croydon.join_date" in r.output and "referrals_close 2023-04-30" in r.output
     assert "Traceback" not in r.output

@@ -22,7 +22,13 @@ def _files(*tops: str) -> list:
     out = []
     for top in tops:
         path = ROOT / top
-        out += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".yaml", ".yml", ".ipynb"))
+        out += (
+            [path]
+            if path.is_file()
+            else sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".yaml", ".yml", ".ipynb")
+            )
+        )
     return out
 
 
@@ -70,6 +76,10 @@ def test_every_listed_key_is_cited_somewhere():
 
 @pytest.mark.parametrize("top", ["scenarios", "sibmodel", "docs", "README.md", "tests", "notebooks"])
 def test_no_internal_citations(top):
-    hits = [f"{p.relative_to(ROOT)}:{n}" for p in _files(top) for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
-            if INTERNAL.search(line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _files(top)
+        for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+        if INTERNAL.search(line)
+    ]
     assert not hits, hits

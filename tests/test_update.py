@@ -80,7 +80,8 @@ def test_history_is_the_draw_in_draws_parquet(saved_run, pfp, draw):
 
 
 def test_actuals_command_round_trip(saved_run, pfp, tmp_path):
-    """`sibmodel actuals` writes every active borough-quarter through --through, and update reads the same numbers back."""
+    """`sibmodel actuals` writes every active borough-quarter through --through, and update reads the same
+    numbers back."""
     out = tmp_path / "actuals.csv"
     r = invoke("actuals", saved_run, "--draw", 63, "--through", MID, "--out", out)
     assert r.exit_code == 0, r.output
@@ -123,17 +124,20 @@ def _bad(frame: pd.DataFrame, case: str) -> pd.DataFrame:
     return f
 
 
-@pytest.mark.parametrize("case, words", [
-    ("unknown borough", "not a borough of the scenario"),
-    ("quarter outside the contract", "a quarter of the contract"),
-    ("negative count", "whole number >= 0"),
-    ("non-integer count", "whole number >= 0"),
-    ("duplicate row", "a second row"),
-    ("missing column", "missing column(s) weeks_out_of_care"),
-    ("starts before join date", "before its join date"),
-    ("missing row", "missing:"),
-    ("beyond --through", "after --through"),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("unknown borough", "not a borough of the scenario"),
+        ("quarter outside the contract", "a quarter of the contract"),
+        ("negative count", "whole number >= 0"),
+        ("non-integer count", "whole number >= 0"),
+        ("duplicate row", "a second row"),
+        ("missing column", "missing column(s) weeks_out_of_care"),
+        ("starts before join date", "before its join date"),
+        ("missing row", "missing:"),
+        ("beyond --through", "after --through"),
+    ],
+)
 def test_bad_actuals_exit_2(saved_run, tmp_path, case, words):
     good = tmp_path / "good.csv"
     assert invoke("actuals", saved_run, "--draw", 3, "--through", MID, "--out", good).exit_code == 0
@@ -153,7 +157,10 @@ def test_calibration(pfp):
     interval is at most 0.8 of the prior's, and no update falls below the stated effective sample size."""
     study = calibration_study(pfp, n_truths=24, through=quarter_labels(pfp).index(MID), draws=1000, seed=31)
     coverage, ratio = study["covered"].mean(), study["width_ratio"].median()
-    print(f"\nSBC (24 truths, 1000 draws): coverage {coverage:.0%}, median width ratio {ratio:.2f}, ESS min {study['ess'].min():.0f}")
+    print(
+        f"\nSBC (24 truths, 1000 draws): coverage {coverage:.0%}, median width ratio {ratio:.2f}, ESS min "
+        f"{study['ess'].min():.0f}"
+    )
     assert coverage >= 0.8
     assert ratio <= 0.8
     assert study["ess"].min() >= MIN_ESS
@@ -189,7 +196,9 @@ def test_last_quarter_gives_the_observed_total(pfp, prior):
         upd = update(pfp, act, draws=600, prior=prior)
         post = upd.posterior.draws
         np.testing.assert_allclose(post["outcome_payments_gbp"], act.values[2].sum(), rtol=1e-12)
-        np.testing.assert_allclose(post["outcome_payments_gbp"], truths.columns["outcome_payments_gbp"].iloc[i], rtol=1e-12)
+        np.testing.assert_allclose(
+            post["outcome_payments_gbp"], truths.columns["outcome_payments_gbp"].iloc[i], rtol=1e-12
+        )
         assert (post["starts"] == act.values[0].sum()).all()
         assert (post["weeks_out_of_care"] == act.values[1].sum()).all()
 
@@ -202,11 +211,20 @@ def test_posterior_keeps_the_observed_past(pfp, prior):
     act = _truth_actuals(truths, 0, t)
     idx = np.arange(prior.n_draws)
     frame, series, hist = posterior_draws(pfp, prior, idx, act)
-    np.testing.assert_array_equal(hist[:, :, :, : t + 1], np.broadcast_to(act.values[:, :, : t + 1], hist[:, :, :, : t + 1].shape))
+    np.testing.assert_array_equal(
+        hist[:, :, :, : t + 1], np.broadcast_to(act.values[:, :, : t + 1], hist[:, :, :, : t + 1].shape)
+    )
     lag = pfp.contract.payment_lag_quarters
-    np.testing.assert_allclose(series["outcome_payments_gbp"][:, lag : lag + t + 1], np.broadcast_to(act.values[2, :, : t + 1].sum(axis=0), (prior.n_draws, t + 1)))
-    np.testing.assert_allclose(series["investor_net_cashflow_gbp"].sum(axis=1),
-                               frame["investor_distributions_total_gbp"] - frame["investor_capital_drawn_total_gbp"], rtol=1e-9, atol=1e-3)
+    np.testing.assert_allclose(
+        series["outcome_payments_gbp"][:, lag : lag + t + 1],
+        np.broadcast_to(act.values[2, :, : t + 1].sum(axis=0), (prior.n_draws, t + 1)),
+    )
+    np.testing.assert_allclose(
+        series["investor_net_cashflow_gbp"].sum(axis=1),
+        frame["investor_distributions_total_gbp"] - frame["investor_capital_drawn_total_gbp"],
+        rtol=1e-9,
+        atol=1e-3,
+    )
 
 
 def test_update_command_pfp_2000_draws(saved_run, tmp_path):

@@ -194,13 +194,16 @@ def calibrate(scenario, targets, params, write_path, overwrite, overrides) -> No
         check_target(write_path, overwrite=overwrite, folder=False)
     parsed = parse_assignments(targets, "--target", "NAME=VALUE with a number, e.g. time_at_home.counterfactual=0.35")
     res = run_calibration(s, parsed, list(params) or default_params(parsed))
-    click.echo("Targets (exact cohort model at central inputs):")
+    from sibmodel.report.tables import wrap_text
+
+    lines = ["Targets (exact cohort model at central inputs; shares as percentages, gap in share):"]
     for n, (tgt, got) in res.achieved.items():
-        click.echo(f"  {n:<32} target {tgt:.6g}   achieved {got:.6g}   gap {got - tgt:+.2e}")
-    click.echo("Parameters moved (central value):")
+        lines.append(f"  {n:<32} target {tgt:.2%}   achieved {got:.2%}   gap {got - tgt:+.1e}")
+    lines.append("Parameters moved (central value):")
     for p, old, new in res.moved:
-        click.echo(f"  {p:<48} {old:.6g} -> {new:.6g}")
-    click.echo(("Converged" if res.success else "Did NOT meet the targets") + f": {res.message}")
+        lines.append(f"  {p:<48} {old:,.4g} -> {new:,.4g}")
+    lines.append(("Converged" if res.success else "Did NOT meet the targets") + f": {res.message}")
+    click.echo(wrap_text("\n".join(lines)))
     if write_path:
         write_file(write_path, calibrated_yaml(res, scenario, write_path, overrides), overwrite=overwrite)
         click.echo(f"Wrote {write_path}")

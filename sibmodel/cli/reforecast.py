@@ -15,9 +15,22 @@ from sibmodel.cli.options import DEFAULT_OUT_HELP, command_line, overwrite_optio
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--draw", "draw", type=click.IntRange(min=0), required=True, help="0-based row of the run's draws.parquet.")
-@click.option("--through", required=True, metavar="YYYY-Qn", help="Last quarter written (a quarter of the contract, e.g. 2020-Q2).")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), required=True, help="The CSV file to write (new, or with --overwrite one sibmodel actuals wrote).")
+@click.option(
+    "--draw", "draw", type=click.IntRange(min=0), required=True, help="0-based row of the run's draws.parquet."
+)
+@click.option(
+    "--through",
+    required=True,
+    metavar="YYYY-Qn",
+    help="Last quarter written (a quarter of the contract, e.g. 2020-Q2).",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="The CSV file to write (new, or with --overwrite one sibmodel actuals wrote).",
+)
 @overwrite_option
 def actuals(run_dir, draw, through, out_file, overwrite) -> None:
     """Write draw I of the saved run RUN_DIR, re-simulated, as quarterly actuals by borough through a quarter."""
@@ -28,9 +41,15 @@ def actuals(run_dir, draw, through, out_file, overwrite) -> None:
     frame = export_actuals(run_dir, draw, through)
     buffer = io.StringIO()
     write_csv(frame, buffer)
-    header = f"{FILE_HEADER}actuals {run_dir} --draw {draw} --through {through}`: one simulated draw's history (quarters of 13 weeks from the programme start)\n"
+    header = (
+        f"{FILE_HEADER}actuals {run_dir} --draw {draw} --through {through}`: one simulated draw's history "
+        "(quarters of 13 weeks from the programme start)\n"
+    )
     write_file(out_file, header + buffer.getvalue(), overwrite=overwrite)
-    click.echo(f"Wrote {out_file} ({len(frame)} rows: {frame['borough'].nunique()} boroughs, {frame['quarter'].iloc[0]} to {through})")
+    click.echo(
+        f"Wrote {out_file} ({len(frame)} rows: {frame['borough'].nunique()} boroughs, "
+        f"{frame['quarter'].iloc[0]} to {through})"
+    )
 
 
 def _update_writer(upd):
@@ -46,17 +65,48 @@ def _update_writer(upd):
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--actuals", "actuals_file", type=click.Path(dir_okay=False), required=True, help="CSV of quarterly actuals by borough (as `sibmodel actuals` writes).")
-@click.option("--through", default=None, metavar="YYYY-Qn", help="Last quarter observed [default: the latest quarter in the file]; rows after it are an error.")
-@click.option("--draws", type=click.IntRange(min=100), default=2000, show_default=True, help="Prior draws simulated, and posterior draws resampled.")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed; omitted: fresh entropy, recorded in the manifest.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run folder [default: runs/update-<scenario file name>" + DEFAULT_OUT_HELP + "].")
+@click.option(
+    "--actuals",
+    "actuals_file",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="CSV of quarterly actuals by borough (as `sibmodel actuals` writes).",
+)
+@click.option(
+    "--through",
+    default=None,
+    metavar="YYYY-Qn",
+    help="Last quarter observed [default: the latest quarter in the file]; rows after it are an error.",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=100),
+    default=2000,
+    show_default=True,
+    help="Prior draws simulated, and posterior draws resampled.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Root seed; omitted: fresh entropy, recorded in the manifest.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run folder [default: runs/update-<scenario file name>" + DEFAULT_OUT_HELP + "].",
+)
 @overwrite_option
 @set_option
 @click.option("--no-report", is_flag=True, help="Do not write report.html and figures/.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 def update(scenario, actuals_file, through, draws, seed, out_dir, overwrite, overrides, no_report, quiet) -> None:
-    """Condition SCENARIO on contract actuals and re-forecast the rest of the contract (a run folder with update.json)."""
+    """Condition SCENARIO on contract actuals and re-forecast the rest of the contract.
+
+    Writes a run folder with update.json.
+    """
     from sibmodel.engine.run import DEFAULT_CHUNK_SIZE
     from sibmodel.report.tables import update_table
     from sibmodel.results.folders import claim, default_output
@@ -83,15 +133,25 @@ def update(scenario, actuals_file, through, draws, seed, out_dir, overwrite, ove
         post.to_dir(target, extra_writers=writers, overwrite=overwrite)
     record = upd.record()
     if record["effective_sample_size"] < record["target_effective_sample_size"]:
-        click.echo(f"warning: effective sample size {record['effective_sample_size']:.0f} is below the target "
-                   f"{record['target_effective_sample_size']:.0f} at the widest bandwidth; the actuals are unusual for this "
-                   "scenario and the posterior rests on few prior draws", err=True)
+        click.echo(
+            f"warning: effective sample size {record['effective_sample_size']:.0f} is below the target "
+            f"{record['target_effective_sample_size']:.0f} at the widest bandwidth; the actuals are unusual for this "
+            "scenario and the posterior rests on few prior draws",
+            err=True,
+        )
     if not quiet:
-        click.echo(f"Actuals through {record['observed_through']} ({record['n_rows']} rows); {record['prior_draws']} prior draws, "
-                   f"effective sample size {record['effective_sample_size']:.0f}, {record['distinct_prior_draws']} distinct draws resampled")
+        click.echo(
+            f"Actuals through {record['observed_through']} ({record['n_rows']} rows); {record['prior_draws']} "
+            f"prior draws, "
+            f"effective sample size {record['effective_sample_size']:.0f}, {record['distinct_prior_draws']} "
+            f"distinct draws resampled"
+        )
         click.echo(update_table(record))
         click.echo("")
-        click.echo(f"Wrote {target}/ (summary.json: the posterior, update.json, draws.parquet, ...{'' if no_report else ', report.html, figures/'})")
+        click.echo(
+            f"Wrote {target}/ (summary.json: the posterior, update.json, draws.parquet, "
+            f"...{'' if no_report else ', report.html, figures/'})"
+        )
 
 
 COMMANDS = (actuals, update)

@@ -17,6 +17,13 @@ import click
 
 from sibmodel.cli.options import DEFAULT_OUT_HELP, overwrite_option, parse_assignments, set_option
 from sibmodel.exceptions import Issue
+from sibmodel.outputs import (
+    CARE_COSTS_AVOIDED_GBP,
+    NET_SAVINGS_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+)
+from sibmodel.report.tables import column_kind, kind_of_unit
 from sibmodel.safe_text import write_csv
 
 _draws_option = click.option("--draws", type=click.IntRange(min=10), default=1000, show_default=True, help="Monte Carlo draws per scenario variant.")
@@ -63,11 +70,19 @@ def _output(out_dir: str | None, command: str, scenario: str, overrides, overwri
     return output_folder(target, command=name, overwrite=overwrite, numbered=out_dir is None, before_marker=manifest_writer(manifest))
 
 
-def _print_table(df, columns=None) -> None:
-    import pandas as pd
+def _echo(text: str = "") -> None:
+    """Print prose within the line width (report.tables.LINE_WIDTH)."""
+    from sibmodel.report.tables import wrap_text
 
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 60):
-        click.echo((df[columns] if columns else df).to_string(index=False, float_format=lambda x: f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"))
+    click.echo(wrap_text(text))
+
+
+def _print_table(df, columns=None, **how) -> None:
+    """Print a table formatted like ``run`` and ``compare``: money, percentages, whole young people, "–"
+    for no number, within the line width (see :func:`sibmodel.report.tables.render_table`)."""
+    from sibmodel.report.tables import render_table
+
+    click.echo(render_table(df, columns, **how))
 
 
 def _parse_target(text: str) -> tuple[str, float]:
@@ -120,7 +135,7 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
     settings = _settings(draws, seed, workers)
     with _output(out_dir, "stress", scenario, overrides, overwrite, s=s, seed=settings.seed, draws=settings.draws) as out:
         target = out.staging
-        click.echo(f"{settings.draws} draws per variant, seed {settings.seed}")
+        _echo(f"{settings.draws} draws per variant, seed {settings.seed}")
         written = []
         if not no_suite:
             suite = suite_dir if suite_dir is not None else Path(scenario).parent / "stress"
@@ -128,25 +143,26 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
             if others:
                 click.echo(f"warning: {', '.join(others)} do not extend {scenario}: their rows differ from the base in more than the stress", err=True)
             table = st.stress_suite(s, st.load_stress_suite(suite, overrides), settings, progress=_progress)
-            click.echo("\nStress suite")
+            _echo("\nStress suite")
             _print_table(table, ["scenario", *st.STRESS_COLUMNS, "irr_p50_change"])
             write_csv(table, target / "stress.csv")
             wf.save(wf.stress_chart(table), target / "stress.png")
             written += ["stress.csv", "stress.png"]
         if do_tornado:
             table = st.tornado(s, settings, progress=_progress)
-            click.echo("\nTornado (input at p10 / p90)")
+            _echo("\nTornado (input at p10 / p90)")
             _print_table(table, ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high",
-                                 "net_savings_p50_low", "net_savings_p50_high"])
+                                 "net_savings_p50_low", "net_savings_p50_high"],
+                         kinds={"net_savings_p50_low": "gbp", "net_savings_p50_high": "gbp"})
             write_csv(table, target / "tornado.csv")
             wf.save(wf.tornado_chart(table), target / "tornado.png")
             written += ["tornado.csv", "tornado.png"]
         if do_reverse:
             table = st.reverse_stress(s, settings, p_loss_target=p_loss_target, progress=_progress)
-            click.echo("\nReverse stress: lever values at which the target is reached (95% Monte Carlo interval)")
+            _echo("\nReverse stress: lever values at which the target is reached (95% Monte Carlo interval)")
             _print_table(table, ["lever", "unit", "figure", "target", "value", "ci_low", "ci_high", "achieved", "base_figure"])
             for _, row in table.iterrows():
-                click.echo(f"  {row['lever']} / {row['figure']}: {row['natural'] or row['note']}")
+                _echo(f"  {row['lever']} / {row['figure']}: {row['natural'] or row['note']}")
             write_csv(table, target / "reverse_stress.csv")
             wf.save(wf.reverse_stress_chart(table), target / "reverse_stress.png")
             written += ["reverse_stress.csv", "reverse_stress.png"]
@@ -155,16 +171,16 @@ def stress(scenario, suite_dir, no_suite, do_tornado, do_reverse, p_loss_target,
 
             key, value = solve_key, solve_value
             root = st.goal_seek(s, solve_lever, key, value, settings)
-            click.echo(f"\nGoal seek: {key} = {value:g} by moving the {root.label}")
-            click.echo(f"  solved: {root.value:.6g} {root.unit} ({root.natural}); re-run gives {key} = {root.achieved:.4g} (base {root.base_figure:.4g})")
+            _echo(f"\nGoal seek: {key} = {value:g} by moving the {root.label}")
+            _echo(f"  solved: {root.value:.6g} {root.unit} ({root.natural}); re-run gives {key} = {root.achieved:.4g} (base {root.base_figure:.4g})")
             if root.ci_low == root.ci_low:
-                click.echo(f"  95% Monte Carlo interval: [{root.ci_low:.6g}, {root.ci_high:.6g}] {root.unit}")
-            click.echo(f"  {root.note}")
+                _echo(f"  95% Monte Carlo interval: [{root.ci_low:.6g}, {root.ci_high:.6g}] {root.unit}")
+            _echo(f"  {root.note}")
             write_csv(pd.DataFrame([root.as_row()]), target / "goal_seek.csv")
             written.append("goal_seek.csv")
         if not written:
             raise WorkflowError([Issue(None, "", "nothing to do: --no-suite without --tornado, --reverse or --solve")])
-    click.echo(f"\nWrote {out.target}/ ({', '.join(written)})")
+    _echo(f"\nWrote {out.target}/ ({', '.join(written)})")
 
 
 # --------------------------------------------------------------------------- sensitivity
@@ -195,11 +211,11 @@ def sensitivity(scenario, method, n_base, replicates, seed, out_dir, overwrite, 
         n_groups = len(set(input_groups(s, paths) or paths))
         _progress(f"Sobol design: {n_base * (n_groups + 2):,} simulations of {replicates} draws")
         table = scenario_sobol(s, n_base=n_base, replicates=replicates, seed=seed, workers=workers)
-        click.echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
+        _echo(f"Sobol indices ({method}, N={n_base}, {replicates} replicate draws per point, seed {seed})")
         _print_table(table)
         write_csv(table, target / "sobol.csv")
         wf.save(wf.sobol_chart(table), target / "sobol.png")
-    click.echo(f"\nWrote {out.target}/ (sobol.csv, sobol.png)")
+    _echo(f"\nWrote {out.target}/ (sobol.csv, sobol.png)")
 
 
 # --------------------------------------------------------------------------- join
@@ -247,32 +263,33 @@ def join(scenario, name, starts_per_quarter, join_date, like, borough_file, care
                           break_even=not no_break_even)
         import pandas as pd
 
-        click.echo(f"{name}: what the run assumes, and where it comes from")
+        _echo(f"{name}: what the run assumes, and where it comes from")
         for what, value, where in r.assumptions:
-            click.echo(f"  {what}: {value}\n      {where}")
+            _echo(f"  {what}: {value}")
+            _echo(f"      {where}")
         write_csv(pd.DataFrame(r.assumptions, columns=["assumption", "value", "origin"]), target / "join_assumptions.csv")
         c = r.candidate
         cand = pd.DataFrame(
             [
                 {"figure": k, **{p: c[k][p] for p in ("p50", "p5", "p95", "mean")}}
-                for k in ("starts", "outcome_payments_gbp", "care_costs_avoided_gbp", "net_savings_gbp", "benefit_cost_ratio")
+                for k in (STARTS, OUTCOME_PAYMENTS_GBP, CARE_COSTS_AVOIDED_GBP, NET_SAVINGS_GBP, "benefit_cost_ratio")
             ]
         )
-        click.echo(f"\n{settings.draws} draws, seed {settings.seed}\n\n{name} (discounted to {s.metadata.price_year} at {s.discounting.real_rate_annual:.1%})")
-        _print_table(cand)
-        click.echo(f"  P(coming out ahead) {c['p_net_positive']:.1%}")
-        click.echo("\nInvestor, without and with the borough")
+        _echo(f"{settings.draws} draws, seed {settings.seed}\n\n{name} (discounted to {s.metadata.price_year} at {s.discounting.real_rate_annual:.1%})")
+        _print_table(cand, row_kind=lambda row: column_kind(row["figure"]))
+        _echo(f"  P(coming out ahead) {c['p_net_positive']:.1%}")
+        _echo("\nInvestor, without and with the borough")
         _print_table(r.investor)
-        click.echo("\nOther boroughs: median outcome payments [GBP, discounted] and share of all payments")
+        _echo("\nOther boroughs: median outcome payments [GBP, discounted] and share of all payments")
         _print_table(r.others)
         for note in r.notes:
-            click.echo(f"  {note}")
+            _echo(f"  {note}")
         write_csv(cand.assign(p_net_positive=c["p_net_positive"], break_even_care_cost_factor=r.break_even_care_cost_factor,
                               break_even_starts_per_quarter=r.break_even_starts_per_quarter), target / "join_candidate.csv")
         write_csv(r.investor, target / "join_investor.csv")
         write_csv(r.others, target / "join_others.csv")
         wf.save(wf.join_chart(r), target / "join.png")
-    click.echo(f"\nWrote {out.target}/ (join_assumptions.csv, join_candidate.csv, join_investor.csv, join_others.csv, join.png)")
+    _echo(f"\nWrote {out.target}/ (join_assumptions.csv, join_candidate.csv, join_investor.csv, join_others.csv, join.png)")
 
 
 # --------------------------------------------------------------------------- baseline
@@ -321,19 +338,20 @@ def baseline(scenario, draws, seed, out_dir, overwrite, overrides, workers, base
     with _output(out_dir, "baseline", scenario, overrides, overwrite, s=s, seed=settings.seed, draws=settings.draws, baselines=baselines) as out:
         target = out.staging
         tables = policy_baseline(settings.run(s))
-        click.echo(f"{settings.draws} draws, seed {settings.seed}\n")
-        _print_table(tables["outcomes"], ["figure", "unit", "p50", "p5", "p95", "reference"])
-        click.echo("")
+        _echo(f"{settings.draws} draws, seed {settings.seed}\n")
+        _print_table(tables["outcomes"], ["figure", "unit", "p50", "p5", "p95", "reference"],
+                     row_kind=lambda row: kind_of_unit(row["unit"]))
+        _echo("")
         _print_table(tables["purchase"].drop(columns="who_carries_outcome_risk"))
         for _, row in tables["purchase"].iterrows():
-            click.echo(f"  {row['purchase']}: {row['who_carries_outcome_risk']}")
+            _echo(f"  {row['purchase']}: {row['who_carries_outcome_risk']}")
         write_csv(tables["outcomes"], target / "baseline_outcomes.csv")
         write_csv(tables["purchase"], target / "baseline_purchase.csv")
         wf.save(wf.baseline_chart(tables), target / "baseline.png")
         written = ["baseline_outcomes.csv", "baseline_purchase.csv", "baseline.png"]
         if baselines is not None:
             written += _baseline_sweep(s, baselines, settings, target)
-    click.echo(f"\nWrote {out.target}/ ({', '.join(written)})")
+    _echo(f"\nWrote {out.target}/ ({', '.join(written)})")
 
 
 def _baseline_sweep(s, baselines, settings, target: Path) -> list[str]:
@@ -344,9 +362,9 @@ def _baseline_sweep(s, baselines, settings, target: Path) -> list[str]:
     from sibmodel.workflows.baseline_sweep import sweep
 
     sw = sweep(s, baselines, settings, progress=_progress)
-    click.echo("\nWhat the baseline decides (time at home without therapy held fixed; medians over draws, discounted net savings):")
+    _echo("\nWhat the baseline decides (time at home without therapy held fixed; medians over draws, discounted net savings):")
     _print_table(sw.by_baseline_table())
-    click.echo("\nBreak-even baseline (net saving zero), per draw; shares of draws beyond the grid "
+    _echo("\nBreak-even baseline (net saving zero), per draw; shares of draws beyond the grid "
                f"{sw.grid[0]:g}-{sw.grid[-1]:g} are clamped to its ends:")
     _print_table(sw.break_even_table())
     (target / "baseline.json").write_text(json.dumps(sw.to_json(), indent=2) + "\n")

@@ -52,6 +52,49 @@ from sibmodel.model.referrals import (
 )
 from sibmodel.model.sampling import sample_inputs, stream
 from sibmodel.model.tally import CARE, occupancy_by_week, spell_quarter_weeks, sum_by_key
+from sibmodel.outputs import (
+    BASELINE_CLAMPED,
+    BASELINE_GAP_PAYMENTS_GBP,
+    BASELINE_TIME_AT_HOME_SHARE,
+    BOROUGH_PAID_GBP,
+    BREAKDOWNS,
+    CAPITAL_OUTSTANDING_GBP,
+    CARE_COST_COUNTERFACTUAL_GBP,
+    CARE_COST_TREATED_GBP,
+    CARE_COSTS_AVOIDED_GBP,
+    CARE_COSTS_COUNTERFACTUAL_GBP,
+    CARE_COSTS_TREATED_GBP,
+    COMMISSIONER_CARE_COSTS_AVOIDED_GBP,
+    COMMISSIONER_CARE_COSTS_COUNTERFACTUAL_GBP,
+    COMMISSIONER_CARE_COSTS_TREATED_GBP,
+    COMMISSIONER_NET_SAVINGS_GBP,
+    COMMISSIONER_OUTCOME_PAYMENTS_GBP,
+    COMPLETION_SHARE,
+    COST_PER_FAMILY_GBP,
+    COUNTERFACTUAL_RISK_FACTOR,
+    DELIVERY_COSTS_GBP,
+    ENTERED_CARE_SHARE,
+    GOVERNMENT_VALUE_DISCOUNTED_GBP,
+    GOVERNMENT_VALUE_GBP,
+    GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
+    IMPLIED_HAZARD_RATIO_PREFIX,
+    INPUT_PREFIX,
+    INVESTOR_NET_CASHFLOW_GBP,
+    INVESTOR_PREFIX,
+    NET_SAVINGS_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    PLACEMENTS,
+    STARTS,
+    TIME_AT_HOME_SHARE,
+    TOPUP_PAID_GBP,
+    TRACKED_WEEKS,
+    TRACKED_WEEKS_PER_START,
+    UNCAPPED_PAYMENTS_GBP,
+    WEEKS_HOME,
+    WEEKS_OUT_OF_CARE,
+    WEEKS_OUT_OF_CARE_PER_START,
+    borough_prefix,
+)
 from sibmodel.scenario.schema import Scenario, iter_quantities
 
 DEFAULT_CHUNK_SIZE = 500
@@ -276,20 +319,20 @@ def stage_outcomes(people: People, arms: Arms, n_draws: int) -> dict[str, np.nda
     for _arm, out in pairs:
         per_person += [out.weeks_home, out.entered_care, out.n_placements, out.n_breakdowns]
     sums = iter(sum_by_key(d, np.stack(per_person, dtype=float), n_draws))
-    col["starts"] = next(sums)
-    col["tracked_weeks"] = next(sums)
+    col[STARTS] = next(sums)
+    col[TRACKED_WEEKS] = next(sums)
     for arm, _out in pairs:
-        col[f"weeks_home_{arm}"] = next(sums)
-        col[f"time_at_home_share_{arm}"] = np.divide(col[f"weeks_home_{arm}"], col["tracked_weeks"], out=np.full(n_draws, np.nan), where=col["tracked_weeks"] > 0)
-        col[f"entered_care_share_{arm}"] = np.divide(next(sums), col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
-        col[f"placements_{arm}"] = next(sums)
-        col[f"breakdowns_{arm}"] = next(sums)
-    col["weeks_out_of_care"] = col["weeks_home_treated"]
-    for name, total in (("tracked_weeks_per_start", col["tracked_weeks"]), ("weeks_out_of_care_per_start", col["weeks_out_of_care"])):
-        col[name] = np.divide(total, col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+        col[WEEKS_HOME[arm]] = next(sums)
+        col[TIME_AT_HOME_SHARE[arm]] = np.divide(col[WEEKS_HOME[arm]], col[TRACKED_WEEKS], out=np.full(n_draws, np.nan), where=col[TRACKED_WEEKS] > 0)
+        col[ENTERED_CARE_SHARE[arm]] = np.divide(next(sums), col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0)
+        col[PLACEMENTS[arm]] = next(sums)
+        col[BREAKDOWNS[arm]] = next(sums)
+    col[WEEKS_OUT_OF_CARE] = col[WEEKS_HOME["treated"]]
+    for name, total in ((TRACKED_WEEKS_PER_START, col[TRACKED_WEEKS]), (WEEKS_OUT_OF_CARE_PER_START, col[WEEKS_OUT_OF_CARE])):
+        col[name] = np.divide(total, col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0)
     if arms.completed is not None:
-        col["completion_share"] = np.divide(
-            np.bincount(d, weights=arms.completed, minlength=n_draws), col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0
+        col[COMPLETION_SHARE] = np.divide(
+            np.bincount(d, weights=arms.completed, minlength=n_draws), col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0
         )
     return col
 
@@ -374,38 +417,38 @@ def stage_money_columns(s: Scenario, people: People, arms: Arms, care: CareCosts
     care_cost = care.by_arm
     key_db = people.draw * n_b + people.borough
     col: dict[str, np.ndarray] = {}
-    col["outcome_payments_gbp"] = pay.paid.sum(axis=(1, 2))
-    col["uncapped_payments_gbp"] = pay.uncapped_total
-    col["baseline_gap_payments_gbp"] = pay.baseline_gap
-    col["topup_paid_gbp"] = pay.topup_paid.sum(axis=(1, 2))
-    col["borough_paid_gbp"] = pay.borough_paid.sum(axis=(1, 2))
-    col["delivery_costs_gbp"] = costs.sum(axis=1)
-    col["care_cost_treated_gbp"] = care_cost["treated"].sum(axis=(1, 2))
-    col["care_cost_counterfactual_gbp"] = care_cost["counterfactual"].sum(axis=(1, 2))
-    col["government_value_gbp"] = col["care_cost_counterfactual_gbp"] - col["care_cost_treated_gbp"]
+    col[OUTCOME_PAYMENTS_GBP] = pay.paid.sum(axis=(1, 2))
+    col[UNCAPPED_PAYMENTS_GBP] = pay.uncapped_total
+    col[BASELINE_GAP_PAYMENTS_GBP] = pay.baseline_gap
+    col[TOPUP_PAID_GBP] = pay.topup_paid.sum(axis=(1, 2))
+    col[BOROUGH_PAID_GBP] = pay.borough_paid.sum(axis=(1, 2))
+    col[DELIVERY_COSTS_GBP] = costs.sum(axis=1)
+    col[CARE_COST_TREATED_GBP] = care_cost["treated"].sum(axis=(1, 2))
+    col[CARE_COST_COUNTERFACTUAL_GBP] = care_cost["counterfactual"].sum(axis=(1, 2))
+    col[GOVERNMENT_VALUE_GBP] = col[CARE_COST_COUNTERFACTUAL_GBP] - col[CARE_COST_TREATED_GBP]
     # value to government as the published figure appears to be made (a reconstruction, not a published
     # method): weeks out of care with therapy, tracked, priced at the cheapest placement's weekly cost
     # (PFP: foster care, PSSRU 2017 GBP 646; 30,533 x 646 = GBP 19.72m against the published GBP 19.7m)
     weeks_home_db = np.bincount(key_db, weights=arms.treated.weeks_home, minlength=n_draws * n_b).reshape(n_draws, n_b)
-    col["government_value_published_method_gbp"] = (weeks_home_db * care.weekly_cost.min(axis=2)).sum(axis=1)
+    col[GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP] = (weeks_home_db * care.weekly_cost.min(axis=2)).sum(axis=1)
     paid_disc = (pay.borough_paid * df).sum(axis=2)  # (D, B)
     care_disc = {arm: (care_cost[arm] * df_q).sum(axis=2) for arm in care_cost}  # (D, B), discounted
     avoided_disc = care_disc["counterfactual"] - care_disc["treated"]
     starts_db = np.bincount(key_db, minlength=n_draws * n_b).reshape(n_draws, n_b).astype(float)
     for bi, bn in enumerate(bnames):
-        pre = f"borough.{bn}."
-        col[pre + "starts"] = starts_db[:, bi]
-        col[pre + "outcome_payments_gbp"] = paid_disc[:, bi]
-        col[pre + "care_costs_treated_gbp"] = care_disc["treated"][:, bi]
-        col[pre + "care_costs_counterfactual_gbp"] = care_disc["counterfactual"][:, bi]
-        col[pre + "care_costs_avoided_gbp"] = avoided_disc[:, bi]
-        col[pre + "net_savings_gbp"] = avoided_disc[:, bi] - paid_disc[:, bi]
-    col["commissioner_outcome_payments_gbp"] = paid_disc.sum(axis=1)
-    col["commissioner_care_costs_treated_gbp"] = care_disc["treated"].sum(axis=1)
-    col["commissioner_care_costs_counterfactual_gbp"] = care_disc["counterfactual"].sum(axis=1)
-    col["commissioner_care_costs_avoided_gbp"] = avoided_disc.sum(axis=1)
-    col["commissioner_net_savings_gbp"] = col["commissioner_care_costs_avoided_gbp"] - col["commissioner_outcome_payments_gbp"]
-    col["government_value_discounted_gbp"] = avoided_disc.sum(axis=1)
+        pre = borough_prefix(bn)
+        col[pre + STARTS] = starts_db[:, bi]
+        col[pre + OUTCOME_PAYMENTS_GBP] = paid_disc[:, bi]
+        col[pre + CARE_COSTS_TREATED_GBP] = care_disc["treated"][:, bi]
+        col[pre + CARE_COSTS_COUNTERFACTUAL_GBP] = care_disc["counterfactual"][:, bi]
+        col[pre + CARE_COSTS_AVOIDED_GBP] = avoided_disc[:, bi]
+        col[pre + NET_SAVINGS_GBP] = avoided_disc[:, bi] - paid_disc[:, bi]
+    col[COMMISSIONER_OUTCOME_PAYMENTS_GBP] = paid_disc.sum(axis=1)
+    col[COMMISSIONER_CARE_COSTS_TREATED_GBP] = care_disc["treated"].sum(axis=1)
+    col[COMMISSIONER_CARE_COSTS_COUNTERFACTUAL_GBP] = care_disc["counterfactual"].sum(axis=1)
+    col[COMMISSIONER_CARE_COSTS_AVOIDED_GBP] = avoided_disc.sum(axis=1)
+    col[COMMISSIONER_NET_SAVINGS_GBP] = col[COMMISSIONER_CARE_COSTS_AVOIDED_GBP] - col[COMMISSIONER_OUTCOME_PAYMENTS_GBP]
+    col[GOVERNMENT_VALUE_DISCOUNTED_GBP] = avoided_disc.sum(axis=1)
     return col
 
 
@@ -414,12 +457,12 @@ def stage_baseline_columns(s: Scenario, inp: Inputs, arms: Arms) -> dict[str, np
     if s.baseline is None:
         return {}
     col = {
-        "baseline_time_at_home_share": np.asarray(inp.params["baseline.time_at_home_share"], dtype=float),
-        "baseline_clamped": arms.cf_clamped.astype(float),
-        "counterfactual_risk_factor": arms.cf_factor,
+        BASELINE_TIME_AT_HOME_SHARE: np.asarray(inp.params["baseline.time_at_home_share"], dtype=float),
+        BASELINE_CLAMPED: arms.cf_clamped.astype(float),
+        COUNTERFACTUAL_RISK_FACTOR: arms.cf_factor,
     }
     for ii, iname in enumerate(s.interventions):
-        col[f"implied_hazard_ratio:{iname}"] = arms.hazard_ratio[:, ii] / arms.cf_factor
+        col[IMPLIED_HAZARD_RATIO_PREFIX + iname] = arms.hazard_ratio[:, ii] / arms.cf_factor
     return col
 
 
@@ -441,18 +484,18 @@ def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int, on_payments=
     costs = stage_delivery_costs(s, inp, people, pay.paid.shape[2])
     inv = stage_investor(s, inp, pay, costs)
     col.update(stage_money_columns(s, people, arms, care, pay, costs, n_draws))
-    col["cost_per_family_gbp"] = np.divide(col["outcome_payments_gbp"], col["starts"], out=np.full(n_draws, np.nan), where=col["starts"] > 0)
+    col[COST_PER_FAMILY_GBP] = np.divide(col[OUTCOME_PAYMENTS_GBP], col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0)
     for name, value in inv.columns().items():
-        col["investor_" + name] = value
+        col[INVESTOR_PREFIX + name] = value
     col.update(stage_baseline_columns(s, inp, arms))
     for path, values in inp.params.items():
         if not inp.specs[path].is_fixed:
-            col["input:" + path] = values
+            col[INPUT_PREFIX + path] = values
     series = {
-        "outcome_payments_gbp": pay.paid.sum(axis=1),
-        "delivery_costs_gbp": costs,
-        "investor_net_cashflow_gbp": inv.net_cashflow,
-        "capital_outstanding_gbp": inv.capital_outstanding,
+        OUTCOME_PAYMENTS_GBP: pay.paid.sum(axis=1),
+        DELIVERY_COSTS_GBP: costs,
+        INVESTOR_NET_CASHFLOW_GBP: inv.net_cashflow,
+        CAPITAL_OUTSTANDING_GBP: inv.capital_outstanding,
     }
     return ChunkResult(chunk_index, col, series, care.occupancy_sum)
 

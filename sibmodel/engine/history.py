@@ -24,10 +24,11 @@ from sibmodel.contract.payments import Payments
 from sibmodel.engine import chunk as ch
 from sibmodel.model.referrals import QUARTER_WEEKS, Calendar, People, borough_active_weeks
 from sibmodel.model.tally import HOME, spell_quarter_weeks
+from sibmodel.outputs import OUTCOME_PAYMENTS_GBP, STARTS, WEEKS_OUT_OF_CARE
 from sibmodel.scenario.schema import Scenario
 
 #: The series of a history, in the order of :attr:`History.values` (actuals file columns).
-SERIES = ("starts", "weeks_out_of_care", "outcome_payments_gbp")
+SERIES = (STARTS, WEEKS_OUT_OF_CARE, OUTCOME_PAYMENTS_GBP)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,15 @@ def stage_history(s: Scenario, people: People, arms: ch.Arms, pay: Payments, n_d
     n_b, n_q = len(s.boroughs), Calendar.of(s).n_quarters
     key_db = people.draw * n_b + people.borough
     starts = np.bincount(key_db * n_q + people.quarter, minlength=n_draws * n_b * n_q).reshape(n_draws, n_b, n_q)
-    weeks = spell_quarter_weeks(arms.treated, HOME, key_db, people.referral_week.astype(np.int64), n_draws * n_b, n_q,
-                                window=(arms.window_start, arms.window_end)).reshape(n_draws, n_b, n_q)
+    weeks = spell_quarter_weeks(
+        arms.treated,
+        HOME,
+        key_db,
+        people.referral_week.astype(np.int64),
+        n_draws * n_b,
+        n_q,
+        window=(arms.window_start, arms.window_end),
+    ).reshape(n_draws, n_b, n_q)
     values = np.stack([starts.astype(float), weeks, pay.achieved], axis=1)
     return History(values, pay.topup_achieved)
 
@@ -98,7 +106,10 @@ def quarter_labels(s: Scenario) -> list[str]:
         mid = start + dt.timedelta(days=7 * (q * QUARTER_WEEKS) + 45)
         labels.append(f"{mid.year}-Q{(mid.month - 1) // 3 + 1}")
     if len(set(labels)) != len(labels):
-        raise ValueError("two model quarters fall in the same calendar quarter; the contract is too long to label quarters as YYYY-Qn")
+        raise ValueError(
+            "two model quarters fall in the same calendar quarter; the contract is too long to label quarters "
+            "as YYYY-Qn"
+        )
     return labels
 
 
@@ -128,7 +139,15 @@ def history_frame(s: Scenario, values: np.ndarray, through: int) -> pd.DataFrame
     for q in range(through + 1):
         for bi, name in enumerate(s.boroughs):
             if q >= first[bi]:
-                rows.append((labels[q], name, int(round(values[0, bi, q])), int(round(values[1, bi, q])), float(values[2, bi, q])))
+                rows.append(
+                    (
+                        labels[q],
+                        name,
+                        int(round(values[0, bi, q])),
+                        int(round(values[1, bi, q])),
+                        float(values[2, bi, q]),
+                    )
+                )
     return pd.DataFrame(rows, columns=["quarter", "borough", *SERIES])
 
 

@@ -239,10 +239,10 @@ class Waterfall:
         total_dist = self.distributions.sum(axis=1)
         exceeded = cum_drawn > self.commitment[:, None] + 1e-6
         any_exc = exceeded.any(axis=1)
-        first = np.where(any_exc, np.argmax(exceeded, axis=1), -1)
+        first = np.where(any_exc, np.argmax(exceeded, axis=1), np.nan)  # NaN: never exceeded
         cum_dist = np.cumsum(self.distributions, axis=1)
         repaid = (cum_dist >= cum_drawn - 1e-6) & (cum_drawn > 0) & (np.arange(self.drawn.shape[1])[None, :] >= _last_draw(self.drawn)[:, None])
-        payback = np.where(repaid.any(axis=1), np.argmax(repaid, axis=1), -1)
+        payback = np.where(repaid.any(axis=1), np.argmax(repaid, axis=1), np.nan)  # NaN: never repaid
         r = irr(self.net_cashflow)
         moic = np.divide(total_dist, total_drawn, out=np.full(total_drawn.shape, np.nan), where=total_drawn > 0)
         return {
@@ -256,7 +256,7 @@ class Waterfall:
             "moic": moic,
             "irr_annual": r.annual,
             "total_loss": r.total_loss,
-            "payback_quarter": payback.astype(float),
+            "payback_quarter": payback,
         }
 
 
@@ -332,17 +332,34 @@ def investor_waterfall(
 
 
 def stats_block(x: np.ndarray) -> dict:
-    """``{mean, sd, p5, p50, p95}`` of the finite values of ``x``.
+    """``{mean, sd, p5, p50, p95, n}`` of the finite values of ``x``.
 
-    Percentiles are exact over all draws (numpy's default linear interpolation);
-    NaNs (e.g. an IRR that does not exist) are left out, and all-NaN gives NaNs.
+    Percentiles are exact over all draws (numpy's default linear interpolation).
+    Draws where the figure is not defined are NaN (an IRR that does not exist, a
+    payback that never comes) and are left out: the statistics are over the ``n``
+    draws where it is defined, and all-NaN gives NaNs with ``n`` 0. No sentinel
+    value enters a statistic; how often a figure is undefined is reported beside it
+    (``p_total_loss``, ``p_never_repaid``).
     """
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     if x.size == 0:
-        return {"mean": float("nan"), "sd": float("nan"), "p5": float("nan"), "p50": float("nan"), "p95": float("nan")}
+        return {"mean": float("nan"), "sd": float("nan"), "p5": float("nan"), "p50": float("nan"), "p95": float("nan"), "n": 0}
     p5, p50, p95 = np.percentile(x, [5, 50, 95])
-    return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0, "p5": float(p5), "p50": float(p50), "p95": float(p95)}
+    return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0, "p5": float(p5), "p50": float(p50),
+            "p95": float(p95), "n": int(x.size)}
+
+
+def p_never_repaid(payback_quarter: np.ndarray, moic: np.ndarray) -> float:
+    """P(never repaid): the share of draws that drew capital (money multiple defined) whose distributions
+    never reach the capital drawn (payback quarter NaN) [probability]; NaN if no draw drew capital.
+
+    A draw repaid after its last drawdown has distributed at least what it drew, so this equals
+    P(money multiple < 1) but for multiples within a rounding tolerance (1e-6 GBP) of 1.
+    """
+    m = np.isfinite(np.asarray(moic, dtype=float))
+    never = ~np.isfinite(np.asarray(payback_quarter, dtype=float))
+    return float(np.mean(never[m])) if m.any() else float("nan")
 
 
 def add_fees(costs: np.ndarray, n_contract_quarters: int, fee) -> np.ndarray:
@@ -408,6 +425,7 @@ def risk_metrics(moic: np.ndarray, irr_annual: np.ndarray | None = None) -> dict
         "moic_es5": float(m[m <= var5].mean()),
     }
     if irr_annual is not None:
-        r = np.asarray(irr_annual, float)
-        out["p_irr_negative"] = float(np.mean(~(r >= 0)))  # a missing IRR (total loss) counts as negative
+        # over the draws that drew capital; among them a missing IRR is a total loss (-100%), so negative
+        r = np.asarray(irr_annual, float)[np.isfinite(np.asarray(moic, float))]
+        out["p_irr_negative"] = float(np.mean(~(r >= 0)))
     return out

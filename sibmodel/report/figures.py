@@ -28,7 +28,23 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from sibmodel.outputs import TIME_AT_HOME_FIGURES
+from sibmodel.outputs import (
+    BASELINE_TIME_AT_HOME_SHARE,
+    BY_KEY,
+    COMMISSIONER_NET_SAVINGS_GBP,
+    INVESTOR_CAPITAL_DRAWN_CUMULATIVE_GBP,
+    INVESTOR_CUMULATIVE_NET_CASHFLOW_GBP,
+    INVESTOR_IRR_ANNUAL,
+    INVESTOR_MOIC,
+    OBSERVABLE,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+    TIME_AT_HOME_FIGURES,
+    TIME_AT_HOME_SHARE,
+    WEEKS_HOME,
+    WEEKS_OUT_OF_CARE,
+    summary_path,
+)
 from sibmodel.report.tables import kind_label, seed_text
 
 CAPTION_GID = "sibmodel-caption"
@@ -162,7 +178,7 @@ def investor_returns(run) -> Figure:
     inv = run.summary()["investor"]
     fig = _figure(10, 4, source_line(run) + " Money multiple = distributions received / capital drawn; IRR annualised from quarterly flows.")
     ax1, ax2 = fig.subplots(1, 2)
-    moic = _finite(d["investor_moic"])
+    moic = _finite(d[INVESTOR_MOIC])
     ax1.hist(moic, bins=40, color=TREATED, alpha=0.8)
     ax1.axvspan(min(moic.min(initial=1.0), 0.0), 1.0, color=COUNTERFACTUAL, alpha=0.08)
     ax1.axvline(1.0, color=COUNTERFACTUAL, lw=1.5, label="break-even (1.0x)")
@@ -170,7 +186,7 @@ def investor_returns(run) -> Figure:
     ax1.set_ylabel("draws [count]")
     ax1.set_title(f"Money multiple: P(loss) = {prob_text(inv['p_loss'])}")
     ax1.legend(loc="upper right", fontsize=8)
-    irr = d["investor_irr_annual"].to_numpy(float)
+    irr = d[INVESTOR_IRR_ANNUAL].to_numpy(float)
     ok = _finite(irr) * 100
     ax2.hist(ok, bins=40, color=TREATED, alpha=0.8)
     ax2.axvline(0.0, color=COUNTERFACTUAL, lw=1.5, label="0% a year")
@@ -201,7 +217,7 @@ def capital_drawn(run) -> Figure:
         run, f"Commitment from the scenario's investment block; P(commitment exceeded) = {inv['p_commitment_exceeded']:.1%}.",
         "capital drawn to date [\u00a3m]", "Investor capital drawn over time",
     )
-    _fan(ax, x, cf, "investor_capital_drawn_cumulative_gbp", 1e6, TREATED, "capital drawn")
+    _fan(ax, x, cf, INVESTOR_CAPITAL_DRAWN_CUMULATIVE_GBP, 1e6, TREATED, "capital drawn")
     ax.axhline(inv["commitment_gbp"] / 1e6, color=COUNTERFACTUAL, lw=1.5, label=f"commitment \u00a3{inv['commitment_gbp'] / 1e6:,.2f}m")
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower right", fontsize=8)
@@ -214,7 +230,7 @@ def cumulative_cashflow(run) -> Figure:
         run, "Net cashflow = distributions received - capital drawn, undiscounted.",
         "cumulative net cashflow to investor [\u00a3m]", "Investor cumulative net cashflow",
     )
-    _fan(ax, x, cf, "investor_cumulative_net_cashflow_gbp", 1e6, TREATED, "cumulative net cashflow")
+    _fan(ax, x, cf, INVESTOR_CUMULATIVE_NET_CASHFLOW_GBP, 1e6, TREATED, "cumulative net cashflow")
     ax.axhline(0.0, color="#333333", lw=1)
     ax.legend(loc="lower left", fontsize=8)
     return fig
@@ -292,10 +308,10 @@ def time_at_home(run) -> Figure:
 def weeks_out_of_care(run) -> Figure:
     """Weeks out of care over the tracking windows, with therapy and without [weeks, all starts]."""
     d = run.draws
-    obs = observed_value(run.scenario, "outcomes.weeks_out_of_care")
+    obs = observed_value(run.scenario, summary_path(WEEKS_OUT_OF_CARE))
     fig = _figure(8, 4, source_line(run) + " Weeks at home within each young person's tracking window, summed over all starts." + _observed_sources([obs]))
     ax = fig.subplots()
-    for col, colour, label in (("weeks_home_treated", TREATED, "with therapy"), ("weeks_home_counterfactual", COUNTERFACTUAL, "without (counterfactual)")):
+    for col, colour, label in ((WEEKS_HOME["treated"], TREATED, "with therapy"), (WEEKS_HOME["counterfactual"], COUNTERFACTUAL, "without (counterfactual)")):
         x = _finite(d[col])
         ax.hist(x, bins=30, color=colour, alpha=0.55, label=f"{label}: median {np.median(x):,.0f}" if x.size else label)
     if obs is not None:
@@ -362,11 +378,11 @@ def baseline_decides(run) -> Figure | None:
     from sibmodel.results.stats import first_crossing
 
     d = run.draws
-    if "baseline_time_at_home_share" not in d or np.ptp(_finite(d["baseline_time_at_home_share"])) == 0:
+    if BASELINE_TIME_AT_HOME_SHARE not in d or np.ptp(_finite(d[BASELINE_TIME_AT_HOME_SHARE])) == 0:
         return None
     com = run.summary()["commissioner"]
-    b = d["baseline_time_at_home_share"].to_numpy(float)
-    if not (d["starts"].to_numpy(float) > 0).any():
+    b = d[BASELINE_TIME_AT_HOME_SHARE].to_numpy(float)
+    if not (d[STARTS].to_numpy(float) > 0).any():
         return None  # nobody started: nothing was saved or paid at any baseline
     edges = np.quantile(b, np.linspace(0, 1, 11))
     bin_of = np.clip(np.searchsorted(edges, b, side="right") - 1, 0, 9)
@@ -377,7 +393,7 @@ def baseline_decides(run) -> Figure | None:
         v = d[col].to_numpy(float)
         return np.array([np.percentile(v[bin_of == k], q) for k in used])
 
-    allc = "commissioner_net_savings_gbp"
+    allc = COMMISSIONER_NET_SAVINGS_GBP
     bands = tuple(per_bin(allc, q) for q in (5, 50, 95))
     borough_p50 = {n: per_bin(f"borough.{n}.net_savings_gbp", 50) for n in com["boroughs"]}
     curves = {"all": bands[1], **borough_p50}
@@ -396,14 +412,15 @@ def baseline_decides(run) -> Figure | None:
 
 
 # --------------------------------------------------------------------------- validation
-_UNITS = {"share": ("%", 100.0), "_gbp": ("\u00a3m", 1e-6), "_per_start": ("weeks per start", 1.0), "starts": ("young people", 1.0), "weeks": ("weeks", 1.0)}
+#: How a validation figure is drawn, by its column's unit in the outputs registry: (axis unit, scale).
+_UNITS = {"share": ("%", 100.0), "GBP": ("\u00a3m", 1e-6)}
 
 
 def _unit(figure: str) -> tuple[str, float]:
-    for key, unit in _UNITS.items():
-        if key in figure:
-            return unit
-    return ("", 1.0)
+    if figure not in OBSERVABLE:
+        return ("", 1.0)
+    unit = BY_KEY[OBSERVABLE[figure][0]].unit
+    return _UNITS.get(unit, (unit, 1.0))
 
 
 def validation(run) -> Figure | None:
@@ -468,10 +485,10 @@ def compare_distributions(runs: Sequence) -> Figure:
     fig = _figure(10, 7, _compare_caption(runs) + " Curves are empirical cumulative distributions: a curve further right means larger values.")
     axes = fig.subplots(2, 2).ravel()
     panels = [
-        ("investor_moic", 1.0, "money multiple [x]", 1.0),
-        ("commissioner_net_savings_gbp", 1e-6, "commissioners' net savings [\u00a3m, discounted]", 0.0),
-        ("time_at_home_share_treated", 100.0, "time at home with therapy [%]", None),
-        ("outcome_payments_gbp", 1e-6, "outcome payments [\u00a3m]", None),
+        (INVESTOR_MOIC, 1.0, "money multiple [x]", 1.0),
+        (COMMISSIONER_NET_SAVINGS_GBP, 1e-6, "commissioners' net savings [\u00a3m, discounted]", 0.0),
+        (TIME_AT_HOME_SHARE["treated"], 100.0, "time at home with therapy [%]", None),
+        (OUTCOME_PAYMENTS_GBP, 1e-6, "outcome payments [\u00a3m]", None),
     ]
     for ax, (col, k, xlabel, ref) in zip(axes, panels):
         for i, (r, label) in enumerate(zip(runs, _labels(runs))):

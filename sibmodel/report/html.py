@@ -24,6 +24,27 @@ import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from sibmodel.outputs import (
+    BASELINE_TIME_AT_HOME_SHARE,
+    CARE_COSTS_AVOIDED_GBP,
+    COST_PER_FAMILY_GBP,
+    ENTERED_CARE_SHARE,
+    GOVERNMENT_VALUE_GBP,
+    GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
+    INVESTOR_CAPITAL_DRAWN_PEAK_GBP,
+    INVESTOR_DISTRIBUTIONS_TOTAL_GBP,
+    INVESTOR_IRR_ANNUAL,
+    INVESTOR_MOIC,
+    INVESTOR_PAYBACK_QUARTER,
+    NET_SAVINGS_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+    TIME_AT_HOME_SHARE,
+    WEEKS_OUT_OF_CARE,
+    WEEKS_OUT_OF_CARE_PER_START,
+    has_summary_block,
+    summary_block,
+)
 from sibmodel.report import figures as F
 from sibmodel.report.tables import (
     format_diff,
@@ -111,17 +132,20 @@ def _manifest(run) -> dict:
 def _investor_section(s: dict) -> str:
     inv, c = s["investor"], s["contract"]
     rows = [
-        ["IRR [a year]", *_band(inv["irr"], format_percent)],
-        ["money multiple [x]", *_band(inv["moic"], _ratio)],
-        ["peak capital drawn [GBP]", *_band(inv["capital_drawn_peak_gbp"], format_money)],
-        ["distributions received [GBP]", *_band(inv["distributions_gbp"], format_money)],
-        ["outcome payments [GBP]", *_band(c["outcome_payments_gbp"], format_money)],
+        ["IRR [a year]", *_band(summary_block(s, INVESTOR_IRR_ANNUAL), format_percent)],
+        ["money multiple [x]", *_band(summary_block(s, INVESTOR_MOIC), _ratio)],
+        ["peak capital drawn [GBP]", *_band(summary_block(s, INVESTOR_CAPITAL_DRAWN_PEAK_GBP), format_money)],
+        ["distributions received [GBP]", *_band(summary_block(s, INVESTOR_DISTRIBUTIONS_TOTAL_GBP), format_money)],
+        ["outcome payments [GBP]", *_band(summary_block(s, OUTCOME_PAYMENTS_GBP), format_money)],
     ]
     probs = [
         ["commitment [GBP]", format_money(inv["commitment_gbp"])],
         ["P(loss): money multiple < 1", format_percent(inv["p_loss"])],
         ["P(commitment exceeded)", format_percent(inv["p_commitment_exceeded"])],
         ["P(total loss: no IRR)", format_percent(inv["p_total_loss"])],
+        *([["P(never repaid)", format_percent(inv["p_never_repaid"])]] if "p_never_repaid" in inv else []),
+        *([[f"payback quarter, median over the {payback['n']:,} draws repaid", format_number(payback["p50"])]]
+          if (payback := summary_block(s, INVESTOR_PAYBACK_QUARTER)).get("n") else []),
         ["expected loss [share of capital]", format_percent(inv["expected_loss_share"])],
         ["money multiple, 5% value at risk [x]", _ratio(inv["moic_var5"])],
         ["P(total contract cap binding)", format_percent(c["p_total_cap_binding"])],
@@ -135,11 +159,11 @@ def _borough_section(s: dict) -> str:
     for name, b in list(com["boroughs"].items()) + [("All boroughs", com["total"])]:
         rows.append([
             name,
-            format_number(b["starts"]["p50"]) if "starts" in b else format_number(s["outcomes"]["starts"]["p50"]),
-            format_money(b["outcome_payments_gbp"]["p50"]),
-            format_money(b["care_costs_avoided_gbp"]["p50"]),
-            format_money(b["net_savings_gbp"]["p50"]),
-            f"{format_money(b['net_savings_gbp']['p5'])} to {format_money(b['net_savings_gbp']['p95'])}",
+            format_number((b[STARTS] if STARTS in b else summary_block(s, STARTS))["p50"]),
+            format_money(b[OUTCOME_PAYMENTS_GBP]["p50"]),
+            format_money(b[CARE_COSTS_AVOIDED_GBP]["p50"]),
+            format_money(b[NET_SAVINGS_GBP]["p50"]),
+            f"{format_money(b[NET_SAVINGS_GBP]['p5'])} to {format_money(b[NET_SAVINGS_GBP]['p95'])}",
             _ratio(b["benefit_cost_ratio"]["p50"]),
             format_percent(b["p_net_positive"]),
         ])
@@ -152,19 +176,24 @@ def _borough_section(s: dict) -> str:
 
 
 def _policy_section(s: dict) -> str:
-    o, g, p = s["outcomes"], s["government"], s["policy"]
+    def band(column: str, fmt) -> list[str]:
+        return _band(summary_block(s, column), fmt)
+
     rows = [
-        ["starts [young people]", *_band(o["starts"], format_number)],
-        ["time at home, with therapy [share of tracked time]", *_band(o["time_at_home_share"]["treated"], format_percent)],
-        ["time at home, without therapy [share of tracked time]", *_band(o["time_at_home_share"]["counterfactual"], format_percent)],
-        ["weeks out of care, all starts [weeks]", *_band(o["weeks_out_of_care"], format_number)],
-        ["weeks out of care per start [weeks]", *_band(p["weeks_out_of_care_per_start"], format_number)],
-        ["entered care, with therapy [share of starts]", *_band(o["entered_care_share"]["treated"], format_percent)],
-        ["entered care, without therapy [share of starts]", *_band(o["entered_care_share"]["counterfactual"], format_percent)],
-        ["value to government: gross care costs avoided [GBP]", *_band(g["value_gbp"], format_money)],
-        *([["value to government, published method (a reconstruction: weeks out of care x the cheapest placement's weekly cost, PFP: foster) [GBP]",
-            *_band(g["value_published_method_gbp"], format_money)]] if "value_published_method_gbp" in g else []),
-        ["outcome payments per start [GBP]", *_band(p["cost_per_family_gbp"], format_money)],
+        ["starts [young people]", *band(STARTS, format_number)],
+        ["time at home, with therapy [share of tracked time]", *band(TIME_AT_HOME_SHARE["treated"], format_percent)],
+        ["time at home, without therapy [share of tracked time]",
+         *band(TIME_AT_HOME_SHARE["counterfactual"], format_percent)],
+        ["weeks out of care, all starts [weeks]", *band(WEEKS_OUT_OF_CARE, format_number)],
+        ["weeks out of care per start [weeks]", *band(WEEKS_OUT_OF_CARE_PER_START, format_number)],
+        ["entered care, with therapy [share of starts]", *band(ENTERED_CARE_SHARE["treated"], format_percent)],
+        ["entered care, without therapy [share of starts]",
+         *band(ENTERED_CARE_SHARE["counterfactual"], format_percent)],
+        ["value to government: gross care costs avoided [GBP]", *band(GOVERNMENT_VALUE_GBP, format_money)],
+        *([["value to government, published method (a reconstruction: weeks out of care x the cheapest placement's "
+            "weekly cost, PFP: foster) [GBP]", *band(GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP, format_money)]]
+          if has_summary_block(s, GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP) else []),
+        ["outcome payments per start [GBP]", *band(COST_PER_FAMILY_GBP, format_money)],
     ]
     return _table(BAND_HEAD, rows, numeric=range(1, 5))
 
@@ -175,7 +204,7 @@ def _baseline_note(s: dict) -> str:
     if b is None:
         return ('<p class="muted">The scenario has no <code>baseline:</code> block: its care model is the arm without '
                 "therapy, so time at home without therapy is a consequence of the care inputs, not an input of its own.</p>")
-    rows = [["baseline input: time at home without therapy [share of tracked time]", *_band(b["time_at_home_share"], format_percent)]]
+    rows = [["baseline input: time at home without therapy [share of tracked time]", *_band(summary_block(s, BASELINE_TIME_AT_HOME_SHARE), format_percent)]]
     rows += [[f"implied hazard ratio, {name} [ratio]", *_band(block, _ratio)] for name, block in b["implied_hazard_ratio"].items()]
     clamped = b.get("share_of_draws_clamped", 0.0)
     note = (

@@ -2,6 +2,30 @@
 
 from __future__ import annotations
 
+from sibmodel.outputs import (
+    BASELINE_GAP_PAYMENTS_GBP,
+    BASELINE_TIME_AT_HOME_SHARE,
+    BOROUGH_PAID_GBP,
+    BY_KEY,
+    COMMISSIONER_CARE_COSTS_AVOIDED_GBP,
+    COMMISSIONER_NET_SAVINGS_GBP,
+    COMMISSIONER_OUTCOME_PAYMENTS_GBP,
+    GOVERNMENT_VALUE_GBP,
+    GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
+    INVESTOR_CAPITAL_DRAWN_PEAK_GBP,
+    INVESTOR_IRR_ANNUAL,
+    INVESTOR_MOIC,
+    INVESTOR_PAYBACK_QUARTER,
+    NET_SAVINGS_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+    TIME_AT_HOME_SHARE,
+    TOPUP_PAID_GBP,
+    WEEKS_OUT_OF_CARE,
+    has_summary_block,
+    summary_block,
+)
+
 
 def format_money(x: float | None) -> str:
     """An amount [GBP] for tables: ``£1.23m`` from £100,000 up, else ``£12,345``; ``n/a`` for None or NaN."""
@@ -57,9 +81,21 @@ def _baseline_rows(summary: dict) -> list[str]:
     b = summary.get("baseline")
     if b is None:
         return []
-    rows = [_row("  baseline drawn (an assumption)", b["time_at_home_share"], "share")]
+    rows = [_row("  baseline drawn (an assumption)", summary_block(summary, BASELINE_TIME_AT_HOME_SHARE), "share")]
     rows += [_row(f"  implied hazard ratio, {name}", block, "ratio") for name, block in b["implied_hazard_ratio"].items()]
     return rows
+
+
+def _payback_rows(summary: dict) -> list[str]:
+    """P(never repaid), and the payback quarter over the draws repaid (``n``): no "never" inside the statistics."""
+    inv = summary["investor"]
+    if "p_never_repaid" not in inv:  # runs saved before it was reported
+        return []
+    block = summary_block(summary, INVESTOR_PAYBACK_QUARTER)
+    line = f"  P(never repaid) {format_percent(inv['p_never_repaid'])}"
+    if block.get("n"):
+        line += f"   payback quarter {format_number(block['p50'])} (median of the {block['n']:,} draws repaid)"
+    return [line]
 
 
 def given_seed(meta: dict):
@@ -78,45 +114,51 @@ def seed_text(meta: dict) -> str:
 
 def headline_table(summary: dict) -> str:
     """Median and 5-95% range of the figures each user looks at first."""
-    o, c, inv, com, g = summary["outcomes"], summary["contract"], summary["investor"], summary["commissioner"], summary["government"]
+    inv, com = summary["investor"], summary["commissioner"]
+
+    def row(label: str, column: str, kind: str) -> str:
+        return _row(label, summary_block(summary, column), kind)
+
     head = f"  {'':<44} {'median':>12} {'p5':>12} {'p95':>12}"
     lines = [
         f"{summary['meta'].get('draws', '?')} draws, {seed_text(summary['meta'])}",
         "",
         "Outcomes (policy)",
         head,
-        _row("starts", o["starts"], "count"),
-        _row("weeks out of care (treated)", o["weeks_out_of_care"], "count"),
-        _row("time at home, with therapy", o["time_at_home_share"]["treated"], "share"),
-        _row("time at home, without therapy", o["time_at_home_share"]["counterfactual"], "share"),
+        row(BY_KEY[STARTS].label, STARTS, "count"),
+        row("weeks out of care (treated)", WEEKS_OUT_OF_CARE, "count"),
+        row("time at home, with therapy", TIME_AT_HOME_SHARE["treated"], "share"),
+        row("time at home, without therapy", TIME_AT_HOME_SHARE["counterfactual"], "share"),
         *_baseline_rows(summary),
         "",
         "Contract",
         head,
-        _row("outcome payments", c["outcome_payments_gbp"], "gbp"),
-        _row("  paid by boroughs", c["borough_paid_gbp"], "gbp"),
-        _row("  paid by the top-up", c["topup_paid_gbp"], "gbp"),
-        *([_row("  for the baseline's gap (before caps)", c["baseline_gap_payments_gbp"], "gbp")] if "baseline_gap_payments_gbp" in c else []),
+        row("outcome payments", OUTCOME_PAYMENTS_GBP, "gbp"),
+        row("  paid by boroughs", BOROUGH_PAID_GBP, "gbp"),
+        row("  paid by the top-up", TOPUP_PAID_GBP, "gbp"),
+        *([row("  for the baseline's gap (before caps)", BASELINE_GAP_PAYMENTS_GBP, "gbp")]
+          if has_summary_block(summary, BASELINE_GAP_PAYMENTS_GBP) else []),
         "",
         "Investor",
         head,
-        _row("IRR (annual)", inv["irr"], "share"),
-        _row("money multiple", inv["moic"], "ratio"),
-        _row("peak capital drawn", inv["capital_drawn_peak_gbp"], "gbp"),
+        row("IRR (annual)", INVESTOR_IRR_ANNUAL, "share"),
+        row("money multiple", INVESTOR_MOIC, "ratio"),
+        row("peak capital drawn", INVESTOR_CAPITAL_DRAWN_PEAK_GBP, "gbp"),
         f"  P(loss) {format_percent(inv['p_loss'])}   P(commitment of {format_money(inv['commitment_gbp'])} exceeded) {format_percent(inv['p_commitment_exceeded'])}",
+        *_payback_rows(summary),
         "",
         f"Commissioners (discounted at {com['discount_rate_real_annual']:.1%} to {com['price_year']})",
         head,
-        _row("outcome payments (net of top-up)", com["total"]["outcome_payments_gbp"], "gbp"),
-        _row("care costs avoided", com["total"]["care_costs_avoided_gbp"], "gbp"),
-        _row("net savings", com["total"]["net_savings_gbp"], "gbp"),
+        row("outcome payments (net of top-up)", COMMISSIONER_OUTCOME_PAYMENTS_GBP, "gbp"),
+        row("care costs avoided", COMMISSIONER_CARE_COSTS_AVOIDED_GBP, "gbp"),
+        row("net savings", COMMISSIONER_NET_SAVINGS_GBP, "gbp"),
         f"  P(net savings > 0) {format_percent(com['total']['p_net_positive'])}",
     ]
     for name, blk in com["boroughs"].items():
-        lines.append(f"    {name:<28} net savings median {format_money(blk['net_savings_gbp']['p50']):>10}  P(ahead) {format_percent(blk['p_net_positive'])}")
-    lines += ["", "Government", head, _row("value (gross care costs avoided)", g["value_gbp"], "gbp")]
-    if "value_published_method_gbp" in g:  # absent from runs saved before it was added
-        lines.append(_row("value, published method (reconstruction)", g["value_published_method_gbp"], "gbp"))
+        lines.append(f"    {name:<28} net savings median {format_money(blk[NET_SAVINGS_GBP]['p50']):>10}  P(ahead) {format_percent(blk['p_net_positive'])}")
+    lines += ["", "Government", head, row("value (gross care costs avoided)", GOVERNMENT_VALUE_GBP, "gbp")]
+    if has_summary_block(summary, GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP):  # absent from runs saved before it was added
+        lines.append(row("value, published method (reconstruction)", GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP, "gbp"))
     if summary.get("validation"):
         lines += ["", validation_table(summary["validation"])]
     if summary.get("warnings"):
@@ -216,3 +258,133 @@ def update_table(record: dict) -> str:
     rows = [("figure", "before (prior)", "after (posterior)"), *update_rows(record)]
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"  {a:<{width[0]}}  {b:>{width[1]}}  {c:>{width[2]}}" for a, b, c in rows)
+
+
+# --------------------------------------------------------------------------- workflow tables
+#: Width of every printed line [characters].
+LINE_WIDTH = 100
+
+#: How a cell is written, by kind: money, share (as a percentage), whole count, ratio, text.
+CELL_FORMATS = {
+    "gbp": format_money,
+    "share": format_percent,
+    "count": lambda x: f"{x:,.0f}",
+    "ratio": format_number,
+    "number": format_number,
+}
+
+
+def column_kind(name: str) -> str:
+    """The kind of a workflow-table column from its name: ``*gbp*`` money; ``p_*``, ``*share*``, ``*irr*``,
+    ``baseline`` and ``break_even_*`` (baselines) shares; ``*starts*`` young people; else a plain number
+    (money multiples, Sobol indices, input values)."""
+    n = name.lower()
+    if "gbp" in n:
+        return "gbp"
+    if n.startswith(("p_", "least_p_", "break_even_")) or n == "baseline" or "share" in n or "irr" in n:
+        return "share"
+    if "starts" in n:
+        return "count"
+    return "number"
+
+
+def kind_of_unit(unit: str) -> str:
+    """The kind of a row from its unit text (``GBP ...``, ``share ...``, ``young people``, ``weeks``, ...)."""
+    u = unit.lower()
+    if u.startswith("gbp") or u.startswith("£"):
+        return "gbp"
+    if u.startswith(("share", "probability")):
+        return "share"
+    if u in ("young people", "weeks", "count"):
+        return "count"
+    return "number"
+
+
+def format_cell(kind: str, x) -> str:
+    """One cell: numbers by kind, "–" where there is no number (None, NaN), text as it is."""
+    if x is None or (isinstance(x, float) and x != x):
+        return "\u2013"
+    if isinstance(x, (bool, str)) or kind == "text":
+        return str(x)
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return "\u2013" if value != value else CELL_FORMATS.get(kind, format_number)(value)
+
+
+def render_table(df, columns=None, *, kinds=None, row_kind=None, width: int = LINE_WIDTH) -> str:
+    """A data frame as a plain-text table within ``width`` columns.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    columns : list of str, optional
+        Columns to show, in order (default all).
+    kinds : dict, optional
+        Kind of a column (``gbp``, ``share``, ``count``, ``ratio``, ``number``, ``text``); by default from its
+        name (:func:`column_kind`), text for columns of text.
+    row_kind : callable, optional
+        ``row -> kind`` for tables whose rows have different units (it overrides the numeric columns).
+    width : int
+        The widest line [characters]. A table wider than this is printed in parts, each repeating the
+        first column; a cell longer than the width is cut with an ellipsis.
+
+    Returns
+    -------
+    str
+    """
+    columns = list(columns) if columns is not None else list(df.columns)
+    kinds = dict(kinds or {})
+    numeric = {c: df[c].dtype.kind in "fiub" for c in columns}
+    for c in columns:
+        kinds.setdefault(c, column_kind(c) if numeric[c] and df[c].dtype.kind != "b" else "text")
+    cells = {c: [] for c in columns}
+    for _, row in df[columns].iterrows():
+        rk = row_kind(row) if row_kind is not None else None
+        for c in columns:
+            kind = rk if rk is not None and numeric[c] else kinds[c]
+            text = format_cell(kind, row[c])
+            cells[c].append(text if len(text) <= width - 40 else text[: width - 41] + "\u2026")
+    first, rest = columns[0], columns[1:]
+    widths = {c: max([len(c)] + [len(t) for t in cells[c]]) for c in columns}
+    room = max(width - widths[first] - 2, 8)  # a column printed beside the first is cut to fit
+    for c in rest:
+        if widths[c] > room:
+            cells[c] = [t if len(t) <= room else t[: room - 1] + "\u2026" for t in cells[c]]
+            widths[c] = room
+    parts, part, used = [], [], widths[first]
+    for c in rest:
+        if part and used + 2 + widths[c] > width:
+            parts.append(part)
+            part, used = [], widths[first]
+        part.append(c)
+        used += 2 + widths[c]
+    parts.append(part)
+    blocks = []
+    for part in parts:
+        cols = [first, *part]
+
+        def line(values, cols=cols):
+            return "  ".join(v.ljust(widths[c]) if kinds[c] == "text" else v.rjust(widths[c])
+                             for c, v in zip(cols, values)).rstrip()
+
+        rows = [line(cols)] + [line([cells[c][i] for c in cols]) for i in range(len(df))]
+        blocks.append("\n".join(rows))
+    return "\n\n".join(blocks)
+
+
+def wrap_text(text: str, width: int = LINE_WIDTH) -> str:
+    """Printed prose within ``width`` columns, each line's indent kept (continuations indented two more)."""
+    import textwrap
+
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        out.append(textwrap.fill(line.strip(), width=width, initial_indent=indent, subsequent_indent=indent + "  ",
+                                 break_long_words=True, break_on_hyphens=False))
+    return "\n".join(out)

@@ -21,9 +21,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sibmodel.model.finance import risk_metrics, stats_block
+from sibmodel.model.finance import p_never_repaid, risk_metrics, stats_block
 from sibmodel.model.referrals import QUARTER_WEEKS
-from sibmodel.outputs import observed_values
+from sibmodel.outputs import (
+    ARMS,
+    BASELINE_CLAMPED,
+    BASELINE_GAP_PAYMENTS_GBP,
+    CARE_COSTS_AVOIDED_GBP,
+    CARE_COSTS_COUNTERFACTUAL_GBP,
+    CARE_COSTS_TREATED_GBP,
+    COMMISSIONER_PREFIX,
+    DRAW,
+    IMPLIED_HAZARD_RATIO_PREFIX,
+    INVESTOR_CAPITAL_DRAWN_CUMULATIVE_GBP,
+    INVESTOR_COMMITMENT_EXCEEDED,
+    INVESTOR_CUMULATIVE_NET_CASHFLOW_GBP,
+    INVESTOR_IRR_ANNUAL,
+    INVESTOR_MOIC,
+    INVESTOR_NET_CASHFLOW_GBP,
+    INVESTOR_PAYBACK_QUARTER,
+    INVESTOR_TOTAL_LOSS,
+    NET_SAVINGS_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    OUTPUTS,
+    STARTS,
+    TIME_AT_HOME_SHARE,
+    UNCAPPED_PAYMENTS_GBP,
+    borough_prefix,
+    observed_values,
+)
 from sibmodel.scenario.load import scenario_hash, scenario_to_data
 from sibmodel.scenario.schema import Scenario
 from sibmodel.version import __version__
@@ -108,7 +134,7 @@ class DrawStore:
         import pyarrow as pa
 
         n = len(next(iter(columns.values())))
-        draws = {"draw": np.arange(self.n_draws, self.n_draws + n, dtype=np.int64), **columns}
+        draws = {DRAW: np.arange(self.n_draws, self.n_draws + n, dtype=np.int64), **columns}
         self._buffers["draws"].append(pa.table(draws))
         flat = {}
         for name, arr in series.items():
@@ -368,12 +394,12 @@ class Results:
 
         for name in names:
             bands(name, self._series_columns(name)[1])
-            if name == "investor_net_cashflow_gbp":
-                bands("investor_cumulative_net_cashflow_gbp", _running_sum(self._series_columns(name)[1]))
+            if name == INVESTOR_NET_CASHFLOW_GBP:
+                bands(INVESTOR_CUMULATIVE_NET_CASHFLOW_GBP, _running_sum(self._series_columns(name)[1]))
                 # capital drawn to date: the waterfall draws only when the SPV's cash is
                 # negative, leaving nothing to distribute that quarter, so draws = max(-net, 0)
                 drawn = (np.maximum(-x, 0.0) for x in self._series_columns(name)[1])
-                bands("investor_capital_drawn_cumulative_gbp", _running_sum(drawn))
+                bands(INVESTOR_CAPITAL_DRAWN_CUMULATIVE_GBP, _running_sum(drawn))
         return pd.DataFrame(rows)
 
     @property
@@ -411,68 +437,46 @@ class Results:
         def prob(mask):
             return float(np.mean(mask))
 
-        risk = risk_metrics(d["investor_moic"].to_numpy(float), d["investor_irr_annual"].to_numpy(float))
+        risk = risk_metrics(d[INVESTOR_MOIC].to_numpy(float), d[INVESTOR_IRR_ANNUAL].to_numpy(float))
         out = {
-            "outcomes": {
-                "starts": st("starts"),
-                "weeks_out_of_care": st("weeks_out_of_care"),
-                "tracked_weeks": st("tracked_weeks"),
-                "tracked_weeks_per_start": st("tracked_weeks_per_start"),
-                "time_at_home_share": {"treated": st("time_at_home_share_treated"), "counterfactual": st("time_at_home_share_counterfactual")},
-                "care_share": {
-                    "treated": stats_block(1 - d["time_at_home_share_treated"].to_numpy(float)),
-                    "counterfactual": stats_block(1 - d["time_at_home_share_counterfactual"].to_numpy(float)),
-                },
-                "entered_care_share": {"treated": st("entered_care_share_treated"), "counterfactual": st("entered_care_share_counterfactual")},
-                "placements": {"treated": st("placements_treated"), "counterfactual": st("placements_counterfactual")},
-                "breakdowns": {"treated": st("breakdowns_treated"), "counterfactual": st("breakdowns_counterfactual")},
-            },
-            "contract": {
-                "outcome_payments_gbp": st("outcome_payments_gbp"),
-                "borough_paid_gbp": st("borough_paid_gbp"),
-                "topup_paid_gbp": st("topup_paid_gbp"),
-                "uncapped_payments_gbp": st("uncapped_payments_gbp"),
-                "p_total_cap_binding": prob(d["uncapped_payments_gbp"] > d["outcome_payments_gbp"] + 0.5),
-            },
+            "outcomes": {"care_share": {arm: stats_block(1 - d[TIME_AT_HOME_SHARE[arm]].to_numpy(float)) for arm in ARMS}},
+            "contract": {"p_total_cap_binding": prob(d[UNCAPPED_PAYMENTS_GBP] > d[OUTCOME_PAYMENTS_GBP] + 0.5)},
             "investor": {
                 "commitment_gbp": float(s.investment.commitment_gbp.mean()),
-                "capital_drawn_peak_gbp": st("investor_capital_drawn_peak_gbp"),
-                "capital_drawn_total_gbp": st("investor_capital_drawn_total_gbp"),
-                "p_commitment_exceeded": prob(d["investor_commitment_exceeded"]),
-                "excess_over_commitment_gbp": st("investor_excess_over_commitment_gbp"),
-                "distributions_gbp": st("investor_distributions_total_gbp"),
-                "irr": st("investor_irr_annual"),
-                "p_total_loss": prob(d["investor_total_loss"]),
-                "moic": st("investor_moic"),
-                "payback_quarter": st("investor_payback_quarter"),
+                "p_commitment_exceeded": prob(d[INVESTOR_COMMITMENT_EXCEEDED]),
+                "p_total_loss": prob(d[INVESTOR_TOTAL_LOSS]),
+                "p_never_repaid": p_never_repaid(d[INVESTOR_PAYBACK_QUARTER].to_numpy(float), d[INVESTOR_MOIC].to_numpy(float)),
                 **risk,
             },
             "commissioner": {
                 "discount_rate_real_annual": s.discounting.real_rate_annual,
                 "price_year": s.metadata.price_year,
-                "total": self._commissioner_block("commissioner_"),
-                "boroughs": {name: self._commissioner_block(f"borough.{name}.") for name in s.boroughs},
+                "total": self._commissioner_block(COMMISSIONER_PREFIX),
+                "boroughs": {name: self._commissioner_block(borough_prefix(name)) for name in s.boroughs},
             },
-            "government": {
-                "value_gbp": st("government_value_gbp"),
-                "value_discounted_gbp": st("government_value_discounted_gbp"),
-                "value_published_method_gbp": st("government_value_published_method_gbp"),
-            },
-            "policy": {"cost_per_family_gbp": st("cost_per_family_gbp"), "weeks_out_of_care_per_start": st("weeks_out_of_care_per_start")},
+            "government": {},
+            "policy": {},
             "meta": dict(self.meta),
         }
+        # every registered column the run wrote, at its summary path (the commissioners' totals are above)
+        gap_paid = any(t.metric == "care_days_saved" for t in s.contract.tariffs)
+        for o in OUTPUTS:
+            if o.summary is None or o.key not in d or o.key.startswith(COMMISSIONER_PREFIX):
+                continue
+            if o.key == BASELINE_GAP_PAYMENTS_GBP and not gap_paid:
+                continue  # meaningful only for a contract paying against a contractual baseline (care days saved)
+            if o.summary.startswith("baseline.") and s.baseline is None:
+                continue
+            *parents, leaf = o.summary.split(".")
+            node = out
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = st(o.key)
         if s.baseline is not None:
-            out["baseline"] = {
-                "time_at_home_share": st("baseline_time_at_home_share"),
-                "counterfactual_risk_factor": st("counterfactual_risk_factor"),
-                "implied_hazard_ratio": {name: st(f"implied_hazard_ratio:{name}") for name in s.interventions},
-                "share_of_draws_clamped": prob(d["baseline_clamped"] > 0),
+            out["baseline"]["implied_hazard_ratio"] = {
+                name: st(IMPLIED_HAZARD_RATIO_PREFIX + name) for name in s.interventions
             }
-        if "completion_share" in d:  # only scenarios that give a completion share
-            out["outcomes"]["completion_share"] = st("completion_share")
-        if any(t.metric == "care_days_saved" for t in s.contract.tariffs) and "baseline_gap_payments_gbp" in d:
-            # payments resting on a contractual baseline: the part paying for its gap from the counterfactual
-            out["contract"]["baseline_gap_payments_gbp"] = st("baseline_gap_payments_gbp")
+            out["baseline"]["share_of_draws_clamped"] = prob(d[BASELINE_CLAMPED] > 0)
         out["validation"] = self.validation(out)
         out["warnings"] = self.warnings()
         return out
@@ -483,13 +487,13 @@ class Results:
 
         found = []
         d = self._columns()
-        if not np.any(d["starts"].to_numpy(float) > 0):
+        if not np.any(d[STARTS].to_numpy(float) > 0):
             found.append(
                 "no young person starts in any draw (every borough's expected starts are zero): outcome, payment and "
                 "care figures are zero, shares and ratios are undefined (null)"
             )
         n_contract_q = Calendar.of(self.scenario).n_quarters
-        n_q, quarters = self._series_columns("outcome_payments_gbp")
+        n_q, quarters = self._series_columns(OUTCOME_PAYMENTS_GBP)
         means = np.array([x.mean() for x in quarters]) if n_q else np.zeros(0)
         late, total = float(means[n_contract_q:].sum()), float(means.sum())
         if late > 0:
@@ -502,21 +506,21 @@ class Results:
 
     def _commissioner_block(self, prefix: str) -> dict:
         d = self._columns()
-        paid = d[prefix + "outcome_payments_gbp"].to_numpy(float)
-        avoided = d[prefix + "care_costs_avoided_gbp"].to_numpy(float)
-        net = d[prefix + "net_savings_gbp"].to_numpy(float)
+        paid = d[prefix + OUTCOME_PAYMENTS_GBP].to_numpy(float)
+        avoided = d[prefix + CARE_COSTS_AVOIDED_GBP].to_numpy(float)
+        net = d[prefix + NET_SAVINGS_GBP].to_numpy(float)
         bcr = np.divide(avoided, paid, out=np.full(len(d), np.nan), where=paid > 0)
         block = {
-            "outcome_payments_gbp": stats_block(paid),
-            "care_costs_treated_gbp": stats_block(d[prefix + "care_costs_treated_gbp"].to_numpy(float)),
-            "care_costs_counterfactual_gbp": stats_block(d[prefix + "care_costs_counterfactual_gbp"].to_numpy(float)),
-            "care_costs_avoided_gbp": stats_block(avoided),
-            "net_savings_gbp": stats_block(net),
+            OUTCOME_PAYMENTS_GBP: stats_block(paid),
+            CARE_COSTS_TREATED_GBP: stats_block(d[prefix + CARE_COSTS_TREATED_GBP].to_numpy(float)),
+            CARE_COSTS_COUNTERFACTUAL_GBP: stats_block(d[prefix + CARE_COSTS_COUNTERFACTUAL_GBP].to_numpy(float)),
+            CARE_COSTS_AVOIDED_GBP: stats_block(avoided),
+            NET_SAVINGS_GBP: stats_block(net),
             "benefit_cost_ratio": stats_block(bcr),
             "p_net_positive": float(np.mean(net > 0)),
         }
-        if prefix.startswith("borough."):
-            block["starts"] = stats_block(d[prefix + "starts"].to_numpy(float))
+        if prefix != COMMISSIONER_PREFIX:
+            block[STARTS] = stats_block(d[prefix + STARTS].to_numpy(float))
         return block
 
     def validation(self, summary: dict) -> list[dict]:

@@ -25,6 +25,7 @@ from sibmodel.engine.history import (
     quarter_labels,
 )
 from sibmodel.exceptions import Issue, ScenarioError
+from sibmodel.outputs import OUTCOME_PAYMENTS_GBP, STARTS
 from sibmodel.scenario.schema import Scenario
 
 #: Columns of an actuals file, in order.
@@ -75,7 +76,9 @@ def quarter_index(s: Scenario, label: str, *, file: str | None = None, path: str
     if not _QUARTER.match(str(label)):
         raise ActualsError.one("expected a quarter as YYYY-Qn, e.g. 2020-Q2", file=file, path=path, given=label)
     if label not in labels:
-        raise ActualsError.one(f"not a quarter of the contract (allowed: {labels[0]} to {labels[-1]})", file=file, path=path, given=label)
+        raise ActualsError.one(
+            f"not a quarter of the contract (allowed: {labels[0]} to {labels[-1]})", file=file, path=path, given=label
+        )
     return labels.index(label)
 
 
@@ -104,7 +107,9 @@ def export_actuals(run_dir: str | os.PathLike, draw: int, through: str) -> pd.Da
     meta = run.manifest
     n_draws, chunk_size = int(meta["draws"]), int(meta["chunk_size"])
     if not 0 <= draw < n_draws:
-        raise ActualsError.one(f"not a draw of the run (allowed: 0 to {n_draws - 1})", file=str(run_dir), path="--draw", given=draw)
+        raise ActualsError.one(
+            f"not a draw of the run (allowed: 0 to {n_draws - 1})", file=str(run_dir), path="--draw", given=draw
+        )
     q = quarter_index(run.scenario, through)
     hist = draw_history(run.scenario, int(meta["seed_entropy"]), draw, n_draws, chunk_size)
     return history_frame(run.scenario, hist.values[0], q)
@@ -126,11 +131,17 @@ def _read_table(path: str) -> tuple[pd.DataFrame, int]:
     try:
         frame = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True, skiprows=skipped)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ActualsError.one(f"not a CSV table ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})", file=path, path="") from None
+        raise ActualsError.one(
+            f"not a CSV table ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})", file=path, path=""
+        ) from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise ActualsError.one(f"missing column(s) {', '.join(missing)}; an actuals file has the columns {', '.join(COLUMNS)}",
-                               file=path, path="", given=list(frame.columns))
+        raise ActualsError.one(
+            f"missing column(s) {', '.join(missing)}; an actuals file has the columns {', '.join(COLUMNS)}",
+            file=path,
+            path="",
+            given=list(frame.columns),
+        )
     if frame.empty:
         raise ActualsError.one("no rows", file=path, path="")
     return frame, skipped
@@ -147,12 +158,18 @@ def _number(text: str, *, integer: bool) -> float | None:
     return x
 
 
-def _check_row(s: Scenario, row, labels: list[str], through: int | None, issues: list, where) -> tuple[int, int, list] | None:
+def _check_row(
+    s: Scenario, row, labels: list[str], through: int | None, issues: list, where
+) -> tuple[int, int, list] | None:
     """(quarter, borough, values) of one row, or None with its problems added to ``issues``."""
     ok = True
     q = labels.index(row.quarter) if row.quarter in labels else None
     if q is None:
-        allowed = f"a quarter of the contract, {labels[0]} to {labels[-1]}" if _QUARTER.match(row.quarter) else "YYYY-Qn, e.g. 2020-Q2"
+        allowed = (
+            f"a quarter of the contract, {labels[0]} to {labels[-1]}"
+            if _QUARTER.match(row.quarter)
+            else "YYYY-Qn, e.g. 2020-Q2"
+        )
         issues.append(where("quarter", f"expected {allowed}", row.quarter))
         ok = False
     elif through is not None and q > through:
@@ -160,14 +177,22 @@ def _check_row(s: Scenario, row, labels: list[str], through: int | None, issues:
         ok = False
     bi = list(s.boroughs).index(row.borough) if row.borough in s.boroughs else None
     if bi is None:
-        issues.append(where("borough", f"not a borough of the scenario (allowed: {', '.join(s.boroughs)})", row.borough))
+        issues.append(
+            where("borough", f"not a borough of the scenario (allowed: {', '.join(s.boroughs)})", row.borough)
+        )
         ok = False
     values = []
     for name in SERIES:
-        integer = name != "outcome_payments_gbp"
+        integer = name != OUTCOME_PAYMENTS_GBP
         x = _number(getattr(row, name), integer=integer)
         if x is None:
-            issues.append(where(name, "expected a whole number >= 0" if integer else "expected a finite amount >= 0 [GBP]", getattr(row, name)))
+            issues.append(
+                where(
+                    name,
+                    "expected a whole number >= 0" if integer else "expected a finite amount >= 0 [GBP]",
+                    getattr(row, name),
+                )
+            )
             ok = False
         values.append(x)
     return (q, bi, values) if ok else None
@@ -210,20 +235,42 @@ def read_actuals(s: Scenario, path: str | os.PathLike, through: str | None = Non
             continue
         q, bi, vals = parsed
         if (q, bi) in seen:
-            issues.append(where("quarter, borough", f"a second row for {bnames[bi]} in {labels[q]} (the first is on line {seen[q, bi]})",
-                                f"{labels[q]}, {bnames[bi]}"))
+            issues.append(
+                where(
+                    "quarter, borough",
+                    f"a second row for {bnames[bi]} in {labels[q]} (the first is on line {seen[q, bi]})",
+                    f"{labels[q]}, {bnames[bi]}",
+                )
+            )
             continue
         seen[q, bi] = n
         if q < first[bi] and any(vals):
-            issues.append(where("starts" if vals[0] else "quarter", f"{bnames[bi]} reports figures before its join date "
-                                f"{s.boroughs[bnames[bi]].join_date} (its first quarter is {labels[first[bi]]})", labels[q]))
+            issues.append(
+                where(
+                    STARTS if vals[0] else "quarter",
+                    f"{bnames[bi]} reports figures before its join date "
+                    f"{s.boroughs[bnames[bi]].join_date} (its first quarter is {labels[first[bi]]})",
+                    labels[q],
+                )
+            )
             continue
         values[:, bi, q] = vals
     last = q_through if q_through is not None else max((q for q, _ in seen), default=0)
-    missing = [f"{bnames[b]} {labels[q]}" for q in range(last + 1) for b in range(len(bnames)) if q >= first[b] and (q, b) not in seen]
+    missing = [
+        f"{bnames[b]} {labels[q]}"
+        for q in range(last + 1)
+        for b in range(len(bnames))
+        if q >= first[b] and (q, b) not in seen
+    ]
     if missing and not issues:
         shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        issues.append(Issue(path, "rows", f"every borough needs a row for each quarter from the one it joins to {labels[last]}; missing: {shown}"))
+        issues.append(
+            Issue(
+                path,
+                "rows",
+                f"every borough needs a row for each quarter from the one it joins to {labels[last]}; missing: {shown}",
+            )
+        )
     if issues:
         raise ActualsError(issues)
     return Actuals(values, last, len(frame), path)

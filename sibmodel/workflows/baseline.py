@@ -37,6 +37,19 @@ import pandas as pd
 from sibmodel.engine.run import year_offset
 from sibmodel.model.finance import add_fees, discount_factors, stats_block
 from sibmodel.model.referrals import Calendar
+from sibmodel.outputs import (
+    BY_KEY,
+    DELIVERY_COSTS_GBP,
+    GOVERNMENT_VALUE_DISCOUNTED_GBP,
+    GOVERNMENT_VALUE_GBP,
+    GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+    TIME_AT_HOME_SHARE,
+    WEEKS_HOME,
+    WEEKS_OUT_OF_CARE,
+    summary_path,
+)
 from sibmodel.report.figures import observed_time_at_home
 from sibmodel.scenario.paths import get_path
 from sibmodel.scenario.schema import Scenario
@@ -95,38 +108,38 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
     """
     s, d = results.scenario, results.draws
     observed = {o.figure: o for o in s.observed.values()}
-    weeks_obs = observed.get("outcomes.weeks_out_of_care")
-    gov_obs = observed.get("government.value_gbp")
-    gov_published_obs = observed.get("government.value_published_method_gbp")
+    weeks_obs = observed.get(summary_path(WEEKS_OUT_OF_CARE))
+    gov_obs = observed.get(summary_path(GOVERNMENT_VALUE_GBP))
+    gov_published_obs = observed.get(summary_path(GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP))
 
     def obs(o):
         return (float(o.value), o.source) if o is not None else (float("nan"), "")
 
     outcomes = pd.DataFrame(
         [
-            _row("time at home, with therapy", "share of tracked weeks", d["time_at_home_share_treated"], *home_share_reference(s, "treated")),
-            _row("time at home, without therapy", "share of tracked weeks", d["time_at_home_share_counterfactual"], *home_share_reference(s, "counterfactual")),
-            _row("time at home, difference", "share of tracked weeks", d["time_at_home_share_treated"] - d["time_at_home_share_counterfactual"]),
-            _row("weeks out of care, with therapy", "weeks", d["weeks_home_treated"], *obs(weeks_obs)),
-            _row("weeks out of care, without therapy", "weeks", d["weeks_home_counterfactual"]),
-            _row("weeks out of care gained", "weeks", d["weeks_home_treated"] - d["weeks_home_counterfactual"]),
-            _row("value to government (care costs avoided)", "GBP", d["government_value_gbp"], *obs(gov_obs)),
-            _row("value to government, discounted", f"GBP {s.metadata.price_year} prices, discounted", d["government_value_discounted_gbp"]),
+            _row("time at home, with therapy", "share of tracked weeks", d[TIME_AT_HOME_SHARE["treated"]], *home_share_reference(s, "treated")),
+            _row("time at home, without therapy", "share of tracked weeks", d[TIME_AT_HOME_SHARE["counterfactual"]], *home_share_reference(s, "counterfactual")),
+            _row("time at home, difference", "share of tracked weeks", d[TIME_AT_HOME_SHARE["treated"]] - d[TIME_AT_HOME_SHARE["counterfactual"]]),
+            _row("weeks out of care, with therapy", "weeks", d[WEEKS_HOME["treated"]], *obs(weeks_obs)),
+            _row("weeks out of care, without therapy", "weeks", d[WEEKS_HOME["counterfactual"]]),
+            _row("weeks out of care gained", "weeks", d[WEEKS_HOME["treated"]] - d[WEEKS_HOME["counterfactual"]]),
+            _row("value to government (care costs avoided)", "GBP", d[GOVERNMENT_VALUE_GBP], *obs(gov_obs)),
+            _row("value to government, discounted", f"GBP {s.metadata.price_year} prices, discounted", d[GOVERNMENT_VALUE_DISCOUNTED_GBP]),
             _row("value to government, published method (reconstruction)", "GBP: weeks out of care x cheapest weekly cost",
-                 d["government_value_published_method_gbp"], *obs(gov_published_obs)),
-            _row("starts", "young people", d["starts"]),
+                 d[GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP], *obs(gov_published_obs)),
+            _row(BY_KEY[STARTS].label, BY_KEY[STARTS].unit, d[STARTS]),
         ]
     )
 
     # cost to the public purse, discounted to the price year
-    outcome_q = results.series["outcome_payments_gbp"]
+    outcome_q = results.series[OUTCOME_PAYMENTS_GBP]
     n_qc = outcome_q.shape[1]
     ds = s.discounting
     schedule = None if ds.declining_schedule is None else [(st.from_year, st.real_rate_annual) for st in ds.declining_schedule]
     df = discount_factors(n_qc, ds.real_rate_annual, schedule, year_offset(s))
-    delivery_q = results.series["delivery_costs_gbp"] - fee_series(s, d, n_qc)
-    avoided = d["government_value_discounted_gbp"].to_numpy(float)
-    starts = d["starts"].to_numpy(float)
+    delivery_q = results.series[DELIVERY_COSTS_GBP] - fee_series(s, d, n_qc)
+    avoided = d[GOVERNMENT_VALUE_DISCOUNTED_GBP].to_numpy(float)
+    starts = d[STARTS].to_numpy(float)
     rows = []
     for label, cost_q, risk in (
         ("outcomes contract", outcome_q, "investor carries delivery cost; the public pays only for weeks out of care"),

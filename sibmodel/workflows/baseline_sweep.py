@@ -30,6 +30,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sibmodel.model.finance import stats_block
+from sibmodel.outputs import (
+    COMMISSIONER_NET_SAVINGS_GBP,
+    GOVERNMENT_VALUE_GBP,
+    INVESTOR_MOIC,
+    NET_SAVINGS_GBP,
+    borough_column,
+)
 from sibmodel.results.stats import first_crossing
 from sibmodel.scenario.load import as_scenario
 from sibmodel.scenario.quantities import Fixed
@@ -90,7 +97,7 @@ class BaselineSweep:
 
     def net_savings(self, who: str) -> np.ndarray:
         """Discounted net savings per grid point and draw, shape (G, D), of ``all`` or a borough [GBP]."""
-        return self.columns["commissioner_net_savings_gbp" if who == "all" else f"borough.{who}.net_savings_gbp"]
+        return self.columns[COMMISSIONER_NET_SAVINGS_GBP if who == "all" else borough_column(who, NET_SAVINGS_GBP)]
 
     def to_json(self) -> dict:
         """``baseline.json``: ``by_baseline`` (one entry per baseline asked for) and ``break_even_baseline``."""
@@ -100,9 +107,9 @@ class BaselineSweep:
             by.append(
                 {
                     "time_at_home_counterfactual": float(b),
-                    "government_value_gbp": _pblock(self.columns["government_value_gbp"][g]),
-                    "commissioner_net_savings_gbp": _pblock(self.columns["commissioner_net_savings_gbp"][g]),
-                    "investor_moic": _pblock(self.columns["investor_moic"][g]),
+                    GOVERNMENT_VALUE_GBP: _pblock(self.columns[GOVERNMENT_VALUE_GBP][g]),
+                    COMMISSIONER_NET_SAVINGS_GBP: _pblock(self.columns[COMMISSIONER_NET_SAVINGS_GBP][g]),
+                    INVESTOR_MOIC: _pblock(self.columns[INVESTOR_MOIC][g]),
                     "boroughs": {
                         name: {
                             "p_ahead": float(np.mean(self.net_savings(name)[g] > 0)),
@@ -135,9 +142,9 @@ class BaselineSweep:
             rows.append(
                 {
                     "baseline": entry["time_at_home_counterfactual"],
-                    "government_value_p50_gbp": entry["government_value_gbp"]["p50"],
-                    "commissioner_net_savings_p50_gbp": entry["commissioner_net_savings_gbp"]["p50"],
-                    "investor_moic_p50": entry["investor_moic"]["p50"],
+                    "government_value_p50_gbp": entry[GOVERNMENT_VALUE_GBP]["p50"],
+                    "commissioner_net_savings_p50_gbp": entry[COMMISSIONER_NET_SAVINGS_GBP]["p50"],
+                    "investor_moic_p50": entry[INVESTOR_MOIC]["p50"],
                     "least_favoured_borough": least[0],
                     "least_p_ahead": least[1]["p_ahead"],
                 }
@@ -168,7 +175,7 @@ def sweep(s: Scenario, baselines, settings, grid=DEFAULT_GRID, progress=None) ->
     baselines = [float(b) for b in baselines]
     values = np.unique(np.round(np.concatenate([np.asarray(grid, float), baselines]), 12))
     names = list(s.boroughs)
-    wanted = ["government_value_gbp", "commissioner_net_savings_gbp", "investor_moic"] + [f"borough.{n}.net_savings_gbp" for n in names]
+    wanted = [GOVERNMENT_VALUE_GBP, COMMISSIONER_NET_SAVINGS_GBP, INVESTOR_MOIC] + [borough_column(n, NET_SAVINGS_GBP) for n in names]
     per_run = []
     for k, b in enumerate(values):
         if progress:

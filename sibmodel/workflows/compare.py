@@ -27,6 +27,19 @@ import numpy as np
 import pandas as pd
 
 from sibmodel.model.finance import loss_indicator
+from sibmodel.outputs import (
+    COMMISSIONER_NET_SAVINGS_GBP,
+    COST_PER_FAMILY_GBP,
+    GOVERNMENT_VALUE_GBP,
+    INVESTOR_CAPITAL_DRAWN_PEAK_GBP,
+    INVESTOR_COMMITMENT_EXCEEDED,
+    INVESTOR_IRR_ANNUAL,
+    INVESTOR_MOIC,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+    TIME_AT_HOME_SHARE,
+    WEEKS_OUT_OF_CARE,
+)
 from sibmodel.report.tables import format_diff, format_level
 from sibmodel.safe_text import write_csv
 
@@ -64,19 +77,19 @@ def _col(name: str):
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("starts", "starts [young people]", "count", _col("starts"), "young people", 1.0),
-    Metric("time_at_home_treated", "time at home with therapy [share]", "share", _col("time_at_home_share_treated"), "percentage points", 100.0),
-    Metric("weeks_out_of_care", "weeks out of care [weeks]", "count", _col("weeks_out_of_care"), "weeks", 1.0),
-    Metric("outcome_payments_gbp", "outcome payments [GBP]", "gbp", _col("outcome_payments_gbp"), "\u00a3m", 1e-6),
-    Metric("investor_moic", "money multiple [x]", "ratio", _col("investor_moic"), "x", 1.0),
-    Metric("investor_irr_annual", "IRR [a year]", "share", _col("investor_irr_annual"), "percentage points", 100.0),
-    Metric("investor_capital_drawn_peak_gbp", "peak capital drawn [GBP]", "gbp", _col("investor_capital_drawn_peak_gbp"), "\u00a3m", 1e-6),
-    Metric("p_loss", "P(loss: multiple < 1)", "prob", lambda d: loss_indicator(d["investor_moic"]), "percentage points", 100.0),
-    Metric("p_commitment_exceeded", "P(commitment exceeded)", "prob", lambda d: d["investor_commitment_exceeded"].to_numpy(dtype=float), "percentage points", 100.0),
-    Metric("commissioner_net_savings_gbp", "commissioners' net savings [GBP, discounted]", "gbp", _col("commissioner_net_savings_gbp"), "\u00a3m", 1e-6),
-    Metric("p_commissioners_ahead", "P(commissioners ahead)", "prob", lambda d: (d["commissioner_net_savings_gbp"].to_numpy(float) > 0).astype(float), "percentage points", 100.0),
-    Metric("government_value_gbp", "value to government [GBP]", "gbp", _col("government_value_gbp"), "\u00a3m", 1e-6),
-    Metric("cost_per_family_gbp", "outcome payments per start [GBP]", "gbp", _col("cost_per_family_gbp"), "\u00a3k", 1e-3),
+    Metric(STARTS, "starts [young people]", "count", _col(STARTS), "young people", 1.0),
+    Metric("time_at_home_treated", "time at home with therapy [share]", "share", _col(TIME_AT_HOME_SHARE["treated"]), "percentage points", 100.0),
+    Metric(WEEKS_OUT_OF_CARE, "weeks out of care [weeks]", "count", _col(WEEKS_OUT_OF_CARE), "weeks", 1.0),
+    Metric(OUTCOME_PAYMENTS_GBP, "outcome payments [GBP]", "gbp", _col(OUTCOME_PAYMENTS_GBP), "\u00a3m", 1e-6),
+    Metric(INVESTOR_MOIC, "money multiple [x]", "ratio", _col(INVESTOR_MOIC), "x", 1.0),
+    Metric(INVESTOR_IRR_ANNUAL, "IRR [a year]", "share", _col(INVESTOR_IRR_ANNUAL), "percentage points", 100.0),
+    Metric(INVESTOR_CAPITAL_DRAWN_PEAK_GBP, "peak capital drawn [GBP]", "gbp", _col(INVESTOR_CAPITAL_DRAWN_PEAK_GBP), "\u00a3m", 1e-6),
+    Metric("p_loss", "P(loss: multiple < 1)", "prob", lambda d: loss_indicator(d[INVESTOR_MOIC]), "percentage points", 100.0),
+    Metric("p_commitment_exceeded", "P(commitment exceeded)", "prob", lambda d: d[INVESTOR_COMMITMENT_EXCEEDED].to_numpy(dtype=float), "percentage points", 100.0),
+    Metric(COMMISSIONER_NET_SAVINGS_GBP, "commissioners' net savings [GBP, discounted]", "gbp", _col(COMMISSIONER_NET_SAVINGS_GBP), "\u00a3m", 1e-6),
+    Metric("p_commissioners_ahead", "P(commissioners ahead)", "prob", lambda d: (d[COMMISSIONER_NET_SAVINGS_GBP].to_numpy(float) > 0).astype(float), "percentage points", 100.0),
+    Metric(GOVERNMENT_VALUE_GBP, "value to government [GBP]", "gbp", _col(GOVERNMENT_VALUE_GBP), "\u00a3m", 1e-6),
+    Metric(COST_PER_FAMILY_GBP, "outcome payments per start [GBP]", "gbp", _col(COST_PER_FAMILY_GBP), "\u00a3k", 1e-3),
 )
 
 

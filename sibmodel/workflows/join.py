@@ -37,6 +37,9 @@ import pandas as pd
 from scipy import optimize
 
 from sibmodel.exceptions import Issue, ScenarioError
+from sibmodel.outputs import (
+    COMMISSIONER_OUTCOME_PAYMENTS_GBP,
+)
 from sibmodel.scenario.load import as_scenario, load_yaml, scenario_to_data, validate_data
 from sibmodel.scenario.schema import Borough, Scenario
 from sibmodel.workflows.levers import WorkflowError
@@ -385,7 +388,7 @@ def join_analysis(
     investor = pd.DataFrame([{"case": "without", **investor_metrics(r0.draws)}, {"case": f"with {name}", **investor_metrics(r1.draws)}])
 
     def shares(res) -> dict:
-        total = res.draws["commissioner_outcome_payments_gbp"].to_numpy(float)
+        total = res.draws[COMMISSIONER_OUTCOME_PAYMENTS_GBP].to_numpy(float)
         out = {}
         for b in base.boroughs:
             paid = res.draws[f"borough.{b}.outcome_payments_gbp"].to_numpy(float)

@@ -41,14 +41,18 @@ import pandas as pd
 
 from sibmodel.engine.run import simulate
 from sibmodel.model.sampling import U_EPS, correlate_uniforms, ppf
+from sibmodel.outputs import (
+    COMMISSIONER_NET_SAVINGS_GBP,
+    INVESTOR_IRR_ANNUAL,
+)
 from sibmodel.scenario.load import as_scenario
 from sibmodel.scenario.schema import Scenario
 from sibmodel.workflows.levers import WorkflowError, hold_inputs, uncertain_inputs
 
 #: Outputs of :func:`scenario_sobol`: name -> (draws column, meaning and unit).
 SOBOL_OUTPUTS = {
-    "investor_irr": ("investor_irr_annual", "investor IRR [1/year], mean over replicate draws"),
-    "net_savings": ("commissioner_net_savings_gbp", "all boroughs' net savings [GBP, discounted], mean over replicate draws"),
+    "investor_irr": (INVESTOR_IRR_ANNUAL, "investor IRR [1/year], mean over replicate draws"),
+    "net_savings": (COMMISSIONER_NET_SAVINGS_GBP, "all boroughs' net savings [GBP, discounted], mean over replicate draws"),
 }
 
 

@@ -24,6 +24,13 @@ from scipy import optimize
 from sibmodel.engine.run import DEFAULT_CHUNK_SIZE, simulate
 from sibmodel.model.finance import p_loss
 from sibmodel.model.sampling import ppf
+from sibmodel.outputs import (
+    COMMISSIONER_NET_SAVINGS_GBP,
+    INVESTOR_CAPITAL_DRAWN_PEAK_GBP,
+    INVESTOR_COMMITMENT_EXCEEDED,
+    INVESTOR_IRR_ANNUAL,
+    INVESTOR_MOIC,
+)
 from sibmodel.scenario.load import as_scenario, load_scenario
 from sibmodel.scenario.schema import Scenario
 from sibmodel.workflows.levers import (
@@ -85,15 +92,15 @@ def _pct(x, q: float) -> float:
 #: Figures computed straight from the per-draw table, each as :meth:`Results.summary` defines it
 #: (percentiles over finite values, P(loss) = P(money multiple < 1) over finite multiples).
 FAST_FIGURES = {
-    "investor.irr.p50": lambda d: _pct(d["investor_irr_annual"], 50),
-    "investor.irr.p5": lambda d: _pct(d["investor_irr_annual"], 5),
-    "investor.moic.p50": lambda d: _pct(d["investor_moic"], 50),
-    "investor.moic.p5": lambda d: _pct(d["investor_moic"], 5),
-    "investor.p_loss": lambda d: p_loss(d["investor_moic"]),
-    "investor.p_commitment_exceeded": lambda d: float(np.mean(d["investor_commitment_exceeded"])),
-    "investor.capital_drawn_peak_gbp.p95": lambda d: _pct(d["investor_capital_drawn_peak_gbp"], 95),
-    "commissioner.total.net_savings_gbp.p50": lambda d: _pct(d["commissioner_net_savings_gbp"], 50),
-    "commissioner.total.p_net_positive": lambda d: float(np.mean(d["commissioner_net_savings_gbp"].to_numpy(float) > 0)),
+    "investor.irr.p50": lambda d: _pct(d[INVESTOR_IRR_ANNUAL], 50),
+    "investor.irr.p5": lambda d: _pct(d[INVESTOR_IRR_ANNUAL], 5),
+    "investor.moic.p50": lambda d: _pct(d[INVESTOR_MOIC], 50),
+    "investor.moic.p5": lambda d: _pct(d[INVESTOR_MOIC], 5),
+    "investor.p_loss": lambda d: p_loss(d[INVESTOR_MOIC]),
+    "investor.p_commitment_exceeded": lambda d: float(np.mean(d[INVESTOR_COMMITMENT_EXCEEDED])),
+    "investor.capital_drawn_peak_gbp.p95": lambda d: _pct(d[INVESTOR_CAPITAL_DRAWN_PEAK_GBP], 95),
+    "commissioner.total.net_savings_gbp.p50": lambda d: _pct(d[COMMISSIONER_NET_SAVINGS_GBP], 50),
+    "commissioner.total.p_net_positive": lambda d: float(np.mean(d[COMMISSIONER_NET_SAVINGS_GBP].to_numpy(float) > 0)),
 }
 
 
@@ -366,10 +373,10 @@ def _standard_error(ev: _Evaluator, value: float, key: str) -> float:
     draws = ev.run(value)[0]
     if key == "investor.p_loss":
         p = FAST_FIGURES[key](draws)
-        n = int(np.isfinite(draws["investor_moic"].to_numpy(float)).sum())
+        n = int(np.isfinite(draws[INVESTOR_MOIC].to_numpy(float)).sum())
         return math.sqrt(max(p * (1 - p), 1.0 / max(n, 1)) / max(n, 1))
     if key == "investor.irr.p50":
-        x = draws["investor_irr_annual"].to_numpy(float)
+        x = draws[INVESTOR_IRR_ANNUAL].to_numpy(float)
         x = x[np.isfinite(x)]
         rng = np.random.default_rng(0)
         boots = np.median(x[rng.integers(0, x.size, size=(200, x.size))], axis=1)

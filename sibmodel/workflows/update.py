@@ -30,11 +30,34 @@ from sibmodel.engine.history import History, quarter_labels, run_chunk_with_hist
 from sibmodel.engine.run import chunk_sizes
 from sibmodel.model import finance
 from sibmodel.model.sampling import stream
+from sibmodel.outputs import (
+    BOROUGH_PAID_GBP,
+    CAPITAL_OUTSTANDING_GBP,
+    CARE_COSTS_AVOIDED_GBP,
+    COMMISSIONER_CARE_COSTS_AVOIDED_GBP,
+    COMMISSIONER_NET_SAVINGS_GBP,
+    COMMISSIONER_OUTCOME_PAYMENTS_GBP,
+    COST_PER_FAMILY_GBP,
+    DELIVERY_COSTS_GBP,
+    DRAW,
+    INVESTOR_NET_CASHFLOW_GBP,
+    NET_SAVINGS_GBP,
+    OUTCOME_PAYMENTS_GBP,
+    STARTS,
+    TOPUP_PAID_GBP,
+    TRACKED_WEEKS,
+    WEEKS_OUT_OF_CARE,
+    WEEKS_OUT_OF_CARE_PER_START,
+)
 from sibmodel.workflows.actuals import Actuals, ActualsError
 
 #: The aggregates the posterior is conditioned on, through the last observed quarter.
-STATISTICS = ("starts, cumulative", "weeks out of care, cumulative", "outcome payments, cumulative [GBP]",
-              "weeks out of care in the last observed quarter")
+STATISTICS = (
+    "starts, cumulative",
+    "weeks out of care, cumulative",
+    "outcome payments, cumulative [GBP]",
+    "weeks out of care in the last observed quarter",
+)
 
 #: Below this effective sample size even at the widest bandwidth, ``update`` refuses (exit code 2) [draws].
 MIN_ESS = 50
@@ -42,13 +65,18 @@ MIN_ESS = 50
 #: Widest kernel bandwidth, in prior standard deviations of the whitened statistics.
 MAX_BANDWIDTH = 3.0
 
-METHOD = ("ABC importance sampling: Gaussian kernel on whitened aggregates (cumulative starts, weeks out of care and "
-          "payments, and weeks out of care in the last observed quarter), bandwidth set for the target effective sample "
-          "size, systematic resampling; observed past carried as observed, caps and top-up re-applied")
+METHOD = (
+    "ABC importance sampling: Gaussian kernel on whitened aggregates (cumulative starts, weeks out of care and "
+    "payments, and weeks out of care in the last observed quarter), bandwidth set for the target effective sample "
+    "size, systematic resampling; observed past carried as observed, caps and top-up re-applied"
+)
 
 
 def target_ess(n_prior: int) -> float:
-    """Effective sample size the bandwidth is chosen for: a fifth of the prior sample, at least :data:`MIN_ESS` [draws]."""
+    """Effective sample size the bandwidth is chosen for [draws].
+
+    A fifth of the prior sample, at least :data:`MIN_ESS`.
+    """
     return max(float(MIN_ESS), n_prior / 5.0)
 
 
@@ -90,10 +118,17 @@ def simulate_prior(s, draws: int, seed: int | None, chunk_size: int = DEFAULT_CH
         topup.append(hist.topup)
         occ.add(res.occupancy_sum)
     frame = pd.concat(cols, ignore_index=True)
-    frame.insert(0, "draw", np.arange(draws, dtype=np.int64))
-    meta = run_meta(s, draws, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=time.perf_counter() - t0, workers=1)
-    return PriorSample(frame, {k: np.concatenate(v) for k, v in series.items()},
-                       History(np.concatenate(values), np.concatenate(topup)), occ.total, meta)
+    frame.insert(0, DRAW, np.arange(draws, dtype=np.int64))
+    meta = run_meta(
+        s, draws, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=time.perf_counter() - t0, workers=1
+    )
+    return PriorSample(
+        frame,
+        {k: np.concatenate(v) for k, v in series.items()},
+        History(np.concatenate(values), np.concatenate(topup)),
+        occ.total,
+        meta,
+    )
 
 
 def statistics(values: np.ndarray, through: int) -> np.ndarray:
@@ -156,9 +191,11 @@ def kernel_weights(prior_stats: np.ndarray, observed: np.ndarray, target: float)
     e = ess(w)
     if e < MIN_ESS:
         raise ActualsError.one(
-            f"the actuals are far from anything the scenario produces: effective sample size {e:.0f} of {len(w)} prior draws "
+            f"the actuals are far from anything the scenario produces: effective sample size {e:.0f} of "
+            f"{len(w)} prior draws "
             f"at the widest bandwidth (at least {MIN_ESS} needed); check the file, or the scenario's assumptions",
-            path="")
+            path="",
+        )
     return w, h, e
 
 
@@ -171,7 +208,9 @@ def systematic_resample(weights: np.ndarray, n: int, rng: np.random.Generator) -
 def condition(prior: PriorSample, actuals: Actuals, draws: int) -> tuple[np.ndarray, float, float, np.ndarray]:
     """Weights of the prior draws given the actuals, the bandwidth, the ESS, and ``draws`` resampled prior draws."""
     t = actuals.through
-    w, h, e = kernel_weights(statistics(prior.history.values, t), statistics(actuals.values, t), target_ess(prior.n_draws))
+    w, h, e = kernel_weights(
+        statistics(prior.history.values, t), statistics(actuals.values, t), target_ess(prior.n_draws)
+    )
     idx = systematic_resample(w, draws, stream(int(prior.meta["seed_entropy"]), 0, "update:resample"))
     return w, h, e, idx
 
@@ -190,7 +229,9 @@ def _spliced_history(s, prior: PriorSample, idx: np.ndarray, actuals: Actuals) -
     future = hist[:, 2, :, t + 1 :]
     caps = s.contract.caps
     if caps.per_borough_gbp is not None:
-        future = cap_in_time_order(future, np.broadcast_to(np.maximum(caps.per_borough_gbp - past_paid, 0.0), future.shape[:2]))
+        future = cap_in_time_order(
+            future, np.broadcast_to(np.maximum(caps.per_borough_gbp - past_paid, 0.0), future.shape[:2])
+        )
     if caps.total_gbp is not None:
         future = share_capped_total(future, max(caps.total_gbp - past_paid.sum(), 0.0))
     hist[:, 2, :, t + 1 :] = future
@@ -219,40 +260,58 @@ def posterior_draws(s, prior: PriorSample, idx: np.ndarray, actuals: Actuals) ->
     carried as observed and every payment-dependent figure recomputed; and the spliced histories."""
     hist, topup = _spliced_history(s, prior, idx, actuals)
     frame = prior.columns.iloc[idx].reset_index(drop=True)
-    frame["draw"] = np.arange(len(idx), dtype=np.int64)
-    n_cash = prior.series["outcome_payments_gbp"].shape[1]
+    frame[DRAW] = np.arange(len(idx), dtype=np.int64)
+    n_cash = prior.series[OUTCOME_PAYMENTS_GBP].shape[1]
     lag = s.contract.payment_lag_quarters
     paid, topup_paid = _in_arrears(hist[:, 2], lag, n_cash), _in_arrears(topup, lag, n_cash)
     starts = hist[:, 0].sum(axis=2)  # (N, B)
     weeks = hist[:, 1].sum(axis=(1, 2))
-    frame["starts"] = starts.sum(axis=1)
-    frame["weeks_out_of_care"] = frame["weeks_home_treated"] = weeks
+    frame[STARTS] = starts.sum(axis=1)
+    frame[WEEKS_OUT_OF_CARE] = frame["weeks_home_treated"] = weeks
     with np.errstate(invalid="ignore", divide="ignore"):
-        frame["time_at_home_share_treated"] = np.where(frame["tracked_weeks"] > 0, weeks / frame["tracked_weeks"], np.nan)
-        frame["weeks_out_of_care_per_start"] = np.where(frame["starts"] > 0, weeks / frame["starts"], np.nan)
-    frame["outcome_payments_gbp"] = paid.sum(axis=(1, 2))
-    frame["topup_paid_gbp"] = topup_paid.sum(axis=(1, 2))
-    frame["borough_paid_gbp"] = frame["outcome_payments_gbp"] - frame["topup_paid_gbp"]
+        frame["time_at_home_share_treated"] = np.where(frame[TRACKED_WEEKS] > 0, weeks / frame[TRACKED_WEEKS], np.nan)
+        frame[WEEKS_OUT_OF_CARE_PER_START] = np.where(frame[STARTS] > 0, weeks / frame[STARTS], np.nan)
+    frame[OUTCOME_PAYMENTS_GBP] = paid.sum(axis=(1, 2))
+    frame[TOPUP_PAID_GBP] = topup_paid.sum(axis=(1, 2))
+    frame[BOROUGH_PAID_GBP] = frame[OUTCOME_PAYMENTS_GBP] - frame[TOPUP_PAID_GBP]
     with np.errstate(invalid="ignore", divide="ignore"):
-        frame["cost_per_family_gbp"] = np.where(frame["starts"] > 0, frame["outcome_payments_gbp"] / frame["starts"], np.nan)
+        frame[COST_PER_FAMILY_GBP] = np.where(frame[STARTS] > 0, frame[OUTCOME_PAYMENTS_GBP] / frame[STARTS], np.nan)
     disc = s.discounting
-    schedule = None if disc.declining_schedule is None else [(st.from_year, st.real_rate_annual) for st in disc.declining_schedule]
-    paid_disc = ((paid - topup_paid) * finance.discount_factors(n_cash, disc.real_rate_annual, schedule, year_offset(s))).sum(axis=2)
+    schedule = (
+        None
+        if disc.declining_schedule is None
+        else [(st.from_year, st.real_rate_annual) for st in disc.declining_schedule]
+    )
+    paid_disc = (
+        (paid - topup_paid) * finance.discount_factors(n_cash, disc.real_rate_annual, schedule, year_offset(s))
+    ).sum(axis=2)
     for bi, bn in enumerate(s.boroughs):
         pre = f"borough.{bn}."
-        frame[pre + "starts"] = starts[:, bi]
-        frame[pre + "outcome_payments_gbp"] = paid_disc[:, bi]
-        frame[pre + "net_savings_gbp"] = frame[pre + "care_costs_avoided_gbp"] - paid_disc[:, bi]
-    frame["commissioner_outcome_payments_gbp"] = paid_disc.sum(axis=1)
-    frame["commissioner_net_savings_gbp"] = frame["commissioner_care_costs_avoided_gbp"] - frame["commissioner_outcome_payments_gbp"]
-    costs = prior.series["delivery_costs_gbp"][idx]
+        frame[pre + STARTS] = starts[:, bi]
+        frame[pre + OUTCOME_PAYMENTS_GBP] = paid_disc[:, bi]
+        frame[pre + NET_SAVINGS_GBP] = frame[pre + CARE_COSTS_AVOIDED_GBP] - paid_disc[:, bi]
+    frame[COMMISSIONER_OUTCOME_PAYMENTS_GBP] = paid_disc.sum(axis=1)
+    frame[COMMISSIONER_NET_SAVINGS_GBP] = (
+        frame[COMMISSIONER_CARE_COSTS_AVOIDED_GBP] - frame[COMMISSIONER_OUTCOME_PAYMENTS_GBP]
+    )
+    costs = prior.series[DELIVERY_COSTS_GBP][idx]
     dist = s.investment.distribution
-    inv = finance.investor_waterfall(paid.sum(axis=1), costs, _fixed_or_drawn(s, frame, "investment.commitment_gbp"), dist.policy,
-                                     dist.return_cap_multiple, dist.surplus_share_to_investor)
+    inv = finance.investor_waterfall(
+        paid.sum(axis=1),
+        costs,
+        _fixed_or_drawn(s, frame, "investment.commitment_gbp"),
+        dist.policy,
+        dist.return_cap_multiple,
+        dist.surplus_share_to_investor,
+    )
     for name, value in inv.columns().items():
         frame["investor_" + name] = value
-    series = {"outcome_payments_gbp": paid.sum(axis=1), "delivery_costs_gbp": costs,
-              "investor_net_cashflow_gbp": inv.net_cashflow, "capital_outstanding_gbp": inv.capital_outstanding}
+    series = {
+        OUTCOME_PAYMENTS_GBP: paid.sum(axis=1),
+        DELIVERY_COSTS_GBP: costs,
+        INVESTOR_NET_CASHFLOW_GBP: inv.net_cashflow,
+        CAPITAL_OUTSTANDING_GBP: inv.capital_outstanding,
+    }
     return frame, series, hist
 
 
@@ -297,16 +356,25 @@ class Update:
             "target_effective_sample_size": target_ess(len(self.weights)),
             "min_effective_sample_size": MIN_ESS,
             "bandwidth_sd": self.bandwidth,
-            "observed": {"starts": float(self.actuals.values[0].sum()), "weeks_out_of_care": float(self.actuals.values[1].sum()),
-                         "outcome_payments_gbp": float(self.actuals.values[2].sum())},
+            "observed": {
+                STARTS: float(self.actuals.values[0].sum()),
+                WEEKS_OUT_OF_CARE: float(self.actuals.values[1].sum()),
+                OUTCOME_PAYMENTS_GBP: float(self.actuals.values[2].sum()),
+            },
             "fan": self.fan,
             "prior": self.prior.summary(),
             "posterior": self.posterior.summary(),
         }
 
 
-def update(s, actuals: Actuals, draws: int = 2000, seed: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
-           prior: PriorSample | None = None) -> Update:
+def update(
+    s,
+    actuals: Actuals,
+    draws: int = 2000,
+    seed: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    prior: PriorSample | None = None,
+) -> Update:
     """Condition ``s`` on ``actuals`` and re-forecast the rest of the contract (see the module docstring).
 
     Parameters
@@ -335,15 +403,25 @@ def update(s, actuals: Actuals, draws: int = 2000, seed: int | None = None, chun
     frame, series, hist = posterior_draws(s, prior, idx, actuals)
     occ = {arm: o / prior.n_draws for arm, o in prior.occupancy_sum.items()}
     prior_run = Results(s, draws=prior.columns, series=prior.series, meta=dict(prior.meta), occupancy_mean=occ)
-    meta = {**prior.meta, "draws": int(draws), "update": {"observed_through": actuals.through_label(s), "prior_draws": prior.n_draws}}
+    meta = {
+        **prior.meta,
+        "draws": int(draws),
+        "update": {"observed_through": actuals.through_label(s), "prior_draws": prior.n_draws},
+    }
     post_run = Results(s, draws=frame, series=series, meta=meta, occupancy_mean=occ)
     observed = np.cumsum(actuals.values[2].sum(axis=0))[: t + 1]
-    fan = {"quarters": quarter_labels(s), "prior": _bands(np.cumsum(prior.history.values[:, 2].sum(axis=1), axis=1)),
-           "posterior": _bands(np.cumsum(hist[:, 2].sum(axis=1), axis=1)), "observed": observed.tolist()}
+    fan = {
+        "quarters": quarter_labels(s),
+        "prior": _bands(np.cumsum(prior.history.values[:, 2].sum(axis=1), axis=1)),
+        "posterior": _bands(np.cumsum(hist[:, 2].sum(axis=1), axis=1)),
+        "observed": observed.tolist(),
+    }
     return Update(prior_run, post_run, actuals, w, idx, h, e, fan)
 
 
-def calibration_study(s, n_truths: int, through: int, draws: int, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> pd.DataFrame:
+def calibration_study(
+    s, n_truths: int, through: int, draws: int, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> pd.DataFrame:
     """Simulation-based calibration: ``n_truths`` draws of the model are taken as the truth, their actuals
     through quarter ``through`` are conditioned on, and the posterior's 90% interval of total outcome
     payments is set against the truth's total.
@@ -360,7 +438,7 @@ def calibration_study(s, n_truths: int, through: int, draws: int, seed: int, chu
     """
     prior = simulate_prior(s, draws, seed, chunk_size)
     truths = simulate_prior(s, n_truths, seed + 1, chunk_size)
-    prior_p5, prior_p95 = np.percentile(prior.columns["outcome_payments_gbp"], [5, 95])
+    prior_p5, prior_p95 = np.percentile(prior.columns[OUTCOME_PAYMENTS_GBP], [5, 95])
     rows = []
     for i in range(n_truths):
         values = truths.history.values[i].copy()
@@ -368,8 +446,18 @@ def calibration_study(s, n_truths: int, through: int, draws: int, seed: int, chu
         act = Actuals(values, through, 0, f"truth {i}")
         _, _, e, idx = condition(prior, act, draws)
         frame, _, _ = posterior_draws(s, prior, idx, act)
-        p5, p95 = np.percentile(frame["outcome_payments_gbp"], [5, 95])
-        truth = float(truths.columns["outcome_payments_gbp"].iloc[i])
-        rows.append({"truth_gbp": truth, "prior_p5": prior_p5, "prior_p95": prior_p95, "p5": p5, "p95": p95,
-                     "covered": bool(p5 <= truth <= p95), "width_ratio": (p95 - p5) / (prior_p95 - prior_p5), "ess": e})
+        p5, p95 = np.percentile(frame[OUTCOME_PAYMENTS_GBP], [5, 95])
+        truth = float(truths.columns[OUTCOME_PAYMENTS_GBP].iloc[i])
+        rows.append(
+            {
+                "truth_gbp": truth,
+                "prior_p5": prior_p5,
+                "prior_p95": prior_p95,
+                "p5": p5,
+                "p95": p95,
+                "covered": bool(p5 <= truth <= p95),
+                "width_ratio": (p95 - p5) / (prior_p95 - prior_p5),
+                "ess": e,
+            }
+        )
     return pd.DataFrame(rows)
