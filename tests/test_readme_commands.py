@@ -339,6 +339,8 @@ def test_readme_commands_run(tmp_path, monkeypatch):
     _clean_folder(tmp_path, monkeypatch)
     shipped = _scenarios_listing()
     failures, timings = run_commands(readme_commands(), tmp_path)
+    for seconds, text in timings:  # shown with `pytest -rP` (or -s): where the time goes
+        print(f"{seconds:6.1f} s  {text}")
     assert _scenarios_listing() == shipped, "a README command wrote into the repository's scenarios/"
     slowest = ", ".join(f"{t:.1f} s {c[:60]}" for t, c in sorted(timings, reverse=True)[:3])
     assert not failures, f"{len(failures)} README command(s) failed (slowest: {slowest}):\n\n" + "\n\n".join(failures)
