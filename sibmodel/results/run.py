@@ -278,21 +278,27 @@ class RunLike(typing.Protocol):
     settings in ``meta`` that were not given are None in both) and the same manifest keys.
     """
 
+    #: The resolved scenario the run simulated.
     scenario: Scenario
 
     @property
-    def draws(self) -> DrawColumns: ...
+    def draws(self) -> DrawColumns:
+        """One row per draw, read a column at a time (``draws["investor_moic"]``)."""
 
     @property
-    def cashflows(self) -> pd.DataFrame: ...
+    def cashflows(self) -> pd.DataFrame:
+        """Per cash quarter: mean and 5/50/95% bands of each quarterly series [GBP]."""
 
     @property
-    def occupancy(self) -> pd.DataFrame: ...
+    def occupancy(self) -> pd.DataFrame:
+        """Mean number of young people in each state per borough and calendar week, both arms."""
 
     @property
-    def manifest(self) -> dict: ...
+    def manifest(self) -> dict:
+        """The provenance of the run (``manifest.json``): seed, draws, scenario hash, versions."""
 
-    def summary(self) -> dict: ...
+    def summary(self) -> dict:
+        """Every headline figure, as ``summary.json`` holds them."""
 
 
 class Results:
