@@ -69,7 +69,11 @@ def _pydantic_signature(app, what, name, obj, options, signature, return_annotat
     """
     from pydantic import BaseModel
 
-    if what == "class" and isinstance(obj, type) and (issubclass(obj, BaseModel) or getattr(obj, "_is_protocol", False)):
+    if (
+        what == "class"
+        and isinstance(obj, type)
+        and (issubclass(obj, BaseModel) or getattr(obj, "_is_protocol", False))
+    ):
         return "", None
     return None
 

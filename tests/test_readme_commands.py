@@ -258,8 +258,18 @@ def test_readme_commands_are_found():
     """The extractor sees the README's commands (a regex gone wrong must not pass on no commands)."""
     commands = readme_commands()
     subcommands = {c.subcommand for c in commands}
-    assert {"run", "validate", "report", "compare", "schema", "stress", "join", "baseline",
-            "calibrate", "validation"} <= subcommands, subcommands
+    assert {
+        "run",
+        "validate",
+        "report",
+        "compare",
+        "schema",
+        "stress",
+        "join",
+        "baseline",
+        "calibrate",
+        "validation",
+    } <= subcommands, subcommands
     assert any(c.args == ["--help"] for c in commands)
     # the set-up in the README's first blocks is not a command; its sibmodel part is
     assert not any("pip" in c.args or "pytest" in c.args for c in commands)
@@ -269,24 +279,26 @@ def test_readme_commands_are_found():
 
 def test_extraction_and_rewrite_rules(tmp_path):
     """The rules of the module docstring, on a README written for the purpose."""
-    text = "\n".join([
-        "```bash",
-        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/sibmodel run a.yaml",
-        ".venv/bin/sibmodel run b.yaml --draws 100000 --out /abs/where   # a comment",
-        "# a comment line",
-        "python -m sibmodel compare a.yaml \\",
-        "    b.yaml --draws=20 --seed 1",
-        ".venv/bin/sibmodel run c.yaml --scheduler tcp://host:8786",
-        "sibmodel schema; sibmodel validate 'my file.yaml'",
-        "```",
-        "```console",
-        "$ sibmodel stress a.yaml",
-        "sibmodel run printed-output.yaml",
-        "```",
-        "```python",
-        "sibmodel.simulate('x')",
-        "```",
-    ])
+    text = "\n".join(
+        [
+            "```bash",
+            "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/sibmodel run a.yaml",
+            ".venv/bin/sibmodel run b.yaml --draws 100000 --out /abs/where   # a comment",
+            "# a comment line",
+            "python -m sibmodel compare a.yaml \\",
+            "    b.yaml --draws=20 --seed 1",
+            ".venv/bin/sibmodel run c.yaml --scheduler tcp://host:8786",
+            "sibmodel schema; sibmodel validate 'my file.yaml'",
+            "```",
+            "```console",
+            "$ sibmodel stress a.yaml",
+            "sibmodel run printed-output.yaml",
+            "```",
+            "```python",
+            "sibmodel.simulate('x')",
+            "```",
+        ]
+    )
     commands = readme_commands(text)
     assert [(c.line, c.args) for c in commands] == [
         (2, ["run", "a.yaml"]),
@@ -300,8 +312,25 @@ def test_extraction_and_rewrite_rules(tmp_path):
     first, second, compare, remote, schema, _, stress = commands
     assert rewrite(first, tmp_path, first_run=True) == ["run", "a.yaml", "--draws", "50", "--seed", "1"]
     assert rewrite(second, tmp_path, first_run=False) == [
-        "run", "b.yaml", "--draws", "50", "--out", str(tmp_path / "out-3-where"), "--seed", "1", "--no-report"]
-    assert rewrite(compare, tmp_path, first_run=False) == ["compare", "a.yaml", "b.yaml", "--draws", "20", "--seed", "1"]
+        "run",
+        "b.yaml",
+        "--draws",
+        "50",
+        "--out",
+        str(tmp_path / "out-3-where"),
+        "--seed",
+        "1",
+        "--no-report",
+    ]
+    assert rewrite(compare, tmp_path, first_run=False) == [
+        "compare",
+        "a.yaml",
+        "b.yaml",
+        "--draws",
+        "20",
+        "--seed",
+        "1",
+    ]
     assert rewrite(remote, tmp_path, first_run=False) is None
     assert rewrite(schema, tmp_path, first_run=False) == ["schema"]
     assert rewrite(stress, tmp_path, first_run=False) == ["stress", "a.yaml", "--draws", "50", "--seed", "1"]
@@ -317,7 +346,7 @@ def run_commands(commands: list[ReadmeCommand], folder: Path) -> tuple[list[str]
             with click.Context(main) as ctx:
                 sub = main.get_command(ctx, command.subcommand)
             try:
-                sub.make_context(command.subcommand, command.args[command.args.index(command.subcommand) + 1:])
+                sub.make_context(command.subcommand, command.args[command.args.index(command.subcommand) + 1 :])
             except click.ClickException as exc:
                 failures.append(f"{where}\n  arguments not accepted: {exc.format_message()}")
             continue
@@ -334,8 +363,10 @@ def run_commands(commands: list[ReadmeCommand], folder: Path) -> tuple[list[str]
             crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
             trace = "".join(traceback.format_exception(*result.exc_info)) if crashed else ""
             failures.append(
-                f"{where}\n  ran: sibmodel {shlex.join(args)}\n  " + "; ".join(problems)
-                + f"\n  output:\n{result.output[-3000:]}" + (f"\n  traceback:\n{trace}" if trace else "")
+                f"{where}\n  ran: sibmodel {shlex.join(args)}\n  "
+                + "; ".join(problems)
+                + f"\n  output:\n{result.output[-3000:]}"
+                + (f"\n  traceback:\n{trace}" if trace else "")
             )
     return failures, timings
 
