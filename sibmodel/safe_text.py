@@ -27,7 +27,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def terminal_text(text: str) -> str:
-    """``text`` without control characters (escape codes, bell, backspace, carriage return), keeping tabs and newlines."""
+    """``text`` without control characters (escape codes, bell, backspace, carriage return),
+    keeping tabs and newlines."""
     return _CONTROL.sub("", text)
 
 

@@ -127,7 +127,9 @@ class Earned:
     @classmethod
     def zeros(cls, inputs: PaymentInputs) -> Earned:
         return cls(
-            np.zeros((inputs.n_rows, inputs.n_quarters)), np.zeros((inputs.n_keys, inputs.n_quarters)), np.zeros(inputs.n_draws)
+            np.zeros((inputs.n_rows, inputs.n_quarters)),
+            np.zeros((inputs.n_keys, inputs.n_quarters)),
+            np.zeros(inputs.n_draws),
         )
 
 
@@ -165,11 +167,15 @@ def _per_row(price: np.ndarray, inputs: PaymentInputs) -> np.ndarray:
     return price[inputs.people.draw] if inputs.by_person else np.repeat(price, inputs.n_boroughs)
 
 
-def pay_weekly_out_of_care(tariff: WeeklyOutOfCare, drawn: dict[str, np.ndarray], inputs: PaymentInputs, earned: Earned) -> None:
+def pay_weekly_out_of_care(
+    tariff: WeeklyOutOfCare, drawn: dict[str, np.ndarray], inputs: PaymentInputs, earned: Earned
+) -> None:
     """The tariff for each week at home in the tracking window (weeks counted exactly, then priced)."""
     # paid at home; after a return from care (HOME_AFTER) only if the contract says so
     paid_states = HOME if tariff.pay_weeks_after_return_from_care else HOME_BEFORE_CARE
-    weeks = spell_quarter_weeks(inputs.treated, paid_states, inputs.row_of, inputs.ref, inputs.n_rows, inputs.n_quarters, window=inputs.window)
+    weeks = spell_quarter_weeks(
+        inputs.treated, paid_states, inputs.row_of, inputs.ref, inputs.n_rows, inputs.n_quarters, window=inputs.window
+    )
     earned.per_person[...] += weeks * _per_row(drawn["payment_per_week_gbp"], inputs)[:, None]
 
 
@@ -193,7 +199,9 @@ def pay_milestone(tariff: Milestone, drawn: dict[str, np.ndarray], inputs: Payme
     np.add.at(earned.per_person, (inputs.row_of[p[ok]], q[ok]), drawn["payment_gbp"][d[p[ok]]])
 
 
-def pay_care_days_saved(tariff: CareDaysSaved, drawn: dict[str, np.ndarray], inputs: PaymentInputs, earned: Earned) -> None:
+def pay_care_days_saved(
+    tariff: CareDaysSaved, drawn: dict[str, np.ndarray], inputs: PaymentInputs, earned: Earned
+) -> None:
     """Care weeks saved against the baseline share, per borough and quarter, at a share of the placement cost.
 
     Also adds to :attr:`Earned.baseline_gap` when the counterfactual arm is given.

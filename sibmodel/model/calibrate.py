@@ -126,6 +126,36 @@ class ExpectedFigures:
         return home if name.startswith("time_at_home") else 1.0 - home
 
 
+def _shared_pathway_inputs(s: Scenario, values: dict[str, float]) -> tuple:
+    """The pathway inputs every borough and intervention shares, at the given central input values.
+
+    Returns
+    -------
+    t_max : int
+        The longest tracking window [weeks].
+    shape : ndarray, shape (t_max,)
+        Relative entry hazard by week since referral [ratio].
+    weight : float
+        The entry shape's cumulative relative hazard over the entry horizon [weeks].
+    end_prob : ndarray, shape (K,)
+        Weekly probability that a placement of each type ends [1/week].
+    brk0 : ndarray, shape (K,)
+        Central breakdown share of each placement type [share], kept inside (0, 1).
+    esc : ndarray, shape (K, K)
+        Next placement type after a breakdown [share].
+    """
+    pnames = list(s.care.placements)
+    steps = None if s.care.entry.shape is None else [(x.from_week, x.relative_hazard) for x in s.care.entry.shape]
+    t_max = int(
+        tracking_window(s.contract.tracking, max(iv.therapy_weeks for iv in s.interventions.values()))[1]
+    )  # the longest window
+    shape = shape_profile(steps, t_max)
+    weight = horizon_weight(steps, s.care.entry.horizon_weeks)
+    end_prob = np.array([1.0 / values[f"care.placements.{k}.mean_duration_weeks"] for k in pnames])
+    brk0 = np.clip(np.array([values[f"care.placements.{k}.breakdown_share"] for k in pnames]), 1e-9, 1 - 1e-9)
+    return t_max, shape, weight, end_prob, brk0, escalation_matrix(s)
+
+
 def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarray | None = None) -> ExpectedFigures:
     """Expected time-at-home shares of the whole programme at the given central input values.
 
@@ -139,14 +169,7 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
         multiplied by each factor [ratio] (:mod:`sibmodel.model.counterfactual`).
     """
     cal = Calendar.of(s)
-    pnames = list(s.care.placements)
-    steps = None if s.care.entry.shape is None else [(x.from_week, x.relative_hazard) for x in s.care.entry.shape]
-    t_max = int(tracking_window(s.contract.tracking, max(iv.therapy_weeks for iv in s.interventions.values()))[1])  # the longest window
-    shape = shape_profile(steps, t_max)
-    weight = horizon_weight(steps, s.care.entry.horizon_weeks)
-    end_prob = np.array([1.0 / values[f"care.placements.{k}.mean_duration_weeks"] for k in pnames])
-    brk0 = np.clip(np.array([values[f"care.placements.{k}.breakdown_share"] for k in pnames]), 1e-9, 1 - 1e-9)
-    esc = escalation_matrix(s)
+    t_max, shape, weight, end_prob, brk0, esc = _shared_pathway_inputs(s, values)
     mixes = placement_mixes(s)  # (B, K) entry and re-entry mixes per borough
     z, w = np.polynomial.hermite_e.hermegauss(GH_NODES)
     w = w / w.sum()
@@ -176,7 +199,9 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
             done, nc_share = (float(x[ii]) for x in completion_params(s, values))
             treated_kinds = [(eff, done)]
             if done < 1.0:
-                treated_kinds.append((effect_profile(hr**nc_share, iv.therapy_weeks, iv.effect.fade_weeks, t_max), 1.0 - done))
+                treated_kinds.append(
+                    (effect_profile(hr**nc_share, iv.therapy_weeks, iv.effect.fade_weeks, t_max), 1.0 - done)
+                )
             emix, rmix = mixes[0][bi], mixes[1][bi]
             key = (odds, iname, tuple(emix), tuple(rmix))
             if key not in cache:
@@ -191,7 +216,9 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
                         se = float(hazard_scale(pe, weight))
                         sr = float(hazard_scale(min(pr, 1 - 1e-12), float(s.care.reentry.horizon_weeks)))
                         brk = shift_logit(brk0, spread.breakdown_logit_sd * zb)
-                        kinds = [("treated", e, c) for e, c in treated_kinds] + [("counterfactual", np.ones(t_max), 1.0)]
+                        kinds = [("treated", e, c) for e, c in treated_kinds] + [
+                            ("counterfactual", np.ones(t_max), 1.0)
+                        ]
                         for arm, e, c in kinds:  # the arm without therapy last: `pp` is used below
                             pp = PathwayParams(se * shape * e, sr * e, end_prob, brk, esc, emix, rmix)
                             o = expected_occupancy(pp, t_max)
@@ -199,7 +226,10 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
                             occ[arm] += we_ * wb * (home if c == 1.0 else c * home)
                         if cf_factors is not None:
                             occ["scaled"] += we_ * wb * home_occupancy_scaled(pp, cf_factors, t_max)
-                cache[key] = {arm: np.concatenate([np.zeros(v.shape[:-1] + (1,)), np.cumsum(v, axis=-1)], axis=-1) for arm, v in occ.items()}
+                cache[key] = {
+                    arm: np.concatenate([np.zeros(v.shape[:-1] + (1,)), np.cumsum(v, axis=-1)], axis=-1)
+                    for arm, v in occ.items()
+                }
             cum = cache[key]
             for q in range(cal.n_referral_quarters):
                 n = rate * mult * prof[bi, q] * share
@@ -208,7 +238,9 @@ def expected_figures(s: Scenario, values: dict[str, float], cf_factors: np.ndarr
                 lo = max(q * QUARTER_WEEKS, active[bi, 0])
                 hi = min((q + 1) * QUARTER_WEEKS, active[bi, 1])
                 ref = (lo + hi - 1) // 2
-                ws, we = (int(w) for w in tracking_window(s.contract.tracking, iv.therapy_weeks, cal.contract_end_week - ref))
+                ws, we = (
+                    int(w) for w in tracking_window(s.contract.tracking, iv.therapy_weeks, cal.contract_end_week - ref)
+                )
                 tracked_w += n * (we - ws)
                 for arm in home_w:
                     home_w[arm] = home_w[arm] + n * (cum[arm][..., we] - cum[arm][..., ws])
@@ -249,7 +281,13 @@ def resolve_params(s: Scenario, patterns: list[str]) -> list[list[str]]:
             import difflib
 
             close = difflib.get_close_matches(pat, paths, n=1)
-            issues.append(Issue("--param", pat, "matches no input of the scenario" + (f"; did you mean {close[0]!r}?" if close else "")))
+            issues.append(
+                Issue(
+                    "--param",
+                    pat,
+                    "matches no input of the scenario" + (f"; did you mean {close[0]!r}?" if close else ""),
+                )
+            )
         groups.append(hit)
     if issues:
         raise ScenarioError(issues)
@@ -263,7 +301,11 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
     their sign and ratios); ``scipy.optimize.least_squares`` solves for ``x``
     within each input's allowed range.
     """
-    bad = [Issue("--target", k, f"unknown target; allowed: {', '.join(TARGETS)}", k, has_given=True) for k in targets if k not in TARGETS]
+    bad = [
+        Issue("--target", k, f"unknown target; allowed: {', '.join(TARGETS)}", k, has_given=True)
+        for k in targets
+        if k not in TARGETS
+    ]
     bad += [
         Issue("--target", k, "a share of tracked weeks: a number strictly between 0 and 1", v, has_given=True)
         for k, v in targets.items()
@@ -332,7 +374,9 @@ def calibrate(s: Scenario, targets: dict[str, float], params: list[str]) -> Cali
             + ", ".join(params)
             + " alone: change other inputs or name other --param. Detail: "
         )
-        raise ScenarioError([Issue("calibrate", i.path, hint + i.message, i.given) for i in pydantic_issues(err, data, None)]) from None
+        raise ScenarioError(
+            [Issue("calibrate", i.path, hint + i.message, i.given) for i in pydantic_issues(err, data, None)]
+        ) from None
     achieved = {n: (targets[n], fig.get(n)) for n in names}
     ok = bool(sol.success) and all(abs(a - t) < 1e-4 for t, a in achieved.values())
     return CalibrationResult(new, moved, achieved, ok, str(sol.message))
@@ -369,7 +413,12 @@ def _in_parent_form(spec: Spec, parent) -> dict | None:
     if isinstance(spec, Beta):
         a, b = spec.shape_params()
         width = spec.high - spec.low
-        values |= {"alpha": a, "beta": b, "mean": spec.low + width * a / (a + b), "sd": width * math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))}
+        values |= {
+            "alpha": a,
+            "beta": b,
+            "mean": spec.low + width * a / (a + b),
+            "sd": width * math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))),
+        }
     elif isinstance(spec, LogNormal):
         mu, sigma = spec.log_params()
         mean = math.exp(mu + sigma**2 / 2)
@@ -396,13 +445,16 @@ def _calibrated_metadata(result: CalibrationResult, original_path: str) -> dict:
     moved = "; ".join(f"{p} {old:.6g} -> {new:.6g}" for p, old, new in result.moved)
     achieved = ", ".join(f"{n}={t:g} (achieved {a:.6g})" for n, (t, a) in result.achieved.items())
     description = (
-        f"{os.path.basename(original_path)} calibrated by sibmodel calibrate ({dt.date.today().isoformat()}) on the exact cohort "
+        f"{os.path.basename(original_path)} calibrated by sibmodel calibrate ({dt.date.today().isoformat()}) "
+        "on the exact cohort "
         f"model to {achieved}, moving {moved}." + (f" {meta.description}" if meta.description else "")
     )
     return {"name": name, "description": description}
 
 
-def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: str, overrides: list[str] | tuple[str, ...] = ()) -> str:
+def calibrated_yaml(
+    result: CalibrationResult, original_path: str, write_path: str, overrides: list[str] | tuple[str, ...] = ()
+) -> str:
     """YAML text of a scenario that ``extends:`` the original and overrides the calibrated inputs.
 
     The file is clean: ``extends:`` is relative to the written file's folder, ``metadata`` names what
@@ -421,9 +473,11 @@ def calibrated_yaml(result: CalibrationResult, original_path: str, write_path: s
 
     specs = dict(iter_quantities(result.scenario))
     paths = [p for p, _, _ in result.moved]
-    header = "# Written by `sibmodel calibrate`: " + ", ".join(
-        f"{n}={t:g} (achieved {a:.6g})" for n, (t, a) in result.achieved.items()
-    ) + "\n"
+    header = (
+        "# Written by `sibmodel calibrate`: "
+        + ", ".join(f"{n}={t:g} (achieved {a:.6g})" for n, (t, a) in result.achieved.items())
+        + "\n"
+    )
     metadata = _calibrated_metadata(result, original_path)
     parent = resolve(original_path)  # what the written file extends (and merges onto)
 

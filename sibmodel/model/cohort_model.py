@@ -211,7 +211,9 @@ def expected_outcomes(params: PathwayParams, window_start: int, window_end: int)
     weeks_place = inside[:, places].sum(axis=0)
     # moves at the end of weeks 0 .. window_end - 2 start before the window end
     moves = slice(0, max(window_end - 1, 0))
-    flow_home = pi[moves, HOME_NEVER] * mats[moves, HOME_NEVER, places].sum(axis=1) + pi[moves, HOME_AFTER] * mats[moves, HOME_AFTER, places].sum(axis=1)
+    flow_home = pi[moves, HOME_NEVER] * mats[moves, HOME_NEVER, places].sum(axis=1) + pi[moves, HOME_AFTER] * mats[
+        moves, HOME_AFTER, places
+    ].sum(axis=1)
     q = np.asarray(params.end_prob, dtype=float)
     b = np.asarray(params.breakdown_share, dtype=float)
     flow_breakdown = pi[moves, places] @ (q * b)

@@ -18,7 +18,9 @@ IRR_LOW, IRR_HIGH = -0.9999, 10.0
 IRR_GRID = np.unique(np.concatenate([np.expm1(np.linspace(np.log1p(IRR_LOW), np.log1p(IRR_HIGH), 400)), [0.0]]))
 
 
-def discount_factors(n_quarters: int, real_rate_annual: float, declining_schedule=None, start_year_offset: float = 0.0) -> np.ndarray:
+def discount_factors(
+    n_quarters: int, real_rate_annual: float, declining_schedule=None, start_year_offset: float = 0.0
+) -> np.ndarray:
     """Discount factors to the start of the price year for end-of-quarter flows.
 
     Parameters
@@ -241,7 +243,11 @@ class Waterfall:
         any_exc = exceeded.any(axis=1)
         first = np.where(any_exc, np.argmax(exceeded, axis=1), np.nan)  # NaN: never exceeded
         cum_dist = np.cumsum(self.distributions, axis=1)
-        repaid = (cum_dist >= cum_drawn - 1e-6) & (cum_drawn > 0) & (np.arange(self.drawn.shape[1])[None, :] >= _last_draw(self.drawn)[:, None])
+        repaid = (
+            (cum_dist >= cum_drawn - 1e-6)
+            & (cum_drawn > 0)
+            & (np.arange(self.drawn.shape[1])[None, :] >= _last_draw(self.drawn)[:, None])
+        )
         payback = np.where(repaid.any(axis=1), np.argmax(repaid, axis=1), np.nan)  # NaN: never repaid
         r = irr(self.net_cashflow)
         moic = np.divide(total_dist, total_drawn, out=np.full(total_drawn.shape, np.nan), where=total_drawn > 0)
@@ -344,10 +350,23 @@ def stats_block(x: np.ndarray) -> dict:
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     if x.size == 0:
-        return {"mean": float("nan"), "sd": float("nan"), "p5": float("nan"), "p50": float("nan"), "p95": float("nan"), "n": 0}
+        return {
+            "mean": float("nan"),
+            "sd": float("nan"),
+            "p5": float("nan"),
+            "p50": float("nan"),
+            "p95": float("nan"),
+            "n": 0,
+        }
     p5, p50, p95 = np.percentile(x, [5, 50, 95])
-    return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0, "p5": float(p5), "p50": float(p50),
-            "p95": float(p95), "n": int(x.size)}
+    return {
+        "mean": float(x.mean()),
+        "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0,
+        "p5": float(p5),
+        "p50": float(p50),
+        "p95": float(p95),
+        "n": int(x.size),
+    }
 
 
 def p_never_repaid(payback_quarter: np.ndarray, moic: np.ndarray) -> float:
@@ -389,7 +408,8 @@ def add_fees(costs: np.ndarray, n_contract_quarters: int, fee) -> np.ndarray:
 
 
 def loss_indicator(moic: np.ndarray) -> np.ndarray:
-    """Per draw: 1.0 where the money multiple is below 1 (a loss), 0.0 where it is not, NaN where it is undefined (nothing drawn)."""
+    """Per draw: 1.0 where the money multiple is below 1 (a loss), 0.0 where it is not,
+    NaN where it is undefined (nothing drawn)."""
     m = np.asarray(moic, dtype=float)
     return np.where(np.isfinite(m), (m < 1.0).astype(float), np.nan)
 
@@ -416,7 +436,12 @@ def risk_metrics(moic: np.ndarray, irr_annual: np.ndarray | None = None) -> dict
     m = np.asarray(moic, float)
     m = m[np.isfinite(m)]
     if m.size == 0:
-        return {"p_loss": float("nan"), "expected_loss_share": float("nan"), "moic_var5": float("nan"), "moic_es5": float("nan")}
+        return {
+            "p_loss": float("nan"),
+            "expected_loss_share": float("nan"),
+            "moic_var5": float("nan"),
+            "moic_es5": float("nan"),
+        }
     var5 = float(np.percentile(m, 5))
     out = {
         "p_loss": p_loss(m),

@@ -59,7 +59,7 @@ def shape_profile(steps: list[tuple[int, float]] | None, n_weeks: int) -> np.nda
     out = np.ones(n_weeks)
     if steps:
         for from_week, rel in steps:
-            out[min(from_week, n_weeks):] = rel
+            out[min(from_week, n_weeks) :] = rel
     return out
 
 
@@ -87,7 +87,9 @@ def hazard_scale(prob: np.ndarray | float, weight: float) -> np.ndarray:
     return -np.log1p(-prob) / weight
 
 
-def effect_profile(hazard_ratio: np.ndarray | float, therapy_weeks: int, fade_weeks: int | None, n_weeks: int) -> np.ndarray:
+def effect_profile(
+    hazard_ratio: np.ndarray | float, therapy_weeks: int, fade_weeks: int | None, n_weeks: int
+) -> np.ndarray:
     """Multiplier of the entry and re-entry hazards by week since referral.
 
     Parameters
@@ -136,7 +138,9 @@ def completion_params(s, values: dict, n_draws: int | None = None) -> tuple[np.n
     for name, iv in s.interventions.items():
         base = f"interventions.{name}.completion"
         share.append(np.broadcast_to(values[f"{base}.share"], shape) if iv.completion else np.ones(shape))
-        nc.append(np.broadcast_to(values[f"{base}.noncompleter_effect_share"], shape) if iv.completion else np.ones(shape))
+        nc.append(
+            np.broadcast_to(values[f"{base}.noncompleter_effect_share"], shape) if iv.completion else np.ones(shape)
+        )
     return np.stack(share, axis=-1).astype(float), np.stack(nc, axis=-1).astype(float)
 
 
@@ -155,7 +159,9 @@ def placement_mixes(s) -> tuple[np.ndarray, np.ndarray]:
         uses ``care.reentry.placement_mix`` when given, else the borough's entry mix.
     """
     pnames = list(s.care.placements)
-    entry = np.array([[(b.placement_mix or s.care.entry.placement_mix).get(k, 0.0) for k in pnames] for b in s.boroughs.values()])
+    entry = np.array(
+        [[(b.placement_mix or s.care.entry.placement_mix).get(k, 0.0) for k in pnames] for b in s.boroughs.values()]
+    )
     if s.care.reentry.placement_mix is not None:
         reentry = np.tile([s.care.reentry.placement_mix.get(k, 0.0) for k in pnames], (len(s.boroughs), 1))
     else:

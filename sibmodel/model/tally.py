@@ -25,7 +25,11 @@ from sibmodel.model.referrals import QUARTER_WEEKS
 #: before any entry to care (not after a return from care), or those in any placement.
 HOME, HOME_BEFORE_CARE, CARE = "home", "home_before_care", "care"
 #: The states each kind counts: ``lo <= state < hi``.
-_STATES = {HOME: (0, FIRST_PLACEMENT), HOME_BEFORE_CARE: (0, HOME_AFTER), CARE: (FIRST_PLACEMENT, 1 << 30)}  # any placement
+_STATES = {
+    HOME: (0, FIRST_PLACEMENT),
+    HOME_BEFORE_CARE: (0, HOME_AFTER),
+    CARE: (FIRST_PLACEMENT, 1 << 30),
+}  # any placement
 
 
 @njit(cache=True, nogil=True)
@@ -48,7 +52,9 @@ def _intervals(key, start, end, n_keys, n_quarters):  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
-def _spells(person, state, start, end, state_lo, state_hi, key_of, k_types, offset, window_start, window_end, n_keys, n_quarters):  # pragma: no cover - compiled
+def _spells(
+    person, state, start, end, state_lo, state_hi, key_of, k_types, offset, window_start, window_end, n_keys, n_quarters
+):  # pragma: no cover - compiled
     out = np.zeros((n_keys, n_quarters), dtype=np.float64)
     clip = window_start.size > 0
     for i in range(person.size):
@@ -129,9 +135,18 @@ def spell_quarter_weeks(
     empty = np.zeros(0, dtype=np.int64)
     ws, we = (empty, empty) if window is None else (np.ascontiguousarray(w, dtype=np.int64) for w in window)
     return _spells(
-        sp.person, sp.state, sp.start, sp.end, *_STATES[which],
-        np.ascontiguousarray(key_of_person, dtype=np.int64), int(by_type), np.ascontiguousarray(offset, dtype=np.int64),
-        ws, we, int(n_keys), int(n_quarters),
+        sp.person,
+        sp.state,
+        sp.start,
+        sp.end,
+        *_STATES[which],
+        np.ascontiguousarray(key_of_person, dtype=np.int64),
+        int(by_type),
+        np.ascontiguousarray(offset, dtype=np.int64),
+        ws,
+        we,
+        int(n_keys),
+        int(n_quarters),
     )
 
 
@@ -155,7 +170,14 @@ def _occupancy(person, state, start, end, offset, group, n_groups, n_weeks, n_st
     return out
 
 
-def occupancy_by_week(arm: ArmOutcomes, n_weeks: int, n_states: int, offset: np.ndarray | None = None, group: np.ndarray | None = None, n_groups: int = 1) -> np.ndarray:
+def occupancy_by_week(
+    arm: ArmOutcomes,
+    n_weeks: int,
+    n_states: int,
+    offset: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+    n_groups: int = 1,
+) -> np.ndarray:
     """Count people in each state in each week.
 
     Parameters
@@ -214,4 +236,6 @@ def sum_by_key(key: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
     -------
     ndarray of float, shape (M, n_keys)
     """
-    return _sum_by_key(np.ascontiguousarray(key, dtype=np.int64), np.ascontiguousarray(values, dtype=np.float64), int(n_keys))
+    return _sum_by_key(
+        np.ascontiguousarray(key, dtype=np.int64), np.ascontiguousarray(values, dtype=np.float64), int(n_keys)
+    )

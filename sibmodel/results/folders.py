@@ -55,7 +55,15 @@ MARKER_FILE = ".sibmodel-output.json"
 FILE_HEADER = "# Written by `sibmodel "
 
 #: Files and folders of a run folder written before :data:`MARKER_FILE` existed.
-_LEGACY_RUN = {"summary.json", "manifest.json", "draws.parquet", "cashflows.parquet", "occupancy.parquet", "report.html", "figures"}
+_LEGACY_RUN = {
+    "summary.json",
+    "manifest.json",
+    "draws.parquet",
+    "cashflows.parquet",
+    "occupancy.parquet",
+    "report.html",
+    "figures",
+}
 #: ... and of a comparison folder.
 _LEGACY_COMPARE = {"compare.html", "compare.json", "compare.csv", "figures"}
 
@@ -132,7 +140,11 @@ def _legacy_kind(folder: Path) -> str | None:
     """``"run"`` or ``"compare"`` for a folder an earlier sibmodel wrote without a marker."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if isinstance(manifest, dict) and isinstance(manifest.get("versions"), dict) and "sibmodel" in manifest["versions"]:
+        if (
+            isinstance(manifest, dict)
+            and isinstance(manifest.get("versions"), dict)
+            and "sibmodel" in manifest["versions"]
+        ):
             return "run"
     except (OSError, ValueError):
         pass
@@ -148,7 +160,11 @@ def _legacy_kind(folder: Path) -> str | None:
 def is_sibmodel_folder(folder: str | os.PathLike) -> bool:
     """Whether ``folder`` is a folder sibmodel wrote (marker, or a run/comparison folder of an earlier version)."""
     folder = Path(folder)
-    return folder.is_dir() and not folder.is_symlink() and (_read_marker(folder) is not None or _legacy_kind(folder) is not None)
+    return (
+        folder.is_dir()
+        and not folder.is_symlink()
+        and (_read_marker(folder) is not None or _legacy_kind(folder) is not None)
+    )
 
 
 def list_entries(folder: Path) -> set[str]:
@@ -202,7 +218,9 @@ def replace_file(folder: str | os.PathLike, name: str, text: str) -> Path:
     return folder / name
 
 
-def check_target(target: str | os.PathLike, *, overwrite: bool, folder: bool = True, display: str | None = None) -> None:
+def check_target(
+    target: str | os.PathLike, *, overwrite: bool, folder: bool = True, display: str | None = None
+) -> None:
     """Refuse an output that cannot be written without destroying something.
 
     Parameters
@@ -228,10 +246,21 @@ def check_target(target: str | os.PathLike, *, overwrite: bool, folder: bool = T
     path = Path(os.path.abspath(target))
     if folder:
         cwd = Path.cwd().resolve()
-        if path.name in ("", ".", "..") or path == cwd or path in cwd.parents or path.resolve() == cwd or path.resolve() in cwd.parents:
-            raise OutputError(f"{given}: is the current folder or one of its parents; give a new folder, e.g. runs/<name>")
+        if (
+            path.name in ("", ".", "..")
+            or path == cwd
+            or path in cwd.parents
+            or path.resolve() == cwd
+            or path.resolve() in cwd.parents
+        ):
+            raise OutputError(
+                f"{given}: is the current folder or one of its parents; give a new folder, e.g. runs/<name>"
+            )
     if os.path.islink(path):
-        raise OutputError(f"{given}: is a symbolic link; sibmodel does not write through links (give the folder it points to, or a new path)")
+        raise OutputError(
+            f"{given}: is a symbolic link; "
+            "sibmodel does not write through links (give the folder it points to, or a new path)"
+        )
     if not os.path.lexists(path):
         return
     if folder and not path.is_dir():
@@ -245,9 +274,13 @@ def check_target(target: str | os.PathLike, *, overwrite: bool, folder: bool = T
         except OSError as exc:
             raise OutputError(f"{given}: cannot be read ({exc.strerror}); give a new file name") from None
         if not first.startswith(FILE_HEADER):
-            raise OutputError(f"{given}: exists and was not written by sibmodel; it is never replaced: give a new file name")
+            raise OutputError(
+                f"{given}: exists and was not written by sibmodel; it is never replaced: give a new file name"
+            )
         if not overwrite:
-            raise OutputError(f"{given}: exists (an earlier sibmodel output); add --overwrite to replace it, or give a new file name")
+            raise OutputError(
+                f"{given}: exists (an earlier sibmodel output); add --overwrite to replace it, or give a new file name"
+            )
         return
     try:
         empty = not any(path.iterdir())
@@ -258,13 +291,19 @@ def check_target(target: str | os.PathLike, *, overwrite: bool, folder: bool = T
     if not is_sibmodel_folder(path):
         raise OutputError(
             f"{given}: is a folder that sibmodel did not write (no {MARKER_FILE}) and is not empty; "
-            "sibmodel never replaces it: give a new folder or an empty one")
+            "sibmodel never replaces it: give a new folder or an empty one"
+        )
     if not overwrite:
-        raise OutputError(f"{given}: holds an earlier sibmodel output; add --overwrite to replace it, or give another folder")
+        raise OutputError(
+            f"{given}: holds an earlier sibmodel output; add --overwrite to replace it, or give another folder"
+        )
     foreign = foreign_entries(path)
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise OutputError(f"{given}: holds files sibmodel did not write ({shown}); move them out first: --overwrite never deletes them")
+        raise OutputError(
+            f"{given}: holds files sibmodel did not write ({shown}); "
+            "move them out first: --overwrite never deletes them"
+        )
 
 
 # --------------------------------------------------------------------------- temporaries
@@ -395,7 +434,9 @@ def _acquire(target: Path, display: str) -> None:
             finally:
                 os.close(fd)
             who = f" (process {other})" if other.isdigit() else ""
-            raise OutputError(f"{display}: another sibmodel command is writing there{who}; wait for it, or give another output") from None
+            raise OutputError(
+                f"{display}: another sibmodel command is writing there{who}; wait for it, or give another output"
+            ) from None
         # the lock file may have been removed by its previous holder between open and flock: retry
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(lock))
@@ -436,8 +477,14 @@ def _free(target: Path) -> bool:
 
 
 @contextlib.contextmanager
-def claim(target: str | os.PathLike, *, overwrite: bool = False, numbered: bool = False, folder: bool = True,
-          check: bool = True) -> Iterator[Path]:
+def claim(
+    target: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    numbered: bool = False,
+    folder: bool = True,
+    check: bool = True,
+) -> Iterator[Path]:
     """Lock the output ``target`` for as long as the block runs, and check it may be written.
 
     Parameters
@@ -598,7 +645,9 @@ class Output:
     staging: Path
 
 
-def output_folder(target: str | os.PathLike, *, command: str, overwrite: bool = False, numbered: bool = False, before_marker=None):
+def output_folder(
+    target: str | os.PathLike, *, command: str, overwrite: bool = False, numbered: bool = False, before_marker=None
+):
     """Write an output folder safely: claim it, stage it, mark it, swap it in.
 
     Parameters
@@ -625,6 +674,7 @@ def output_folder(target: str | os.PathLike, *, command: str, overwrite: bool = 
     OutputError
         As :func:`claim`, or when the folder cannot be written (disk full, read-only).
     """
+
     def finish(staging: Path) -> None:
         if before_marker is not None:
             before_marker(staging)
@@ -650,7 +700,9 @@ def _staged(target, *, overwrite: bool, numbered: bool = False, folder: bool = T
             yield Output(path, staging)
             if finish is not None:
                 finish(staging)
-            check_target(path, overwrite=overwrite, folder=folder, display=str(path))  # nothing appeared there meanwhile
+            check_target(
+                path, overwrite=overwrite, folder=folder, display=str(path)
+            )  # nothing appeared there meanwhile
             with signals_held():  # a signal now is handled after the swap is recorded as done
                 swap_into_place(staging, path)
                 written.append(str(path))
@@ -660,4 +712,3 @@ def _staged(target, *, overwrite: bool, numbered: bool = False, folder: bool = T
             if os.path.lexists(staging):
                 with signals_held():
                     _remove(staging)
-

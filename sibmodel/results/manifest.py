@@ -28,8 +28,20 @@ MANIFEST_FILE = "manifest.json"
 
 #: Dependencies whose versions are recorded when the installed package's metadata cannot be
 #: read (running from a source tree); otherwise the metadata's list is used.
-FALLBACK_DEPENDENCIES = ("numpy", "scipy", "pandas", "matplotlib", "click", "PyYAML", "pydantic", "pyarrow", "tqdm", "numba",
-                         "dask", "SALib")
+FALLBACK_DEPENDENCIES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "click",
+    "PyYAML",
+    "pydantic",
+    "pyarrow",
+    "tqdm",
+    "numba",
+    "dask",
+    "SALib",
+)
 #: Optional extras whose dependencies change results or run them (recorded when installed).
 RECORDED_EXTRAS = ("dask", "sensitivity")
 

@@ -219,7 +219,9 @@ class DrawStore:
 
     def series_column(self, name: str, quarter: int) -> np.ndarray:
         """One series in one cash quarter over all draws [GBP]."""
-        return self._reader(self.series_path).read(columns=[f"{name}|{quarter}"], use_threads=False).column(0).to_numpy()
+        return (
+            self._reader(self.series_path).read(columns=[f"{name}|{quarter}"], use_threads=False).column(0).to_numpy()
+        )
 
     def draws_frame(self) -> pd.DataFrame:
         import pyarrow.parquet as pq
@@ -324,7 +326,16 @@ class Results:
         Spooled per-draw table and series (instead of ``draws`` and ``series``).
     """
 
-    def __init__(self, scenario: Scenario, draws: pd.DataFrame | None = None, series: dict | None = None, meta: dict | None = None, occupancy_mean: dict | None = None, *, store: DrawStore | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        draws: pd.DataFrame | None = None,
+        series: dict | None = None,
+        meta: dict | None = None,
+        occupancy_mean: dict | None = None,
+        *,
+        store: DrawStore | None = None,
+    ):
         if store is None and draws is None:
             raise ValueError("give draws or store")
         self.scenario = scenario
@@ -390,7 +401,9 @@ class Results:
         names = self._series_names()
         n_q, _ = self._series_columns(names[0])
         rows["quarter"] = np.arange(n_q)
-        rows["quarter_end"] = [str(start + dt.timedelta(weeks=QUARTER_WEEKS * (q + 1)) - dt.timedelta(days=1)) for q in range(n_q)]
+        rows["quarter_end"] = [
+            str(start + dt.timedelta(weeks=QUARTER_WEEKS * (q + 1)) - dt.timedelta(days=1)) for q in range(n_q)
+        ]
 
         def bands(label, columns):
             stats = np.array([[x.mean(), *np.percentile(x, BANDS)] for x in columns])
@@ -414,14 +427,20 @@ class Results:
         states = ["home_never_in_care", "home_after_care"] + [f"in_{k}" for k in self.scenario.care.placements]
         frames = []
         for arm, occ in self.occupancy_mean.items():
-            b, w, k = np.meshgrid(np.arange(occ.shape[0]), np.arange(occ.shape[1]), np.arange(occ.shape[2]), indexing="ij")
-            frames.append(pd.DataFrame({
-                "arm": arm,
-                "borough": np.array(list(self.scenario.boroughs))[b.ravel()],
-                "week": w.ravel(),
-                "state": np.array(states)[k.ravel()],
-                "mean_count": occ.ravel(),
-            }))
+            b, w, k = np.meshgrid(
+                np.arange(occ.shape[0]), np.arange(occ.shape[1]), np.arange(occ.shape[2]), indexing="ij"
+            )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "arm": arm,
+                        "borough": np.array(list(self.scenario.boroughs))[b.ravel()],
+                        "week": w.ravel(),
+                        "state": np.array(states)[k.ravel()],
+                        "mean_count": occ.ravel(),
+                    }
+                )
+            )
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     # ------------------------------------------------------------------ summary
@@ -445,13 +464,17 @@ class Results:
 
         risk = risk_metrics(d[INVESTOR_MOIC].to_numpy(float), d[INVESTOR_IRR_ANNUAL].to_numpy(float))
         out = {
-            "outcomes": {"care_share": {arm: stats_block(1 - d[TIME_AT_HOME_SHARE[arm]].to_numpy(float)) for arm in ARMS}},
+            "outcomes": {
+                "care_share": {arm: stats_block(1 - d[TIME_AT_HOME_SHARE[arm]].to_numpy(float)) for arm in ARMS}
+            },
             "contract": {"p_total_cap_binding": prob(d[UNCAPPED_PAYMENTS_GBP] > d[OUTCOME_PAYMENTS_GBP] + 0.5)},
             "investor": {
                 "commitment_gbp": float(s.investment.commitment_gbp.mean()),
                 "p_commitment_exceeded": prob(d[INVESTOR_COMMITMENT_EXCEEDED]),
                 "p_total_loss": prob(d[INVESTOR_TOTAL_LOSS]),
-                "p_never_repaid": p_never_repaid(d[INVESTOR_PAYBACK_QUARTER].to_numpy(float), d[INVESTOR_MOIC].to_numpy(float)),
+                "p_never_repaid": p_never_repaid(
+                    d[INVESTOR_PAYBACK_QUARTER].to_numpy(float), d[INVESTOR_MOIC].to_numpy(float)
+                ),
                 **risk,
             },
             "commissioner": {
@@ -505,8 +528,10 @@ class Results:
         if late > 0:
             lag = self.scenario.contract.payment_lag_quarters
             found.append(
-                f"outcome payments of GBP {late:,.0f} on average ({late / total:.1%} of all) fall due after the contract end "
-                f"({self.scenario.timeline.contract_end}), paid {lag} quarter(s) in arrears (contract.payment_lag_quarters)"
+                f"outcome payments of GBP {late:,.0f} on average ({late / total:.1%} of all) "
+                "fall due after the contract end "
+                f"({self.scenario.timeline.contract_end}), "
+                f"paid {lag} quarter(s) in arrears (contract.payment_lag_quarters)"
             )
         return found
 
@@ -565,10 +590,19 @@ class Results:
 
         m = self.meta
         provenance = build_manifest(
-            m.get("command") or "run", seed=m.get("seed"), seed_entropy=m.get("seed_entropy"), draws=m.get("draws"),
-            scenario_hashes={m.get("scenario_file") or self.scenario.metadata.name: m.get("scenario_hash") or scenario_hash(self.scenario)},
-            overrides=m.get("overrides") or (), command_line=m.get("command_line"),
-            chunk_size=m.get("chunk_size"), workers=m.get("workers"), scheduler=m.get("scheduler"),
+            m.get("command") or "run",
+            seed=m.get("seed"),
+            seed_entropy=m.get("seed_entropy"),
+            draws=m.get("draws"),
+            scenario_hashes={
+                m.get("scenario_file") or self.scenario.metadata.name: m.get("scenario_hash")
+                or scenario_hash(self.scenario)
+            },
+            overrides=m.get("overrides") or (),
+            command_line=m.get("command_line"),
+            chunk_size=m.get("chunk_size"),
+            workers=m.get("workers"),
+            scheduler=m.get("scheduler"),
         )
         return {**m, **provenance, "scenario": scenario_to_data(self.scenario)}
 

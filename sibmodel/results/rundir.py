@@ -163,7 +163,10 @@ def read_summary(folder: str | os.PathLike) -> dict:
         raise RunFolderError(f"{path}: not a sibmodel summary (no 'meta' entry)")
     bad = _text_where_number(summary)
     if bad is not None:
-        raise RunFolderError(f"{path}: {bad}: a number is expected, given {short_text(get_path(summary, bad))}: the file was changed after the run")
+        raise RunFolderError(
+            f"{path}: {bad}: a number is expected, "
+            f"given {short_text(get_path(summary, bad))}: the file was changed after the run"
+        )
     return summary
 
 
@@ -194,7 +197,10 @@ def _check_numeric_columns(path: Path, allowed_text: tuple[str, ...] = ()) -> No
         if field.name in allowed_text:
             continue
         if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_boolean(field.type)):
-            raise RunFolderError(f"{path}: column {field.name!r} holds {field.type}, a number is expected: the file was changed after the run")
+            raise RunFolderError(
+                f"{path}: column {field.name!r} holds {field.type}, "
+                "a number is expected: the file was changed after the run"
+            )
 
 
 def load_run(path: str | os.PathLike) -> SavedRun:
@@ -224,7 +230,9 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     except (OSError, ValueError) as exc:
         raise RunFolderError(f"{folder}: cannot read the run: {exc}") from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("scenario"), dict):
-        raise RunFolderError(f"{folder}/manifest.json: no resolved 'scenario' entry (was the run written by an older sibmodel?)")
+        raise RunFolderError(
+            f"{folder}/manifest.json: no resolved 'scenario' entry (was the run written by an older sibmodel?)"
+        )
     try:
         scenario = validate_data(manifest["scenario"], str(folder / "manifest.json"))
     except ScenarioError as exc:

@@ -82,23 +82,32 @@ def resolved_summary(scenario: Scenario) -> list[str]:
     lines = [
         f"Scenario: {scenario.metadata.name}",
         f"  programme {t.programme_start} .. referrals close {t.referrals_close} .. contract end {t.contract_end}",
-        f"  boroughs ({len(scenario.boroughs)}): " + ", ".join(
+        f"  boroughs ({len(scenario.boroughs)}): "
+        + ", ".join(
             f"{name} (from {b.join_date}{', leaves ' + str(b.leave_date) if b.leave_date else ''})"
             for name, b in scenario.boroughs.items()
         ),
-        "  interventions: " + ", ".join(
+        "  interventions: "
+        + ", ".join(
             f"{name} ({iv.therapy_weeks} wk, {len(iv.delivery.teams)} team{'s' if len(iv.delivery.teams) != 1 else ''})"
             for name, iv in scenario.interventions.items()
         ),
         f"  placements: {', '.join(scenario.care.placements)}",
         f"  tracking: {c.tracking.length_weeks} weeks from {c.tracking.starts_at.replace('_', ' ')}; "
         f"tariffs: {', '.join(tf.metric for tf in c.tariffs)}; payment lag {c.payment_lag_quarters} quarter(s)",
-        "  caps: " + (", ".join(
-            f"{k.replace('_gbp', '').replace('_', ' ')} GBP {v:,.0f}"
-            for k, v in c.caps.model_dump(exclude={"source"}).items() if v is not None
-        ) or "none"),
-        f"  top-up: {c.topup.share:.0%} of each payment" + (f", up to GBP {c.topup.max_gbp:,.0f}" if c.topup.max_gbp is not None else ""),
-        f"  investment: commitment GBP {scenario.investment.commitment_gbp.mean():,.0f}; distribution {scenario.investment.distribution.policy}",
+        "  caps: "
+        + (
+            ", ".join(
+                f"{k.replace('_gbp', '').replace('_', ' ')} GBP {v:,.0f}"
+                for k, v in c.caps.model_dump(exclude={"source"}).items()
+                if v is not None
+            )
+            or "none"
+        ),
+        f"  top-up: {c.topup.share:.0%} of each payment"
+        + (f", up to GBP {c.topup.max_gbp:,.0f}" if c.topup.max_gbp is not None else ""),
+        f"  investment: commitment GBP {scenario.investment.commitment_gbp.mean():,.0f}; "
+        f"distribution {scenario.investment.distribution.policy}",
         f"  discounting: {scenario.discounting.real_rate_annual:.1%} real to {scenario.metadata.price_year}",
         f"  observed figures to validate against: {len(scenario.observed)}",
     ]

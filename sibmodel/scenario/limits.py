@@ -108,12 +108,23 @@ def check_run_size(draws: int, chunk_size: int, chunk_bytes: int, n_columns: int
     issues = []
     memory = total_memory_bytes()
     if memory is not None and chunk_bytes > memory:
-        issues.append(Issue(
-            "--chunk-size", "", f"one chunk of {chunk_size:,} draws needs about {_gb(chunk_bytes)} of memory and this machine has "
-            f"{_gb(memory)}: lower --chunk-size, or the scenario's starts", chunk_size, has_given=True))
+        issues.append(
+            Issue(
+                "--chunk-size",
+                "",
+                f"one chunk of {chunk_size:,} draws needs about {_gb(chunk_bytes)} of memory and this machine has "
+                f"{_gb(memory)}: lower --chunk-size, or the scenario's starts",
+                chunk_size,
+                has_given=True,
+            )
+        )
     # the chunk list itself and a column of the summary (at most 50 M draws are read at once)
     if memory is not None and 16.0 * draws / chunk_size + 8.0 * min(draws, 50_000_000) > memory:
-        issues.append(Issue("--draws", "", f"more draws than fit in this machine's {_gb(memory)} of memory", draws, has_given=True))
+        issues.append(
+            Issue(
+                "--draws", "", f"more draws than fit in this machine's {_gb(memory)} of memory", draws, has_given=True
+            )
+        )
     where = Path(spool_dir) if spool_dir is not None else Path(tempfile.gettempdir())
     probe = where
     while not probe.exists() and probe != probe.parent:
@@ -124,9 +135,16 @@ def check_run_size(draws: int, chunk_size: int, chunk_bytes: int, n_columns: int
         free = None
     need = run_disk_bytes(n_columns, draws)
     if free is not None and need > free:
-        issues.append(Issue(
-            "--draws", "", f"{draws:,} draws need at least {_gb(need)} of disk ({n_columns} values per draw) and {probe} has "
-            f"{_gb(free)} free", draws, has_given=True))
+        issues.append(
+            Issue(
+                "--draws",
+                "",
+                f"{draws:,} draws need at least {_gb(need)} of disk ({n_columns} values per draw) and {probe} has "
+                f"{_gb(free)} free",
+                draws,
+                has_given=True,
+            )
+        )
     if issues:
         raise ResourceError(issues)
 

@@ -65,9 +65,12 @@ class _StrictLoader(yaml.SafeLoader):
         self._expanded_nodes += n
         if self._expanded_nodes > MAX_YAML_NODES:
             raise yaml.composer.ComposerError(
-                None, None,
-                f"the document expands to more than {MAX_YAML_NODES:,} values (counting each alias as what it repeats); "
-                "a scenario needs far fewer", mark,
+                None,
+                None,
+                f"the document expands to more than {MAX_YAML_NODES:,} values "
+                "(counting each alias as what it repeats); "
+                "a scenario needs far fewer",
+                mark,
             )
 
     def compose_node(self, parent, index):
@@ -78,7 +81,10 @@ class _StrictLoader(yaml.SafeLoader):
                 size = self._node_sizes.get(id(node))
                 if size is None:
                     raise yaml.composer.ComposerError(
-                        None, None, f"alias *{event.anchor} is used inside its own anchor (a recursive document)", event.start_mark
+                        None,
+                        None,
+                        f"alias *{event.anchor} is used inside its own anchor (a recursive document)",
+                        event.start_mark,
                     )
                 self._count(size, event.start_mark)
             return super().compose_node(parent, index)
@@ -167,7 +173,13 @@ def load_yaml(path: str | os.PathLike) -> dict:
     if not isinstance(data, dict):
         # the value is not echoed: the file may be anything (extends: /etc/shadow)
         raise ScenarioError(
-            [Issue(str(p), "", f"the top level must be a mapping of blocks (metadata:, timeline:, ...), not {type(data).__name__}")]
+            [
+                Issue(
+                    str(p),
+                    "",
+                    f"the top level must be a mapping of blocks (metadata:, timeline:, ...), not {type(data).__name__}",
+                )
+            ]
         )
     return data
 
@@ -188,9 +200,19 @@ def _read_scenario_text(p: Path) -> str:
         if stat.S_ISDIR(st.st_mode):
             raise ScenarioError([Issue(str(p), "", "is a directory, not a scenario file")])
         if not stat.S_ISREG(st.st_mode):
-            raise ScenarioError([Issue(str(p), "", "is not a regular file (a device, FIFO or socket); a scenario must be a .yaml file")])
+            raise ScenarioError(
+                [Issue(str(p), "", "is not a regular file (a device, FIFO or socket); a scenario must be a .yaml file")]
+            )
         if st.st_size > MAX_SCENARIO_BYTES:
-            raise ScenarioError([Issue(str(p), "", f"is {st.st_size:,} bytes; a scenario file may be at most {MAX_SCENARIO_BYTES:,} bytes")])
+            raise ScenarioError(
+                [
+                    Issue(
+                        str(p),
+                        "",
+                        f"is {st.st_size:,} bytes; a scenario file may be at most {MAX_SCENARIO_BYTES:,} bytes",
+                    )
+                ]
+            )
         with os.fdopen(os.dup(fd), "rb") as f:
             raw = f.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
@@ -253,24 +275,36 @@ def resolve(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
         cycle = " -> ".join(str(c) for c in (*_chain, p))
         raise ScenarioError([Issue(str(path), "extends", f"extends cycle: {cycle}")])
     if len(_chain) >= MAX_EXTENDS_DEPTH:
-        raise ScenarioError([Issue(str(_chain[-1]), "extends", f"the extends chain is longer than {MAX_EXTENDS_DEPTH} files")])
+        raise ScenarioError(
+            [Issue(str(_chain[-1]), "extends", f"the extends chain is longer than {MAX_EXTENDS_DEPTH} files")]
+        )
     data = load_yaml(path)
     if _chain:  # a file reached through extends: must look like a scenario before any of it is shown
         blocks = {f.alias or n for n, f in Scenario.model_fields.items()} | {"extends"}
         foreign = [k for k in data if k not in blocks]
         if foreign:
-            raise ScenarioError([Issue(
-                str(_chain[-1]), "extends",
-                f"{path} is not a scenario file: {len(foreign)} of its top-level keys are not scenario blocks "
-                f"(allowed: {', '.join(sorted(blocks))}); validate it on its own to see them")])
+            raise ScenarioError(
+                [
+                    Issue(
+                        str(_chain[-1]),
+                        "extends",
+                        f"{path} is not a scenario file: {len(foreign)} of its top-level keys are not scenario blocks "
+                        f"(allowed: {', '.join(sorted(blocks))}); validate it on its own to see them",
+                    )
+                ]
+            )
     parent = data.pop("extends", None)
     if parent is None:
         return data
     if not isinstance(parent, str) or not parent:
-        raise ScenarioError([Issue(str(path), "extends", "must be the path of another scenario file", parent, has_given=True)])
+        raise ScenarioError(
+            [Issue(str(path), "extends", "must be the path of another scenario file", parent, has_given=True)]
+        )
     parent_path = p.parent / parent
     if parent_path.suffix.lower() not in (".yaml", ".yml"):
-        raise ScenarioError([Issue(str(path), "extends", "must name a scenario file ending in .yaml or .yml", parent, has_given=True)])
+        raise ScenarioError(
+            [Issue(str(path), "extends", "must name a scenario file ending in .yaml or .yml", parent, has_given=True)]
+        )
     return deep_merge(resolve(parent_path, (*_chain, p)), data)
 
 
@@ -290,7 +324,9 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
     issues: list[Issue] = []
     for item in overrides:
         if "=" not in item:
-            issues.append(Issue("--set", "", "expected PATH=VALUE, e.g. contract.payment_lag_quarters=5", item, has_given=True))
+            issues.append(
+                Issue("--set", "", "expected PATH=VALUE, e.g. contract.payment_lag_quarters=5", item, has_given=True)
+            )
             continue
         path, _, raw = item.partition("=")
         path = path.strip()
@@ -299,7 +335,15 @@ def apply_overrides(data: dict, overrides: Iterable[str], file: str | None = Non
             issues.append(Issue("--set", path, "empty part in the dotted path", item, has_given=True))
             continue
         if len(keys) > MAX_NESTING_DEPTH:
-            issues.append(Issue("--set", "", f"a dotted path of at most {MAX_NESTING_DEPTH} parts", f"{len(keys)} parts", has_given=True))
+            issues.append(
+                Issue(
+                    "--set",
+                    "",
+                    f"a dotted path of at most {MAX_NESTING_DEPTH} parts",
+                    f"{len(keys)} parts",
+                    has_given=True,
+                )
+            )
             continue
         try:
             value = _parse_yaml(raw, "--set") if raw.strip() else None
@@ -343,7 +387,12 @@ def _strip_loc(data: Any, loc: tuple, kind: str = "") -> tuple[list[str], Any, b
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             path.append(str(part))
-        elif i == len(loc) - 1 and kind in ("missing", "extra_forbidden") and isinstance(part, str) and isinstance(node, dict):
+        elif (
+            i == len(loc) - 1
+            and kind in ("missing", "extra_forbidden")
+            and isinstance(part, str)
+            and isinstance(node, dict)
+        ):
             path.append(part)  # a missing or forbidden key: name it
             found = False
         else:
@@ -408,7 +457,11 @@ def _unwrap(tp: Any, node: Any) -> Any:
                 if chosen is not None:
                     break
             if chosen is None:
-                dict_like = [m for m in members if typing.get_origin(m) in (dict, list) or (isinstance(m, type) and issubclass(m, BaseModel))]
+                dict_like = [
+                    m
+                    for m in members
+                    if typing.get_origin(m) in (dict, list) or (isinstance(m, type) and issubclass(m, BaseModel))
+                ]
                 chosen = dict_like[0] if len(dict_like) == 1 else (members[0] if len(members) == 1 else None)
             if chosen is None:
                 return None
@@ -422,7 +475,7 @@ def _allowed_text(err: dict) -> str:
     kind = err["type"]
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         return f"{msg} (allowed range)"
     if kind == "literal_error":
@@ -431,7 +484,8 @@ def _allowed_text(err: dict) -> str:
 
 
 def pydantic_issues(exc: ValidationError, data: dict, file: str | None) -> list[Issue]:
-    """The errors of a pydantic validation of scenario ``data`` as :class:`Issue` s: dotted path, value given, what is allowed."""
+    """The errors of a pydantic validation of scenario ``data`` as :class:`Issue` s:
+    dotted path, value given, what is allowed."""
     issues = []
     seen = set()
     for err in exc.errors(include_url=False):
@@ -482,9 +536,13 @@ def validate_data(data: Any, file: str | None = None) -> Scenario:
         With every problem found.
     """
     if not isinstance(data, dict):
-        raise ScenarioError([Issue(file, "", f"the top level must be a mapping, not {type(data).__name__}", data, has_given=True)])
+        raise ScenarioError(
+            [Issue(file, "", f"the top level must be a mapping, not {type(data).__name__}", data, has_given=True)]
+        )
     if "extends" in data:
-        raise ScenarioError([Issue(file, "extends", "extends is only allowed in a file; resolve it first (load_scenario does)")])
+        raise ScenarioError(
+            [Issue(file, "extends", "extends is only allowed in a file; resolve it first (load_scenario does)")]
+        )
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -47,7 +47,11 @@ def list_index(key: str, node: list | tuple) -> int | None:
 
 def index_allowed(node: list | tuple) -> str:
     """What a valid index of ``node`` is, for error messages."""
-    return f"not a valid index of a list of {len(node)}: allowed 0 to {len(node) - 1}" if node else "the list is empty: no index is valid"
+    return (
+        f"not a valid index of a list of {len(node)}: allowed 0 to {len(node) - 1}"
+        if node
+        else "the list is empty: no index is valid"
+    )
 
 
 def _child(node: Any, keys: list[str], depth: int, *, create: bool = False) -> Any:
@@ -65,7 +69,9 @@ def _child(node: Any, keys: list[str], depth: int, *, create: bool = False) -> A
             raise PathError(".".join(keys[: depth + 1]), "no such key", key)
         return node[key]
     if create or not hasattr(node, key):
-        raise PathError(".".join(keys[:depth]), "is not a mapping, cannot set a key inside it" if create else "has no such field")
+        raise PathError(
+            ".".join(keys[:depth]), "is not a mapping, cannot set a key inside it" if create else "has no such field"
+        )
     return getattr(node, key)
 
 

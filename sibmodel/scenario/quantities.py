@@ -166,7 +166,8 @@ class Beta(_Spec):
             if not 0.0 < s * s < m * (1.0 - m):
                 limit = math.sqrt(m * (1 - m)) * (self.high - self.low)
                 raise ValueError(
-                    f"beta sd must be > 0 and < sqrt(mean*(1-mean)) = {limit:.4g} for mean {self.mean_}; given {self.sd}"
+                    f"beta sd must be > 0 and < sqrt(mean*(1-mean)) = {limit:.4g} "
+                    f"for mean {self.mean_}; given {self.sd}"
                 )
         else:
             if self.alpha is None or self.beta is None:
@@ -304,7 +305,8 @@ class Triangular(_Spec):
     def _check(self):
         if not (self.low <= self.mode <= self.high and self.low < self.high):
             raise ValueError(
-                f"{self.dist} needs low <= mode <= high and low < high; given low={self.low}, mode={self.mode}, high={self.high}"
+                f"{self.dist} needs low <= mode <= high and low < high; "
+                f"given low={self.low}, mode={self.mode}, high={self.high}"
             )
         return self
 
@@ -377,7 +379,9 @@ _Dist = Annotated[
 def _coerce(value: Any) -> Any:
     """Plain numbers and ``{value: x, source: s}`` become ``fixed`` specs."""
     if isinstance(value, bool):
-        raise ValueError("expected a number, {value: ..., source: ...} or a distribution {dist: ..., ...}, not true/false")
+        raise ValueError(
+            "expected a number, {value: ..., source: ...} or a distribution {dist: ..., ...}, not true/false"
+        )
     if isinstance(value, (int, float)):
         return {"dist": "fixed", "value": value}
     if isinstance(value, dict) and "dist" not in value and "value" in value:
@@ -397,7 +401,8 @@ def _coerce(value: Any) -> Any:
             except ValueError:
                 pass
         raise ValueError(
-            f"expected a number, {{value: ..., source: ...}} or a distribution {{dist: ..., ...}}, not {type(value).__name__}{hint}"
+            f"expected a number, {{value: ..., source: ...}} or a distribution {{dist: ..., ...}}, "
+            f"not {type(value).__name__}{hint}"
         )
     return value
 
@@ -437,7 +442,9 @@ def _within(lo: float, hi: float, lo_open: bool, hi_open: bool, integer: bool = 
                 return spec  # the ceiling on magnitudes cuts off nothing that a run could draw: no truncation
             if outside > MAX_TRUNCATED_MASS:
                 raise ValueError(
-                    f"{spec.dist} spread is not feasible: {outside:.1%} of the mass falls outside the allowed range {rng()} (at most {MAX_TRUNCATED_MASS:.0%}); reduce the sd/sigma"
+                    f"{spec.dist} spread is not feasible: "
+                    f"{outside:.1%} of the mass falls outside the allowed range {rng()} "
+                    f"(at most {MAX_TRUNCATED_MASS:.0%}); reduce the sd/sigma"
                 )
             return spec.model_copy(update={"bounds": (max(float(lo), s_lo), min(float(hi), s_hi))})
         raise ValueError(

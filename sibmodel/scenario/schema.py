@@ -71,7 +71,9 @@ class Metadata(Model):
     currency: Literal["GBP"] = Field("GBP", description="Currency of every money field (only GBP).")
     price_year: int = Field(
         strict=True,
-        ge=1990, le=2100, description="Year whose prices all money is expressed in, and the year discounting is to [year]."
+        ge=1990,
+        le=2100,
+        description="Year whose prices all money is expressed in, and the year discounting is to [year].",
     )
 
 
@@ -81,7 +83,9 @@ class Timeline(Model):
     programme_start: dt.date = Field(description="First day of service; week 0 and quarter 0 of the model [date].")
     referrals_close: dt.date = Field(description="Last day a young person can start therapy [date].")
     contract_end: dt.date = Field(
-        description="Last day of the contract; tracking windows are cut here and nothing is paid for later weeks [date]."
+        description=(
+            "Last day of the contract; tracking windows are cut here and nothing is paid for later weeks [date]."
+        )
     )
     source: str | None = Field(None, description="Where the dates come from.")
 
@@ -89,7 +93,9 @@ class Timeline(Model):
 class RateStep(Model):
     """One step of a declining discount-rate schedule."""
 
-    from_year: int = Field(strict=True, ge=0, description="Years after the price year from which this rate applies [years].")
+    from_year: int = Field(
+        strict=True, ge=0, description="Years after the price year from which this rate applies [years]."
+    )
     real_rate_annual: float = Field(ge=0, le=0.2, description="Real discount rate from that year on [1/year].")
 
 
@@ -101,9 +107,14 @@ class Discounting(Model):
     )
     declining_schedule: list[RateStep] | None = Field(
         None,
-        description="Optional Green Book style declining schedule; the first step must start at year 0 and overrides real_rate_annual.",
+        description=(
+            "Optional Green Book style declining schedule; the first step must start at year 0 and "
+            "overrides real_rate_annual."
+        ),
     )
-    source: str | None = Field("HM Treasury Green Book (2022), real discount rate 3.5% for years 0-30.", description="Source of the rate.")
+    source: str | None = Field(
+        "HM Treasury Green Book (2022), real discount rate 3.5% for years 0-30.", description="Source of the rate."
+    )
 
 
 # --------------------------------------------------------------------------- referrals
@@ -123,13 +134,24 @@ class Starts(Model):
         None, description="Expected starts in each full active quarter [young people/quarter]; at most 100,000."
     )
     total: StartsTotal | None = Field(
-        None, description="Expected starts over the borough's whole active period [young people]; spread evenly over its quarters; at most 20,000,000."
+        None,
+        description=(
+            "Expected starts over the borough's whole active period [young people]; "
+            "spread evenly over its quarters; at most 20,000,000."
+        ),
     )
     ramp_up_quarters: int = Field(
-        0, strict=True, ge=0, le=40, description="Quarters over which starts ramp up linearly to the full rate after joining [quarters]."
+        0,
+        strict=True,
+        ge=0,
+        le=40,
+        description="Quarters over which starts ramp up linearly to the full rate after joining [quarters].",
     )
     dispersion: float | None = Field(
-        None, gt=0, le=MAX_MAGNITUDE, description="Negative-binomial size k (variance = mean + mean^2/k) [1]; omit for Poisson starts."
+        None,
+        gt=0,
+        le=MAX_MAGNITUDE,
+        description="Negative-binomial size k (variance = mean + mean^2/k) [1]; omit for Poisson starts.",
     )
     source: str | None = Field(None, description="Where the referral volumes come from.")
 
@@ -138,17 +160,23 @@ class Borough(Model):
     """A commissioning borough: when it takes part, how many it refers, what care costs it."""
 
     join_date: dt.date = Field(description="First day the borough can refer [date].")
-    leave_date: dt.date | None = Field(None, description="Day the borough stops referring, if before referrals close [date].")
+    leave_date: dt.date | None = Field(
+        None, description="Day the borough stops referring, if before referrals close [date]."
+    )
     starts: Starts = Field(description="Expected starts.")
     intervention_mix: dict[Name, float] = Field(
         description="Share of starts receiving each intervention [share]; keys are intervention names, values sum to 1."
     )
     weekly_care_cost_gbp: dict[Name, NonNegative] = Field(
         default_factory=dict,
-        description="The borough's own weekly cost per placement type [GBP/week]; missing types use care.placements.<type>.weekly_cost_gbp.",
+        description=(
+            "The borough's own weekly cost per placement type [GBP/week]; "
+            "missing types use care.placements.<type>.weekly_cost_gbp."
+        ),
     )
     entry_odds_ratio: Positive = Field(
-        1.0, description="Local modifier: multiplies the odds of entering care (and of re-entry) in this borough [ratio]."
+        1.0,
+        description="Local modifier: multiplies the odds of entering care (and of re-entry) in this borough [ratio].",
     )
     placement_mix: dict[Name, float] | None = Field(
         None,
@@ -165,14 +193,20 @@ class Effect(Model):
     """The therapy's effect on the care-entry and re-entry hazards."""
 
     hazard_ratio: quantity(0.0, 5.0, lo_open=True) = Field(
-        description="Multiplies the entry and re-entry hazards during therapy and after [ratio]; < 1 keeps young people at home."
+        description=(
+            "Multiplies the entry and re-entry hazards during therapy and after [ratio]; "
+            "< 1 keeps young people at home."
+        )
     )
     fade_weeks: int | None = Field(
         None,
         strict=True,
         ge=0,
         le=520,
-        description="Weeks after therapy ends over which the hazard ratio returns linearly to 1 [weeks]; omit for an effect that lasts.",
+        description=(
+            "Weeks after therapy ends over which the hazard ratio returns linearly to 1 [weeks]; "
+            "omit for an effect that lasts."
+        ),
     )
 
 
@@ -199,7 +233,10 @@ class Team(Model):
         None, description="Fixed cost of the team per quarter while it runs [GBP/quarter]; default: the intervention's."
     )
     capacity_families_per_quarter: float | None = Field(
-        None, gt=0, le=MAX_MAGNITUDE, description="Most starts the team can take in a quarter [families/quarter]; default: the intervention's."
+        None,
+        gt=0,
+        le=MAX_MAGNITUDE,
+        description="Most starts the team can take in a quarter [families/quarter]; default: the intervention's.",
     )
     source: str | None = None
 
@@ -211,12 +248,20 @@ class Delivery(Model):
         0.0, description="Fixed cost of one team per quarter while it runs [GBP/quarter]."
     )
     team_capacity_families_per_quarter: float | None = Field(
-        None, gt=0, le=MAX_MAGNITUDE, description="Most starts one team can take in a quarter [families/quarter]; omit for no cap."
+        None,
+        gt=0,
+        le=MAX_MAGNITUDE,
+        description="Most starts one team can take in a quarter [families/quarter]; omit for no cap.",
     )
-    variable_cost_per_family_gbp: NonNegative = Field(0.0, description="Cost per start on top of team costs [GBP/family].")
+    variable_cost_per_family_gbp: NonNegative = Field(
+        0.0, description="Cost per start on top of team costs [GBP/family]."
+    )
     teams: dict[Name, Team] = Field(
         default_factory=dict,
-        description="Teams by name; a team runs from its first borough's join until its boroughs stop referring plus the therapy length.",
+        description=(
+            "Teams by name; a team runs from its first borough's join until its boroughs stop referring "
+            "plus the therapy length."
+        ),
     )
 
 
@@ -236,7 +281,9 @@ class Intervention(Model):
 class ShapeStep(Model):
     """A step of a piecewise-constant relative hazard in weeks since referral."""
 
-    from_week: int = Field(strict=True, ge=0, description="Weeks since referral from which this relative hazard applies [weeks].")
+    from_week: int = Field(
+        strict=True, ge=0, description="Weeks since referral from which this relative hazard applies [weeks]."
+    )
     relative_hazard: float = Field(ge=0, le=MAX_MAGNITUDE, description="Hazard relative to the other steps [ratio].")
 
 
@@ -246,9 +293,14 @@ class Entry(Model):
     prob: OpenProbability = Field(
         description="Probability of entering care within horizon_weeks of referral without therapy [probability]."
     )
-    horizon_weeks: int = Field(strict=True, ge=1, le=1040, description="Horizon the entry probability is stated over [weeks].")
+    horizon_weeks: int = Field(
+        strict=True, ge=1, le=1040, description="Horizon the entry probability is stated over [weeks]."
+    )
     shape: list[ShapeStep] | None = Field(
-        None, description="Optional piecewise-constant shape of the entry hazard in weeks since referral; first step from week 0."
+        None,
+        description=(
+            "Optional piecewise-constant shape of the entry hazard in weeks since referral; first step from week 0."
+        ),
     )
     placement_mix: dict[Name, float] = Field(description="First placement type on entering care [share]; sums to 1.")
     source: str | None = None
@@ -257,8 +309,12 @@ class Entry(Model):
 class Reentry(Model):
     """Returning to care after reunification, without therapy (constant hazard)."""
 
-    prob: Probability = Field(description="Probability of re-entering care within horizon_weeks of going home [probability].")
-    horizon_weeks: int = Field(strict=True, ge=1, le=1040, description="Horizon the re-entry probability is stated over [weeks].")
+    prob: Probability = Field(
+        description="Probability of re-entering care within horizon_weeks of going home [probability]."
+    )
+    horizon_weeks: int = Field(
+        strict=True, ge=1, le=1040, description="Horizon the re-entry probability is stated over [weeks]."
+    )
     placement_mix: dict[Name, float] | None = Field(
         None, description="Placement type on re-entry [share]; default: the entry mix."
     )
@@ -272,7 +328,10 @@ class Placement(Model):
         description="Mean length of one placement of this type [weeks] (geometric, constant weekly ending hazard)."
     )
     breakdown_share: Probability = Field(
-        description="Share of placement endings that are breakdowns (moves to another placement) rather than reunification [share]."
+        description=(
+            "Share of placement endings that are breakdowns (moves to another placement) "
+            "rather than reunification [share]."
+        )
     )
     weekly_cost_gbp: NonNegative = Field(description="Default weekly cost of a placement of this type [GBP/week].")
     source: str | None = None
@@ -281,8 +340,12 @@ class Placement(Model):
 class CohortSpread(Model):
     """How much cohorts (borough x intervention x start quarter) differ within a draw."""
 
-    entry_logit_sd: float = Field(0.0, ge=0, le=5, description="SD of each cohort's entry and re-entry probabilities on the logit scale [logit].")
-    breakdown_logit_sd: float = Field(0.0, ge=0, le=5, description="SD of each cohort's breakdown shares on the logit scale [logit].")
+    entry_logit_sd: float = Field(
+        0.0, ge=0, le=5, description="SD of each cohort's entry and re-entry probabilities on the logit scale [logit]."
+    )
+    breakdown_logit_sd: float = Field(
+        0.0, ge=0, le=5, description="SD of each cohort's breakdown shares on the logit scale [logit]."
+    )
     source: str | None = None
 
 
@@ -294,7 +357,9 @@ class CareModel(Model):
     placements: dict[Name, Placement] = Field(min_length=1, description="Placement types by name.")
     escalation: dict[Name, dict[Name, float]] = Field(
         default_factory=dict,
-        description="Where a breakdown of each placement type leads [share]; each row sums to 1. Missing rows: same type again.",
+        description=(
+            "Where a breakdown of each placement type leads [share]; each row sums to 1. Missing rows: same type again."
+        ),
     )
     cohort_spread: CohortSpread = Field(default_factory=CohortSpread)
 
@@ -303,7 +368,9 @@ class CareModel(Model):
 class Tracking(Model):
     """The window over which outcomes are counted for each young person."""
 
-    length_weeks: int = Field(strict=True, ge=1, le=1040, description="Length of the tracking window [weeks]; PFP: 104 (two years).")
+    length_weeks: int = Field(
+        strict=True, ge=1, le=1040, description="Length of the tracking window [weeks]; PFP: 104 (two years)."
+    )
     starts_at: Literal["referral", "therapy_end"] = Field(
         "referral", description="Where the window starts: at referral or at the end of therapy."
     )
@@ -328,7 +395,9 @@ class Engagement(Model):
 
     metric: Literal["engagement"]
     payment_gbp: NonNegative = Field(description="Paid once per start [GBP].")
-    after_therapy_weeks: int = Field(0, strict=True, ge=0, le=104, description="Weeks of therapy after which it is paid; 0 = at start [weeks].")
+    after_therapy_weeks: int = Field(
+        0, strict=True, ge=0, le=104, description="Weeks of therapy after which it is paid; 0 = at start [weeks]."
+    )
 
 
 class Milestone(Model):
@@ -336,19 +405,32 @@ class Milestone(Model):
 
     metric: Literal["milestone"]
     payment_gbp: NonNegative = Field(description="Paid once per young person at home at the milestone [GBP].")
-    at_week: int = Field(strict=True, ge=1, le=1040, description="Weeks after the tracking start at which the young person must be at home [weeks].")
+    at_week: int = Field(
+        strict=True,
+        ge=1,
+        le=1040,
+        description="Weeks after the tracking start at which the young person must be at home [weeks].",
+    )
 
 
 class CareDaysSaved(Model):
     """Payment for care time saved against a baseline care share (Essex design)."""
 
     metric: Literal["care_days_saved"]
-    baseline_care_share: Share = Field(description="Share of tracked time the comparison group spent in care [share]; Essex: 0.55.")
+    baseline_care_share: Share = Field(
+        description="Share of tracked time the comparison group spent in care [share]; Essex: 0.55."
+    )
     share_of_placement_cost: Share = Field(description="Share of the placement cost saved that is paid [share].")
     reference_weekly_care_cost_gbp: NonNegative | None = Field(
-        None, description="Weekly placement cost the saving is valued at [GBP/week]; default: the borough's foster-weighted entry-mix cost."
+        None,
+        description=(
+            "Weekly placement cost the saving is valued at [GBP/week]; "
+            "default: the borough's foster-weighted entry-mix cost."
+        ),
     )
-    floor_at_zero: bool = Field(True, description="Whether a quarter with negative savings pays zero rather than clawing back.")
+    floor_at_zero: bool = Field(
+        True, description="Whether a quarter with negative savings pays zero rather than clawing back."
+    )
 
 
 Tariff = Annotated[WeeklyOutOfCare | Engagement | Milestone | CareDaysSaved, Field(discriminator="metric")]
@@ -357,9 +439,15 @@ Tariff = Annotated[WeeklyOutOfCare | Engagement | Milestone | CareDaysSaved, Fie
 class Caps(Model):
     """Most that can be paid; payments stop, in time order, once a cap is reached."""
 
-    per_young_person_gbp: float | None = Field(None, gt=0, le=MAX_MAGNITUDE, description="Most paid for one young person [GBP].")
-    per_borough_gbp: float | None = Field(None, gt=0, le=MAX_MAGNITUDE, description="Most paid by (and for) one borough [GBP].")
-    total_gbp: float | None = Field(None, gt=0, le=MAX_MAGNITUDE, description="Most paid over the whole contract [GBP]; PFP: 10,000,000.")
+    per_young_person_gbp: float | None = Field(
+        None, gt=0, le=MAX_MAGNITUDE, description="Most paid for one young person [GBP]."
+    )
+    per_borough_gbp: float | None = Field(
+        None, gt=0, le=MAX_MAGNITUDE, description="Most paid by (and for) one borough [GBP]."
+    )
+    total_gbp: float | None = Field(
+        None, gt=0, le=MAX_MAGNITUDE, description="Most paid over the whole contract [GBP]; PFP: 10,000,000."
+    )
     source: str | None = None
 
 
@@ -367,7 +455,9 @@ class TopUp(Model):
     """A central fund paying a share of each outcome payment."""
 
     share: float = Field(0.0, ge=0, le=1, description="Share of each outcome payment paid by the central fund [share].")
-    max_gbp: float | None = Field(None, ge=0, le=MAX_MAGNITUDE, description="Most the central fund pays in total [GBP]; omit for no limit.")
+    max_gbp: float | None = Field(
+        None, ge=0, le=MAX_MAGNITUDE, description="Most the central fund pays in total [GBP]; omit for no limit."
+    )
     funder: str = Field("", description="Who pays the top-up.")
     source: str | None = None
 
@@ -380,7 +470,11 @@ class Contract(Model):
     caps: Caps = Field(default_factory=Caps)
     topup: TopUp = Field(default_factory=TopUp)
     payment_lag_quarters: int = Field(
-        1, strict=True, ge=0, le=40, description="Quarters between the end of the quarter an outcome is achieved and its payment [quarters]."
+        1,
+        strict=True,
+        ge=0,
+        le=40,
+        description="Quarters between the end of the quarter an outcome is achieved and its payment [quarters].",
     )
     source: str | None = None
 
@@ -389,7 +483,9 @@ class Contract(Model):
 class Fees(Model):
     """Costs of the special purpose vehicle besides delivery."""
 
-    management_fee_per_quarter_gbp: NonNegative = Field(0.0, description="Performance management fee while the contract runs [GBP/quarter].")
+    management_fee_per_quarter_gbp: NonNegative = Field(
+        0.0, description="Performance management fee while the contract runs [GBP/quarter]."
+    )
     evaluation_fee_gbp: NonNegative = Field(0.0, description="Evaluation cost, paid in the last quarter [GBP].")
     setup_cost_gbp: NonNegative = Field(0.0, description="One-off set-up cost in quarter 0 [GBP].")
     source: str | None = None
@@ -402,10 +498,16 @@ class DistributionPolicy(Model):
         "at_end", description="Distribute surplus each quarter once capital is repaid, or all at the end."
     )
     return_cap_multiple: float | None = Field(
-        None, gt=0, le=MAX_MAGNITUDE, description="Most the investor receives as a multiple of capital drawn [ratio]; omit for no cap."
+        None,
+        gt=0,
+        le=MAX_MAGNITUDE,
+        description="Most the investor receives as a multiple of capital drawn [ratio]; omit for no cap.",
     )
     surplus_share_to_investor: float = Field(
-        1.0, ge=0, le=1, description="Share of the surplus above the return cap that still goes to the investor [share]."
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of the surplus above the return cap that still goes to the investor [share].",
     )
 
 
@@ -439,7 +541,9 @@ class Observed(Model):
     """A published result the model is compared with, and what the comparison can show."""
 
     figure: Literal[OBSERVABLE_FIGURES] = Field(description="Summary figure it corresponds to.")
-    value: float = Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, description="The published value, in the unit of the figure.")
+    value: float = Field(
+        ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, description="The published value, in the unit of the figure."
+    )
     kind: Literal[VALIDATION_KINDS] = Field(
         description=(
             "What matching it shows: `calibration_target` (inputs were solved to meet it), `input` (the model's "
@@ -474,7 +578,9 @@ class Baseline(Model):
 class Sampling(Model):
     """How uncertain inputs are sampled."""
 
-    method: Literal["random", "lhs"] = Field("random", description="Plain Monte Carlo or Latin hypercube (per chunk of draws).")
+    method: Literal["random", "lhs"] = Field(
+        "random", description="Plain Monte Carlo or Latin hypercube (per chunk of draws)."
+    )
 
 
 class Scenario(Model):
@@ -490,10 +596,15 @@ class Scenario(Model):
     contract: Contract
     investment: Investment
     correlations: list[Correlation] = Field(default_factory=list)
-    observed: dict[Name, Observed] = Field(default_factory=dict, description="Published results to validate against, by label.")
+    observed: dict[Name, Observed] = Field(
+        default_factory=dict, description="Published results to validate against, by label."
+    )
     baseline: Baseline | None = Field(
         None,
-        description="The outcome without therapy as an uncertain input (deadweight); omitted: the care model itself is the arm without therapy.",
+        description=(
+            "The outcome without therapy as an uncertain input (deadweight); "
+            "omitted: the care model itself is the arm without therapy."
+        ),
     )
     sampling: Sampling = Field(default_factory=Sampling)
 
@@ -522,7 +633,11 @@ def _walk(value, path: str):
 def _check_shares(issues: list[Issue], file, path: str, shares: dict[str, float], allowed: set[str], what: str):
     for key, share in shares.items():
         if key not in allowed:
-            issues.append(Issue(file, f"{path}.{key}", f"unknown {what}; allowed: {', '.join(sorted(allowed))}", key, has_given=True))
+            issues.append(
+                Issue(
+                    file, f"{path}.{key}", f"unknown {what}; allowed: {', '.join(sorted(allowed))}", key, has_given=True
+                )
+            )
         if not (0.0 <= share <= 1.0) or math.isnan(share):
             issues.append(Issue(file, f"{path}.{key}", "a share must lie in [0, 1]", share, has_given=True))
     total = sum(shares.values())
@@ -570,11 +685,35 @@ def _check_timeline(issues: list[Issue], s: Scenario, file: str | None) -> None:
             issues.append(Issue(file, path, f"must lie in [{EARLIEST_DATE}, {LATEST_DATE}]", str(date), has_given=True))
     years = (t.contract_end - t.programme_start).days / 365.25
     if years > MAX_CONTRACT_YEARS:
-        issues.append(Issue(file, "timeline.contract_end", f"at most {MAX_CONTRACT_YEARS} years after programme_start ({t.programme_start}); this is {years:.0f}", str(t.contract_end), has_given=True))
+        issues.append(
+            Issue(
+                file,
+                "timeline.contract_end",
+                f"at most {MAX_CONTRACT_YEARS} years after programme_start ({t.programme_start}); this is {years:.0f}",
+                str(t.contract_end),
+                has_given=True,
+            )
+        )
     if not t.programme_start < t.referrals_close:
-        issues.append(Issue(file, "timeline.referrals_close", f"must be after programme_start ({t.programme_start})", str(t.referrals_close), has_given=True))
+        issues.append(
+            Issue(
+                file,
+                "timeline.referrals_close",
+                f"must be after programme_start ({t.programme_start})",
+                str(t.referrals_close),
+                has_given=True,
+            )
+        )
     if not t.referrals_close <= t.contract_end:
-        issues.append(Issue(file, "timeline.contract_end", f"must be on or after referrals_close ({t.referrals_close})", str(t.contract_end), has_given=True))
+        issues.append(
+            Issue(
+                file,
+                "timeline.contract_end",
+                f"must be on or after referrals_close ({t.referrals_close})",
+                str(t.contract_end),
+                has_given=True,
+            )
+        )
 
 
 def _check_boroughs(issues: list[Issue], s: Scenario, file: str | None) -> None:
@@ -585,9 +724,25 @@ def _check_boroughs(issues: list[Issue], s: Scenario, file: str | None) -> None:
     for name, b in s.boroughs.items():
         p = f"boroughs.{name}"
         if not t.programme_start <= b.join_date < t.referrals_close:
-            issues.append(Issue(file, f"{p}.join_date", f"must lie in [programme_start {t.programme_start}, referrals_close {t.referrals_close})", str(b.join_date), has_given=True))
+            issues.append(
+                Issue(
+                    file,
+                    f"{p}.join_date",
+                    f"must lie in [programme_start {t.programme_start}, referrals_close {t.referrals_close})",
+                    str(b.join_date),
+                    has_given=True,
+                )
+            )
         if b.leave_date is not None and not b.join_date < b.leave_date:
-            issues.append(Issue(file, f"{p}.leave_date", f"must be after join_date ({b.join_date})", str(b.leave_date), has_given=True))
+            issues.append(
+                Issue(
+                    file,
+                    f"{p}.leave_date",
+                    f"must be after join_date ({b.join_date})",
+                    str(b.leave_date),
+                    has_given=True,
+                )
+            )
         if (b.starts.per_quarter is None) == (b.starts.total is None):
             issues.append(Issue(file, f"{p}.starts", "give exactly one of per_quarter and total"))
         _check_shares(issues, file, f"{p}.intervention_mix", b.intervention_mix, interventions, "intervention")
@@ -595,7 +750,15 @@ def _check_boroughs(issues: list[Issue], s: Scenario, file: str | None) -> None:
             _check_shares(issues, file, f"{p}.placement_mix", b.placement_mix, placements, "placement type")
         for k in b.weekly_care_cost_gbp:
             if k not in placements:
-                issues.append(Issue(file, f"{p}.weekly_care_cost_gbp.{k}", f"unknown placement type; allowed: {', '.join(sorted(placements))}", k, has_given=True))
+                issues.append(
+                    Issue(
+                        file,
+                        f"{p}.weekly_care_cost_gbp.{k}",
+                        f"unknown placement type; allowed: {', '.join(sorted(placements))}",
+                        k,
+                        has_given=True,
+                    )
+                )
 
 
 def _check_teams(issues: list[Issue], s: Scenario, file: str | None) -> None:
@@ -606,15 +769,29 @@ def _check_teams(issues: list[Issue], s: Scenario, file: str | None) -> None:
             for j, bname in enumerate(team.boroughs):
                 tp = f"interventions.{iname}.delivery.teams.{tname}.boroughs.{j}"
                 if bname not in s.boroughs:
-                    issues.append(Issue(file, tp, f"unknown borough; allowed: {', '.join(s.boroughs)}", bname, has_given=True))
+                    issues.append(
+                        Issue(file, tp, f"unknown borough; allowed: {', '.join(s.boroughs)}", bname, has_given=True)
+                    )
                 elif bname in served:
-                    issues.append(Issue(file, tp, f"borough already served by team {served[bname]!r} of {iname}", bname, has_given=True))
+                    issues.append(
+                        Issue(
+                            file,
+                            tp,
+                            f"borough already served by team {served[bname]!r} of {iname}",
+                            bname,
+                            has_given=True,
+                        )
+                    )
                 else:
                     served[bname] = tname
         for bname, b in s.boroughs.items():
             if b.intervention_mix.get(iname, 0.0) > 0 and iv.delivery.teams and bname not in served:
                 issues.append(
-                    Issue(file, f"interventions.{iname}.delivery.teams", f"no team delivers {iname} in {bname}, whose intervention_mix gives it a share")
+                    Issue(
+                        file,
+                        f"interventions.{iname}.delivery.teams",
+                        f"no team delivers {iname} in {bname}, whose intervention_mix gives it a share",
+                    )
                 )
 
 
@@ -627,12 +804,28 @@ def _check_care(issues: list[Issue], s: Scenario, file: str | None) -> None:
         _check_shares(issues, file, "care.reentry.placement_mix", c.reentry.placement_mix, placements, "placement type")
     for src, row in c.escalation.items():
         if src not in placements:
-            issues.append(Issue(file, f"care.escalation.{src}", f"unknown placement type; allowed: {', '.join(sorted(placements))}", src, has_given=True))
+            issues.append(
+                Issue(
+                    file,
+                    f"care.escalation.{src}",
+                    f"unknown placement type; allowed: {', '.join(sorted(placements))}",
+                    src,
+                    has_given=True,
+                )
+            )
         _check_shares(issues, file, f"care.escalation.{src}", row, placements, "placement type")
     if c.entry.shape is not None:
         weeks = [step.from_week for step in c.entry.shape]
         if not weeks or weeks[0] != 0:
-            issues.append(Issue(file, "care.entry.shape.0.from_week", "the first step must start at week 0", weeks[:1], has_given=True))
+            issues.append(
+                Issue(
+                    file,
+                    "care.entry.shape.0.from_week",
+                    "the first step must start at week 0",
+                    weeks[:1],
+                    has_given=True,
+                )
+            )
         if any(b <= a for a, b in zip(weeks, weeks[1:])):
             issues.append(Issue(file, "care.entry.shape", "from_week must increase strictly", weeks, has_given=True))
         if all(step.relative_hazard == 0 for step in c.entry.shape):
@@ -645,16 +838,38 @@ def _check_money_terms(issues: list[Issue], s: Scenario, file: str | None) -> No
     if ds is not None:
         years = [step.from_year for step in ds]
         if not years or years[0] != 0:
-            issues.append(Issue(file, "discounting.declining_schedule.0.from_year", "the first step must start at year 0", years[:1], has_given=True))
+            issues.append(
+                Issue(
+                    file,
+                    "discounting.declining_schedule.0.from_year",
+                    "the first step must start at year 0",
+                    years[:1],
+                    has_given=True,
+                )
+            )
         if any(b <= a for a, b in zip(years, years[1:])):
-            issues.append(Issue(file, "discounting.declining_schedule", "from_year must increase strictly", years, has_given=True))
+            issues.append(
+                Issue(file, "discounting.declining_schedule", "from_year must increase strictly", years, has_given=True)
+            )
     kinds = [tariff.metric for tariff in s.contract.tariffs]
     for k in set(kinds):
         if kinds.count(k) > 1:
-            issues.append(Issue(file, "contract.tariffs", f"metric {k!r} appears {kinds.count(k)} times; give each metric once", kinds, has_given=True))
+            issues.append(
+                Issue(
+                    file,
+                    "contract.tariffs",
+                    f"metric {k!r} appears {kinds.count(k)} times; give each metric once",
+                    kinds,
+                    has_given=True,
+                )
+            )
     tu = s.contract.topup
     if tu.share > 0 and tu.max_gbp == 0:
-        issues.append(Issue(file, "contract.topup.max_gbp", "is 0 while share > 0; set share to 0 for no top-up", 0, has_given=True))
+        issues.append(
+            Issue(
+                file, "contract.topup.max_gbp", "is 0 while share > 0; set share to 0 for no top-up", 0, has_given=True
+            )
+        )
 
 
 def _check_correlations(issues: list[Issue], s: Scenario, file: str | None) -> None:
@@ -668,14 +883,32 @@ def _check_correlations(issues: list[Issue], s: Scenario, file: str | None) -> N
             if path not in quantities:
                 close = _closest(path, quantities)
                 hint = f"; did you mean {close!r}?" if close else ""
-                issues.append(Issue(file, f"{cp}.inputs.{j}", f"not an uncertain input of this scenario{hint}", path, has_given=True))
+                issues.append(
+                    Issue(
+                        file, f"{cp}.inputs.{j}", f"not an uncertain input of this scenario{hint}", path, has_given=True
+                    )
+                )
             elif quantities[path].is_fixed:
-                issues.append(Issue(file, f"{cp}.inputs.{j}", "is a fixed value; only a distribution can be correlated", path, has_given=True))
+                issues.append(
+                    Issue(
+                        file,
+                        f"{cp}.inputs.{j}",
+                        "is a fixed value; only a distribution can be correlated",
+                        path,
+                        has_given=True,
+                    )
+                )
         if a == b:
-            issues.append(Issue(file, f"{cp}.inputs", "an input cannot be correlated with itself", list(corr.inputs), has_given=True))
+            issues.append(
+                Issue(
+                    file, f"{cp}.inputs", "an input cannot be correlated with itself", list(corr.inputs), has_given=True
+                )
+            )
         pair = frozenset((a, b))
         if pair in seen_pairs:
-            issues.append(Issue(file, f"{cp}.inputs", "this pair is already correlated above", list(corr.inputs), has_given=True))
+            issues.append(
+                Issue(file, f"{cp}.inputs", "this pair is already correlated above", list(corr.inputs), has_given=True)
+            )
         seen_pairs.add(pair)
 
 
