@@ -41,7 +41,9 @@ def progress_bar(total_draws: int, enabled: bool = True, stream=None):
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=total_draws, unit="draw", unit_scale=True, file=stream, delay=DELAY_S, dynamic_ncols=True, leave=False)
+    bar = tqdm(
+        total=total_draws, unit="draw", unit_scale=True, file=stream, delay=DELAY_S, dynamic_ncols=True, leave=False
+    )
     state = {"done": 0}
 
     def update(done: int) -> None:

@@ -40,7 +40,8 @@ def format_percent(x: float | None) -> str:
 
 
 def format_number(x: float | None) -> str:
-    """A number for tables: whole with thousands separators from 100 up, else 3 significant figures; ``n/a`` for None or NaN."""
+    """A number for tables: whole with thousands separators from 100 up, else 3 significant figures;
+    ``n/a`` for None or NaN."""
     return "n/a" if x is None or x != x else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
 
 
@@ -82,7 +83,9 @@ def _baseline_rows(summary: dict) -> list[str]:
     if b is None:
         return []
     rows = [_row("  baseline drawn (an assumption)", summary_block(summary, BASELINE_TIME_AT_HOME_SHARE), "share")]
-    rows += [_row(f"  implied hazard ratio, {name}", block, "ratio") for name, block in b["implied_hazard_ratio"].items()]
+    rows += [
+        _row(f"  implied hazard ratio, {name}", block, "ratio") for name, block in b["implied_hazard_ratio"].items()
+    ]
     return rows
 
 
@@ -136,15 +139,20 @@ def headline_table(summary: dict) -> str:
         row("outcome payments", OUTCOME_PAYMENTS_GBP, "gbp"),
         row("  paid by boroughs", BOROUGH_PAID_GBP, "gbp"),
         row("  paid by the top-up", TOPUP_PAID_GBP, "gbp"),
-        *([row("  for the baseline's gap (before caps)", BASELINE_GAP_PAYMENTS_GBP, "gbp")]
-          if has_summary_block(summary, BASELINE_GAP_PAYMENTS_GBP) else []),
+        *(
+            [row("  for the baseline's gap (before caps)", BASELINE_GAP_PAYMENTS_GBP, "gbp")]
+            if has_summary_block(summary, BASELINE_GAP_PAYMENTS_GBP)
+            else []
+        ),
         "",
         "Investor",
         head,
         row("IRR (annual)", INVESTOR_IRR_ANNUAL, "share"),
         row("money multiple", INVESTOR_MOIC, "ratio"),
         row("peak capital drawn", INVESTOR_CAPITAL_DRAWN_PEAK_GBP, "gbp"),
-        f"  P(loss) {format_percent(inv['p_loss'])}   P(commitment of {format_money(inv['commitment_gbp'])} exceeded) {format_percent(inv['p_commitment_exceeded'])}",
+        f"  P(loss) {format_percent(inv['p_loss'])}   "
+        f"P(commitment of {format_money(inv['commitment_gbp'])} exceeded) "
+        f"{format_percent(inv['p_commitment_exceeded'])}",
         *_payback_rows(summary),
         "",
         f"Commissioners (discounted at {com['discount_rate_real_annual']:.1%} to {com['price_year']})",
@@ -155,7 +163,10 @@ def headline_table(summary: dict) -> str:
         f"  P(net savings > 0) {format_percent(com['total']['p_net_positive'])}",
     ]
     for name, blk in com["boroughs"].items():
-        lines.append(f"    {name:<28} net savings median {format_money(blk[NET_SAVINGS_GBP]['p50']):>10}  P(ahead) {format_percent(blk['p_net_positive'])}")
+        lines.append(
+            f"    {name:<28} net savings median {format_money(blk[NET_SAVINGS_GBP]['p50']):>10}  "
+            f"P(ahead) {format_percent(blk['p_net_positive'])}"
+        )
     lines += ["", "Government", head, row("value (gross care costs avoided)", GOVERNMENT_VALUE_GBP, "gbp")]
     if has_summary_block(summary, GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP):  # absent from runs saved before it was added
         lines.append(row("value, published method (reconstruction)", GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP, "gbp"))
@@ -182,6 +193,7 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
     The kind says what a match can show (``sibmodel.scenario.schema.VALIDATION_KINDS``): only an
     ``independent`` row is a check that no input was set from.
     """
+
     def fmt(fig: str, x: float) -> str:
         if "share" in fig:
             return format_percent(x)
@@ -190,23 +202,31 @@ def validation_table(rows: list[dict], markdown: bool = False) -> str:
         return format_number(x)
 
     if markdown:
-        out = ["| figure | observed | model p5 | model p50 | model p95 | percentile of observed | inside 5-95% | kind |", "|---|---|---|---|---|---|---|---|"]
+        out = [
+            "| figure | observed | model p5 | model p50 | model p95 | percentile of observed | inside 5-95% | kind |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
             out.append(
-                f"| {r['figure']} | {fmt(r['figure'], r['observed'])} | {fmt(r['figure'], r['p5'])} | {fmt(r['figure'], r['p50'])} | "
-                f"{fmt(r['figure'], r['p95'])} | {_pctile(r['percentile_of_observed'])} | {'yes' if r['inside_p5_p95'] else 'NO'} | {kind_label(r)} |"
+                f"| {r['figure']} | {fmt(r['figure'], r['observed'])} | "
+                f"{fmt(r['figure'], r['p5'])} | {fmt(r['figure'], r['p50'])} | "
+                f"{fmt(r['figure'], r['p95'])} | "
+                f"{_pctile(r['percentile_of_observed'])} | {'yes' if r['inside_p5_p95'] else 'NO'} | {kind_label(r)} |"
             )
         return "\n".join(out)
     width = max([len(r["figure"]) for r in rows] + [6])
     out = [
-        "Validation against published results (kind: what a match shows; only 'independent' is a check no input was set from)",
+        "Validation against published results (kind: what a match shows; "
+        "only 'independent' is a check no input was set from)",
         f"  {'figure':<{width}} {'observed':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'pctile':>7}  kind",
     ]
     for r in rows:
         mark = "" if r["inside_p5_p95"] else "  <- outside 5-95%"
         out.append(
-            f"  {r['figure']:<{width}} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} {fmt(r['figure'], r['p50']):>10} "
-            f"{fmt(r['figure'], r['p95']):>10} {_pctile(r['percentile_of_observed'], '%'):>7}  {kind_label(r):<18}{mark}".rstrip()
+            f"  {r['figure']:<{width}} {fmt(r['figure'], r['observed']):>10} {fmt(r['figure'], r['p5']):>10} "
+            f"{fmt(r['figure'], r['p50']):>10} "
+            f"{fmt(r['figure'], r['p95']):>10} "
+            f"{_pctile(r['percentile_of_observed'], '%'):>7}  {kind_label(r):<18}{mark}".rstrip()
         )
     return "\n".join(out)
 
@@ -231,7 +251,10 @@ def _at(summary: dict, path: str):
 
 def _level_with_band(block, kind: str) -> str:
     if isinstance(block, dict):
-        return f"{format_level(kind, block['p50'])} ({format_level(kind, block['p5'])} to {format_level(kind, block['p95'])})"
+        return (
+            f"{format_level(kind, block['p50'])} "
+            f"({format_level(kind, block['p5'])} to {format_level(kind, block['p95'])})"
+        )
     return format_level(kind, float("nan") if block is None else block)
 
 
@@ -246,11 +269,16 @@ def update_rows(record: dict) -> list[tuple[str, str, str]]:
     """
     prior, post = record["prior"], record["posterior"]
     figures = list(UPDATE_FIGURES)
-    for name in (post.get("commissioner", {}).get("boroughs") or {}):
+    for name in post.get("commissioner", {}).get("boroughs") or {}:
         base = f"commissioner.boroughs.{name}"
-        figures += [(f"{name}: net saving (discounted)", f"{base}.net_savings_gbp", "gbp"),
-                    (f"{name}: P(net saving > 0)", f"{base}.p_net_positive", "prob")]
-    return [(label, _level_with_band(_at(prior, path), kind), _level_with_band(_at(post, path), kind)) for label, path, kind in figures]
+        figures += [
+            (f"{name}: net saving (discounted)", f"{base}.net_savings_gbp", "gbp"),
+            (f"{name}: P(net saving > 0)", f"{base}.p_net_positive", "prob"),
+        ]
+    return [
+        (label, _level_with_band(_at(prior, path), kind), _level_with_band(_at(post, path), kind))
+        for label, path, kind in figures
+    ]
 
 
 def update_table(record: dict) -> str:
@@ -367,8 +395,9 @@ def render_table(df, columns=None, *, kinds=None, row_kind=None, width: int = LI
         cols = [first, *part]
 
         def line(values, cols=cols):
-            return "  ".join(v.ljust(widths[c]) if kinds[c] == "text" else v.rjust(widths[c])
-                             for c, v in zip(cols, values)).rstrip()
+            return "  ".join(
+                v.ljust(widths[c]) if kinds[c] == "text" else v.rjust(widths[c]) for c, v in zip(cols, values)
+            ).rstrip()
 
         rows = [line(cols)] + [line([cells[c][i] for c in cols]) for i in range(len(df))]
         blocks.append("\n".join(rows))
@@ -385,6 +414,14 @@ def wrap_text(text: str, width: int = LINE_WIDTH) -> str:
             out.append(line)
             continue
         indent = line[: len(line) - len(line.lstrip())]
-        out.append(textwrap.fill(line.strip(), width=width, initial_indent=indent, subsequent_indent=indent + "  ",
-                                 break_long_words=True, break_on_hyphens=False))
+        out.append(
+            textwrap.fill(
+                line.strip(),
+                width=width,
+                initial_indent=indent,
+                subsequent_indent=indent + "  ",
+                break_long_words=True,
+                break_on_hyphens=False,
+            )
+        )
     return "\n".join(out)

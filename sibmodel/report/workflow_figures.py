@@ -30,7 +30,8 @@ def save(fig: Figure, path: str | Path) -> Path:
 
 
 def stress_chart(table: pd.DataFrame) -> Figure:
-    """Median IRR and P(loss) of the base and each stress scenario (from :func:`sibmodel.workflows.stress.stress_suite`)."""
+    """Median IRR and P(loss) of the base and each stress scenario
+    (from :func:`sibmodel.workflows.stress.stress_suite`)."""
     fig = Figure(figsize=(11, 0.45 * len(table) + 1.5))
     ax1, ax2 = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(table))[::-1]
@@ -65,7 +66,14 @@ def tornado_chart(table: pd.DataFrame, top: int = 12) -> Figure:
     for ax, lo, hi, base, fmt, label in (
         (ax1, "irr_p50_low", "irr_p50_high", "irr_p50_base", _PCT, "median investor IRR [per year]"),
         (ax2, "p_loss_low", "p_loss_high", "p_loss_base", _PCT, "P(loss)"),
-        (ax3, "net_savings_p50_low", "net_savings_p50_high", "net_savings_p50_base", _GBP_M, "boroughs' median net savings [£, discounted]"),
+        (
+            ax3,
+            "net_savings_p50_low",
+            "net_savings_p50_high",
+            "net_savings_p50_base",
+            _GBP_M,
+            "boroughs' median net savings [£, discounted]",
+        ),
     ):
         b = float(t[base].iloc[0]) if len(t) else 0.0
         ax.barh(y, t[lo] - b, left=b, color="#c44e52", label="input at p10")
@@ -94,11 +102,20 @@ def reverse_stress_chart(table: pd.DataFrame) -> Figure:
                     err = [[row["value"] - row["ci_low"]], [row["ci_high"] - row["value"]]]
                 ax.errorbar([i], [row["value"]], yerr=err, fmt="o", capsize=4, color="#c44e52")
             else:
-                ax.text(i, 0.5, "not\nreached", ha="center", va="center", transform=ax.get_xaxis_transform(), fontsize=8)
+                ax.text(
+                    i, 0.5, "not\nreached", ha="center", va="center", transform=ax.get_xaxis_transform(), fontsize=8
+                )
         base = 1.0 if sub["unit"].iloc[0] == "x plan" else None
         if base is not None:
             ax.axhline(base, color="k", lw=0.8, ls="--")
-        ax.set_xticks(range(len(sub)), [f.replace("investor.", "").replace("irr.p50", "IRR p50=0").replace("p_loss", f"P(loss)={t:g}") for f, t in zip(sub["figure"], sub["target"])], fontsize=8)
+        ax.set_xticks(
+            range(len(sub)),
+            [
+                f.replace("investor.", "").replace("irr.p50", "IRR p50=0").replace("p_loss", f"P(loss)={t:g}")
+                for f, t in zip(sub["figure"], sub["target"])
+            ],
+            fontsize=8,
+        )
         ax.set_xlim(-0.6, len(sub) - 0.4)
         ax.set_title(sub["label"].iloc[0], fontsize=9)
         ax.set_ylabel(sub["unit"].iloc[0])
@@ -108,7 +125,8 @@ def reverse_stress_chart(table: pd.DataFrame) -> Figure:
 
 
 def sobol_chart(indices: pd.DataFrame) -> Figure:
-    """First-order and total Sobol indices per input, one panel per output (from :func:`sibmodel.workflows.sensitivity.scenario_sobol`)."""
+    """First-order and total Sobol indices per input, one panel per output
+    (from :func:`sibmodel.workflows.sensitivity.scenario_sobol`)."""
     outputs = list(dict.fromkeys(indices["output"]))
     fig = Figure(figsize=(6 * len(outputs), 0.4 * indices["input"].nunique() + 1.8))
     axes = fig.subplots(1, len(outputs), squeeze=False, sharey=True)
@@ -127,7 +145,8 @@ def sobol_chart(indices: pd.DataFrame) -> Figure:
 
 
 def join_chart(result) -> Figure:
-    """The candidate's net savings distribution and the investor's figures without and with it (from :func:`sibmodel.workflows.join.join_analysis`)."""
+    """The candidate's net savings distribution and the investor's figures without and with it
+    (from :func:`sibmodel.workflows.join.join_analysis`)."""
     fig = Figure(figsize=(11, 3.6))
     ax1, ax2 = fig.subplots(1, 2)
     x = result.net_savings_draws_gbp
@@ -157,13 +176,20 @@ def join_chart(result) -> Figure:
 
 
 def baseline_chart(tables: dict) -> Figure:
-    """Time at home against the baseline, and the public's cost and net saving by way of purchase (from :func:`sibmodel.workflows.baseline.policy_baseline`)."""
+    """Time at home against the baseline, and the public's cost and net saving by way of purchase
+    (from :func:`sibmodel.workflows.baseline.policy_baseline`)."""
     out, buy = tables["outcomes"], tables["purchase"]
     fig = Figure(figsize=(11, 3.8))
     ax1, ax2 = fig.subplots(1, 2)
     rows = out[out["figure"].isin(["time at home, with therapy", "time at home, without therapy"])]
     pos = np.arange(len(rows))
-    ax1.bar(pos, rows["p50"], yerr=[rows["p50"] - rows["p5"], rows["p95"] - rows["p50"]], capsize=5, color=["#4c72b0", "#999999"])
+    ax1.bar(
+        pos,
+        rows["p50"],
+        yerr=[rows["p50"] - rows["p5"], rows["p95"] - rows["p50"]],
+        capsize=5,
+        color=["#4c72b0", "#999999"],
+    )
     for i, (_, r) in enumerate(rows.iterrows()):
         if np.isfinite(r["reference"]):
             ax1.plot([i - 0.4, i + 0.4], [r["reference"]] * 2, color="#c44e52", lw=2)
@@ -173,7 +199,10 @@ def baseline_chart(tables: dict) -> Figure:
     ax1.set_ylabel("share of tracked weeks at home")
     ax1.set_title("Time at home (bars: median, 5-95%; red: published)")
     pos = np.arange(len(buy))
-    for off, stem, colour, label in ((-0.2, "public_cost", "#dd8452", "cost to the public"), (0.2, "public_net_saving", "#55a868", "public net saving")):
+    for off, stem, colour, label in (
+        (-0.2, "public_cost", "#dd8452", "cost to the public"),
+        (0.2, "public_net_saving", "#55a868", "public net saving"),
+    ):
         p50, p5, p95 = buy[f"{stem}_p50_gbp"], buy[f"{stem}_p5_gbp"], buy[f"{stem}_p95_gbp"]
         ax2.bar(pos + off, p50, width=0.4, yerr=[p50 - p5, p95 - p50], capsize=5, color=colour, label=label)
     ax2.set_xticks(pos, buy["purchase"])
@@ -186,14 +215,17 @@ def baseline_chart(tables: dict) -> Figure:
 
 
 def baseline_decides_chart(sweep) -> Figure:
-    """Net savings against the baseline held fixed, with each borough's break-even (from :func:`sibmodel.workflows.baseline_sweep.sweep`)."""
+    """Net savings against the baseline held fixed, with each borough's break-even
+    (from :func:`sibmodel.workflows.baseline_sweep.sweep`)."""
     from sibmodel.report.figures import draw_baseline_decides
 
     fig = Figure(figsize=(12, 5))
     all_ns = sweep.net_savings("all")
     bands = tuple(np.percentile(all_ns, q, axis=1) for q in (5, 50, 95))
     borough_p50 = {n: np.median(sweep.net_savings(n), axis=1) for n in sweep.boroughs}
-    break_even = {who: float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan for who, v in sweep.break_even.items()}
+    break_even = {
+        who: float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan for who, v in sweep.break_even.items()
+    }
     draw_baseline_decides(fig, sweep.grid, bands, borough_p50, break_even, sweep.price_year)
     fig.tight_layout()
     return fig

@@ -64,7 +64,8 @@ def _fee_column(s: Scenario, draws: pd.DataFrame, path: str) -> np.ndarray:
 
 
 def fee_series(s: Scenario, draws: pd.DataFrame, n_cash_quarters: int) -> np.ndarray:
-    """The SPV's fees by cash quarter per draw, shape (D, Qc) [GBP]: management fee while the contract runs, set-up in quarter 0, evaluation in the last contract quarter."""
+    """The SPV's fees by cash quarter per draw, shape (D, Qc) [GBP]:
+    management fee while the contract runs, set-up in quarter 0, evaluation in the last contract quarter."""
     n_q = Calendar.of(s).n_quarters
     return add_fees(np.zeros((len(draws), n_cash_quarters)), n_q, lambda path: _fee_column(s, draws, path))
 
@@ -84,8 +85,16 @@ def home_share_reference(s: Scenario, arm: str) -> tuple[float, str]:
 
 def _row(figure: str, unit: str, x: np.ndarray, reference: float = float("nan"), reference_source: str = "") -> dict:
     b = stats_block(np.asarray(x, float))
-    return {"figure": figure, "unit": unit, "p50": b["p50"], "p5": b["p5"], "p95": b["p95"], "mean": b["mean"],
-            "reference": reference, "reference_source": reference_source}
+    return {
+        "figure": figure,
+        "unit": unit,
+        "p50": b["p50"],
+        "p5": b["p5"],
+        "p95": b["p95"],
+        "mean": b["mean"],
+        "reference": reference,
+        "reference_source": reference_source,
+    }
 
 
 def policy_baseline(results) -> dict[str, pd.DataFrame]:
@@ -106,6 +115,11 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
         public purse, cost per family, the public's net saving [GBP, discounted]
         and P(the public comes out ahead), plus who carries the outcome risk.
     """
+    return {"outcomes": _outcomes_table(results), "purchase": _purchase_table(results)}
+
+
+def _outcomes_table(results) -> pd.DataFrame:
+    """The ``outcomes`` table of :func:`policy_baseline`: one row per figure, with its published reference."""
     s, d = results.scenario, results.draws
     observed = {o.figure: o for o in s.observed.values()}
     weeks_obs = observed.get(summary_path(WEEKS_OUT_OF_CARE))
@@ -115,27 +129,55 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
     def obs(o):
         return (float(o.value), o.source) if o is not None else (float("nan"), "")
 
-    outcomes = pd.DataFrame(
+    return pd.DataFrame(
         [
-            _row("time at home, with therapy", "share of tracked weeks", d[TIME_AT_HOME_SHARE["treated"]], *home_share_reference(s, "treated")),
-            _row("time at home, without therapy", "share of tracked weeks", d[TIME_AT_HOME_SHARE["counterfactual"]], *home_share_reference(s, "counterfactual")),
-            _row("time at home, difference", "share of tracked weeks", d[TIME_AT_HOME_SHARE["treated"]] - d[TIME_AT_HOME_SHARE["counterfactual"]]),
+            _row(
+                "time at home, with therapy",
+                "share of tracked weeks",
+                d[TIME_AT_HOME_SHARE["treated"]],
+                *home_share_reference(s, "treated"),
+            ),
+            _row(
+                "time at home, without therapy",
+                "share of tracked weeks",
+                d[TIME_AT_HOME_SHARE["counterfactual"]],
+                *home_share_reference(s, "counterfactual"),
+            ),
+            _row(
+                "time at home, difference",
+                "share of tracked weeks",
+                d[TIME_AT_HOME_SHARE["treated"]] - d[TIME_AT_HOME_SHARE["counterfactual"]],
+            ),
             _row("weeks out of care, with therapy", "weeks", d[WEEKS_HOME["treated"]], *obs(weeks_obs)),
             _row("weeks out of care, without therapy", "weeks", d[WEEKS_HOME["counterfactual"]]),
             _row("weeks out of care gained", "weeks", d[WEEKS_HOME["treated"]] - d[WEEKS_HOME["counterfactual"]]),
             _row("value to government (care costs avoided)", "GBP", d[GOVERNMENT_VALUE_GBP], *obs(gov_obs)),
-            _row("value to government, discounted", f"GBP {s.metadata.price_year} prices, discounted", d[GOVERNMENT_VALUE_DISCOUNTED_GBP]),
-            _row("value to government, published method (reconstruction)", "GBP: weeks out of care x cheapest weekly cost",
-                 d[GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP], *obs(gov_published_obs)),
+            _row(
+                "value to government, discounted",
+                f"GBP {s.metadata.price_year} prices, discounted",
+                d[GOVERNMENT_VALUE_DISCOUNTED_GBP],
+            ),
+            _row(
+                "value to government, published method (reconstruction)",
+                "GBP: weeks out of care x cheapest weekly cost",
+                d[GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP],
+                *obs(gov_published_obs),
+            ),
             _row(BY_KEY[STARTS].label, BY_KEY[STARTS].unit, d[STARTS]),
         ]
     )
 
+
+def _purchase_table(results) -> pd.DataFrame:
+    """The ``purchase`` table of :func:`policy_baseline`: one row per way of buying the therapy."""
+    s, d = results.scenario, results.draws
     # cost to the public purse, discounted to the price year
     outcome_q = results.series[OUTCOME_PAYMENTS_GBP]
     n_qc = outcome_q.shape[1]
     ds = s.discounting
-    schedule = None if ds.declining_schedule is None else [(st.from_year, st.real_rate_annual) for st in ds.declining_schedule]
+    schedule = (
+        None if ds.declining_schedule is None else [(st.from_year, st.real_rate_annual) for st in ds.declining_schedule]
+    )
     df = discount_factors(n_qc, ds.real_rate_annual, schedule, year_offset(s))
     delivery_q = results.series[DELIVERY_COSTS_GBP] - fee_series(s, d, n_qc)
     avoided = d[GOVERNMENT_VALUE_DISCOUNTED_GBP].to_numpy(float)
@@ -166,4 +208,4 @@ def policy_baseline(results) -> dict[str, pd.DataFrame]:
                 "who_carries_outcome_risk": risk,
             }
         )
-    return {"outcomes": outcomes, "purchase": pd.DataFrame(rows)}
+    return pd.DataFrame(rows)

@@ -50,7 +50,8 @@ PCT_KEYS = ("p5", "p50", "p95")
 
 
 def _pblock(x: np.ndarray) -> dict:
-    """``{p5, p50, p95}`` of the finite values of ``x`` (:func:`sibmodel.model.finance.stats_block`); None when there are none."""
+    """``{p5, p50, p95}`` of the finite values of ``x`` (:func:`sibmodel.model.finance.stats_block`);
+    None when there are none."""
     block = stats_block(x)
     return {k: None if np.isnan(block[k]) else block[k] for k in PCT_KEYS}
 
@@ -122,14 +123,21 @@ class BaselineSweep:
         return {"by_baseline": by, "break_even_baseline": {who: _pblock(v) for who, v in self.break_even.items()}}
 
     def break_even_table(self):
-        """One row per borough (and ``all``): break-even baseline percentiles and the shares clamped at the grid's ends."""
+        """One row per borough (and ``all``): break-even baseline percentiles
+        and the shares clamped at the grid's ends."""
         import pandas as pd
 
         rows = []
         for who, v in self.break_even.items():
             b = _pblock(v)
-            rows.append({"who": who, **{f"break_even_{k}": b[k] for k in PCT_KEYS},
-                         "share_below_grid": self.at_low_end[who], "share_above_grid": self.at_high_end[who]})
+            rows.append(
+                {
+                    "who": who,
+                    **{f"break_even_{k}": b[k] for k in PCT_KEYS},
+                    "share_below_grid": self.at_low_end[who],
+                    "share_above_grid": self.at_high_end[who],
+                }
+            )
         return pd.DataFrame(rows)
 
     def by_baseline_table(self):
@@ -175,7 +183,9 @@ def sweep(s: Scenario, baselines, settings, grid=DEFAULT_GRID, progress=None) ->
     baselines = [float(b) for b in baselines]
     values = np.unique(np.round(np.concatenate([np.asarray(grid, float), baselines]), 12))
     names = list(s.boroughs)
-    wanted = [GOVERNMENT_VALUE_GBP, COMMISSIONER_NET_SAVINGS_GBP, INVESTOR_MOIC] + [borough_column(n, NET_SAVINGS_GBP) for n in names]
+    wanted = [GOVERNMENT_VALUE_GBP, COMMISSIONER_NET_SAVINGS_GBP, INVESTOR_MOIC] + [
+        borough_column(n, NET_SAVINGS_GBP) for n in names
+    ]
     per_run = []
     for k, b in enumerate(values):
         if progress:
@@ -193,4 +203,3 @@ def sweep(s: Scenario, baselines, settings, grid=DEFAULT_GRID, progress=None) ->
         out.at_low_end[who] = float(np.mean(low))
         out.at_high_end[who] = float(np.mean(high))
     return out
-

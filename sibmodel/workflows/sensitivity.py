@@ -52,7 +52,10 @@ from sibmodel.workflows.levers import WorkflowError, hold_inputs, uncertain_inpu
 #: Outputs of :func:`scenario_sobol`: name -> (draws column, meaning and unit).
 SOBOL_OUTPUTS = {
     "investor_irr": (INVESTOR_IRR_ANNUAL, "investor IRR [1/year], mean over replicate draws"),
-    "net_savings": (COMMISSIONER_NET_SAVINGS_GBP, "all boroughs' net savings [GBP, discounted], mean over replicate draws"),
+    "net_savings": (
+        COMMISSIONER_NET_SAVINGS_GBP,
+        "all boroughs' net savings [GBP, discounted], mean over replicate draws",
+    ),
 }
 
 
@@ -97,10 +100,14 @@ def sobol_indices(
         from SALib.analyze import sobol as sobol_analyze
         from SALib.sample import sobol as sobol_sample
     except ImportError:
-        raise WorkflowError.one("Sobol indices need SALib: pip install 'sibmodel[sensitivity]'", path="--method", given="sobol") from None
+        raise WorkflowError.one(
+            "Sobol indices need SALib: pip install 'sibmodel[sensitivity]'", path="--method", given="sobol"
+        ) from None
 
     if n_base < 2 or n_base & (n_base - 1):
-        raise WorkflowError.one("the Sobol base sample must be a power of 2 (e.g. 64, 128, 256)", path="--n-base", given=n_base)
+        raise WorkflowError.one(
+            "the Sobol base sample must be a power of 2 (e.g. 64, 128, 256)", path="--n-base", given=n_base
+        )
     problem = {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
     if groups is not None:
         problem["groups"] = list(groups)
@@ -110,10 +117,21 @@ def sobol_indices(
     labels = output_names or [f"y{j}" for j in range(y.shape[1])]
     rows = []
     for j, label in enumerate(labels):
-        res = sobol_analyze.analyze(problem, y[:, j], calc_second_order=False, num_resamples=num_resamples, conf_level=0.95, seed=seed)
+        res = sobol_analyze.analyze(
+            problem, y[:, j], calc_second_order=False, num_resamples=num_resamples, conf_level=0.95, seed=seed
+        )
         keys = list(dict.fromkeys(groups)) if groups is not None else list(names)
         for k, name in enumerate(keys):
-            rows.append({"output": label, "input": name, "S1": res["S1"][k], "S1_conf": res["S1_conf"][k], "ST": res["ST"][k], "ST_conf": res["ST_conf"][k]})
+            rows.append(
+                {
+                    "output": label,
+                    "input": name,
+                    "S1": res["S1"][k],
+                    "S1_conf": res["S1_conf"][k],
+                    "ST": res["ST"][k],
+                    "ST_conf": res["ST_conf"][k],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -160,7 +178,9 @@ def _evaluate_points(s: Scenario, paths: list[str], values: np.ndarray, replicat
     return out
 
 
-def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: int = 1, num_resamples: int = 100, workers: int = 1) -> pd.DataFrame:
+def scenario_sobol(
+    s: Scenario, n_base: int = 128, replicates: int = 4, seed: int = 1, num_resamples: int = 100, workers: int = 1
+) -> pd.DataFrame:
     """Sobol indices of the investor's IRR and the boroughs' total net savings.
 
     Parameters
@@ -197,7 +217,9 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
         from sibmodel.engine.run import chunk_memory_bytes
         from sibmodel.scenario.limits import cap_workers
 
-        n_workers = cap_workers(workers, len(values), chunk_memory_bytes(s, replicates))  # no more than points, or than fit
+        n_workers = cap_workers(
+            workers, len(values), chunk_memory_bytes(s, replicates)
+        )  # no more than points, or than fit
         if n_workers <= 1:
             return _evaluate_points(s, paths, values, replicates, seed)
         from sibmodel.engine.execution import process_pool
@@ -211,4 +233,6 @@ def scenario_sobol(s: Scenario, n_base: int = 128, replicates: int = 4, seed: in
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    return sobol_indices(paths, model, n_base, seed, groups=groups, output_names=list(SOBOL_OUTPUTS), num_resamples=num_resamples)
+    return sobol_indices(
+        paths, model, n_base, seed, groups=groups, output_names=list(SOBOL_OUTPUTS), num_resamples=num_resamples
+    )
