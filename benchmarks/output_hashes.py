@@ -48,7 +48,11 @@ def scenario_hashes(path: Path, draws: int, seed: int, chunk_size: int) -> dict[
 
     r = simulate(load_scenario(str(path)), draws=draws, seed=seed, chunk_size=chunk_size)
     try:
-        return {"draws": frame_hash(r.draws), "cashflows": frame_hash(r.cashflows), "occupancy": frame_hash(r.occupancy)}
+        return {
+            "draws": frame_hash(r.draws),
+            "cashflows": frame_hash(r.cashflows),
+            "occupancy": frame_hash(r.occupancy),
+        }
     finally:
         r.discard()
 
@@ -74,8 +78,12 @@ def main(argv=None) -> int:
     if args.check:
         want = json.loads(Path(args.check).read_text())
         got = all_hashes(want["draws"], want["seed"], want["chunk_size"])
-        bad = [(name, part) for name, parts in want["scenarios"].items() for part, h in parts.items()
-               if got["scenarios"].get(name, {}).get(part) != h]
+        bad = [
+            (name, part)
+            for name, parts in want["scenarios"].items()
+            for part, h in parts.items()
+            if got["scenarios"].get(name, {}).get(part) != h
+        ]
         bad += [(name, "(new scenario)") for name in got["scenarios"] if name not in want["scenarios"]]
         for name, part in bad:
             print(f"moved: {name} {part}")

@@ -44,7 +44,9 @@ _PROBE = textwrap.dedent(
 
 
 def _probe(mode: str) -> list[str]:
-    return subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True).stdout.split()
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True
+    ).stdout.split()
 
 
 @pytest.mark.skipif(not GLIBC, reason="the settings are glibc's")

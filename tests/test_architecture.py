@@ -27,7 +27,11 @@ def _modules() -> dict[str, ast.Module]:
 
 def _imports(name: str, tree: ast.Module, known: set[str]) -> set[str]:
     """Modules of the package that ``name`` imports anywhere (function-level imports included)."""
-    package = name if (PKG / name.replace("sibmodel.", "").replace(".", "/") / "__init__.py").exists() else name.rpartition(".")[0]
+    package = (
+        name
+        if (PKG / name.replace("sibmodel.", "").replace(".", "/") / "__init__.py").exists()
+        else name.rpartition(".")[0]
+    )
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -54,7 +58,7 @@ def test_no_import_cycles_counting_function_level_imports():
         state[m] = 1
         for n in sorted(graph[m]):
             if state.get(n) == 1:
-                cycles.append(stack[stack.index(n):] + [n])
+                cycles.append(stack[stack.index(n) :] + [n])
             elif n not in state:
                 visit(n, stack + [n])
         state[m] = 2
@@ -74,15 +78,22 @@ def test_no_function_over_100_lines():
     long = []
     for name, tree in _modules().items():
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+            ):
                 long.append(f"{name}.{node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert long == []
 
 
 def test_only_public_scipy():
     private = re.compile(r"\._ppf\b|\._argcheck\b|\bscipy(\.\w+)*\._[a-z]\w*")  # scipy.__version__ is public
-    hits = [f"{p.relative_to(ROOT)}:{i}" for p in PKG.rglob("*.py")
-            for i, line in enumerate(p.read_text().splitlines(), 1) if private.search(line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in PKG.rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if private.search(line)
+    ]
     assert hits == []
 
 
@@ -136,12 +147,18 @@ def _registered_names() -> set[str]:
 def _string_literals(tree: ast.Module) -> set[str]:
     """String constants of a module, docstrings left out (prose may name a column)."""
     docstrings = {
-        id(node.body[0].value) for node in ast.walk(tree)
+        id(node.body[0].value)
+        for node in ast.walk(tree)
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
     }
-    return {node.value for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings}
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    }
 
 
 def test_no_output_name_is_typed_as_a_string_in_two_modules():
@@ -161,7 +178,10 @@ def test_no_output_name_is_typed_as_a_string_in_two_modules():
 
 def test_the_output_name_scan_finds_a_name_typed_twice():
     """The scan above is not vacuous: two modules typing a registered name are caught."""
-    a, b = ast.parse('x = d["investor_moic"]'), ast.parse('def f(d):\n    """investor_moic"""\n    return d["investor_moic"]')
+    a, b = (
+        ast.parse('x = d["investor_moic"]'),
+        ast.parse('def f(d):\n    """investor_moic"""\n    return d["investor_moic"]'),
+    )
     assert "investor_moic" in _string_literals(a) & _string_literals(b) & _registered_names()
     assert "investor_moic" not in _string_literals(ast.parse('def f():\n    """investor_moic"""'))
 

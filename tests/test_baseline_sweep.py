@@ -30,8 +30,10 @@ def test_first_crossing_hand_worked():
 @pytest.fixture(scope="module")
 def sweep_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("bl") / "out"
-    res = CliRunner().invoke(main, ["baseline", PFP, "--baselines", "0.35,0.5,0.65,0.8,0.894",
-                                    "--draws", "120", "--seed", "3", "--out", str(out)])
+    res = CliRunner().invoke(
+        main,
+        ["baseline", PFP, "--baselines", "0.35,0.5,0.65,0.8,0.894", "--draws", "120", "--seed", "3", "--out", str(out)],
+    )
     assert res.exit_code == 0, res.output
     return out, res.output
 
@@ -48,7 +50,13 @@ def test_baseline_json_form_and_what_it_shows(sweep_out):
     by = j["by_baseline"]
     assert [e["time_at_home_counterfactual"] for e in by] == [0.35, 0.5, 0.65, 0.8, 0.894]
     for e in by:
-        assert set(e) == {"time_at_home_counterfactual", "government_value_gbp", "commissioner_net_savings_gbp", "investor_moic", "boroughs"}
+        assert set(e) == {
+            "time_at_home_counterfactual",
+            "government_value_gbp",
+            "commissioner_net_savings_gbp",
+            "investor_moic",
+            "boroughs",
+        }
         for k in ("government_value_gbp", "commissioner_net_savings_gbp", "investor_moic"):
             assert set(e[k]) == {"p5", "p50", "p95"}
         assert len(e["boroughs"]) == 10

@@ -61,9 +61,29 @@ def test_every_value_form_is_read_and_scaled(pfp, tmp_path, form):
 
 def test_plain_numbers_in_a_borough_file_run_the_join_command(tmp_path):
     """The case of issue 17: `weekly_care_cost_gbp: {foster: 800}` with the break-even searches."""
-    path = _borough_file(tmp_path, {"weekly_care_cost_gbp": {"foster": 800}, "entry_odds_ratio": 1.2,
-                                    "starts": {"per_quarter": 2}, "join_date": "2019-10-01"})
-    r = invoke("join", PFP, "--borough", "Croydon", "--borough-file", path, "--draws", "20", "--seed", "1", "--out", tmp_path / "j")
+    path = _borough_file(
+        tmp_path,
+        {
+            "weekly_care_cost_gbp": {"foster": 800},
+            "entry_odds_ratio": 1.2,
+            "starts": {"per_quarter": 2},
+            "join_date": "2019-10-01",
+        },
+    )
+    r = invoke(
+        "join",
+        PFP,
+        "--borough",
+        "Croydon",
+        "--borough-file",
+        path,
+        "--draws",
+        "20",
+        "--seed",
+        "1",
+        "--out",
+        tmp_path / "j",
+    )
     assert r.exit_code == 0, r.output
     assert "Traceback" not in r.output and "Break-even care cost" in r.output
     assert (tmp_path / "j" / "join_candidate.csv").exists()
@@ -71,16 +91,32 @@ def test_plain_numbers_in_a_borough_file_run_the_join_command(tmp_path):
 
 def test_a_bad_value_names_the_borough_file(tmp_path):
     path = _borough_file(tmp_path, {"weekly_care_cost_gbp": {"foster": "a lot"}})
-    r = invoke("join", PFP, "--borough", "Croydon", "--borough-file", path, "--no-break-even", "--draws", "10", "--out", tmp_path / "j")
+    r = invoke(
+        "join",
+        PFP,
+        "--borough",
+        "Croydon",
+        "--borough-file",
+        path,
+        "--no-break-even",
+        "--draws",
+        "10",
+        "--out",
+        tmp_path / "j",
+    )
     assert r.exit_code == 2, r.output
-    assert str(path) in r.output and "boroughs.Croydon.weekly_care_cost_gbp.foster" in r.output and "'a lot'" in r.output
+    assert (
+        str(path) in r.output and "boroughs.Croydon.weekly_care_cost_gbp.foster" in r.output and "'a lot'" in r.output
+    )
     assert "Traceback" not in r.output and not (tmp_path / "j").exists()
 
 
 def test_the_shipped_croydon_file_is_sourced_and_runs(pfp, tmp_path):
     """scenarios/boroughs/croydon.yaml, the README's example: every value it gives has a source."""
     block = yaml.safe_load(CROYDON.read_text())
-    joined = with_borough(pfp, "Croydon", candidate_block(pfp, "Croydon", borough_file=CROYDON, like="Sutton"), "Sutton")
+    joined = with_borough(
+        pfp, "Croydon", candidate_block(pfp, "Croydon", borough_file=CROYDON, like="Sutton"), "Sutton"
+    )
     given = [(p, spec) for p, spec in iter_quantities(joined) if p.startswith("boroughs.Croydon.")]
     assert len(given) >= 4
     assert all(spec.source and spec.source.strip() for _, spec in given), [p for p, s in given if not s.source]
@@ -88,6 +124,21 @@ def test_the_shipped_croydon_file_is_sourced_and_runs(pfp, tmp_path):
     # the values are the file's: uniform GBP 646-759 foster (PSSRU 2017 to Valuing Care 2018)
     assert joined.boroughs["Croydon"].weekly_care_cost_gbp["foster"].mean() == pytest.approx((646 + 759) / 2)
     assert joined.boroughs["Croydon"].join_date.isoformat() == str(block["join_date"])
-    r = invoke("join", PFP, "--borough", "Croydon", "--borough-file", CROYDON, "--like", "Sutton", "--no-break-even",
-               "--draws", "20", "--seed", "1", "--out", tmp_path / "j")
+    r = invoke(
+        "join",
+        PFP,
+        "--borough",
+        "Croydon",
+        "--borough-file",
+        CROYDON,
+        "--like",
+        "Sutton",
+        "--no-break-even",
+        "--draws",
+        "20",
+        "--seed",
+        "1",
+        "--out",
+        tmp_path / "j",
+    )
     assert r.exit_code == 0, r.output

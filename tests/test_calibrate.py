@@ -35,8 +35,16 @@ def _scaled(s: Scenario, pattern_factors: dict[str, float]) -> Scenario:
 @pytest.mark.parametrize(
     "path, targets, params",
     [
-        (PFP, ("time_at_home.counterfactual", "time_at_home.treated"), ["care.placements.*.mean_duration_weeks", "interventions.*.effect.hazard_ratio"]),
-        (ESSEX, ("care_share.counterfactual", "care_share.treated"), ["care.entry.prob", "interventions.MST.effect.hazard_ratio"]),
+        (
+            PFP,
+            ("time_at_home.counterfactual", "time_at_home.treated"),
+            ["care.placements.*.mean_duration_weeks", "interventions.*.effect.hazard_ratio"],
+        ),
+        (
+            ESSEX,
+            ("care_share.counterfactual", "care_share.treated"),
+            ["care.entry.prob", "interventions.MST.effect.hazard_ratio"],
+        ),
     ],
 )
 def test_recovers_known_parameters(path, targets, params):
@@ -64,7 +72,10 @@ def test_recovers_known_parameters(path, targets, params):
     [
         [],
         # 60% complete MST, 80% FFT; non-completers get a third of the log hazard ratio (MST) or none (FFT)
-        ["interventions.MST.completion={share: 0.6, noncompleter_effect_share: 0.33}", "interventions.FFT.completion={share: 0.8}"],
+        [
+            "interventions.MST.completion={share: 0.6, noncompleter_effect_share: 0.33}",
+            "interventions.FFT.completion={share: 0.8}",
+        ],
     ],
     ids=["everyone-completes", "completion-below-1"],
 )
@@ -103,7 +114,18 @@ def test_cli_writes_a_scenario_that_reproduces_the_calibration(tmp_path):
     out = tmp_path / "cal.yaml"
     res = CliRunner().invoke(
         main,
-        ["calibrate", PFP, "--target", "time_at_home.counterfactual=0.40", "--param", "care.entry.prob", "--set", "care.reentry.horizon_weeks=60", "--write", str(out)],
+        [
+            "calibrate",
+            PFP,
+            "--target",
+            "time_at_home.counterfactual=0.40",
+            "--param",
+            "care.entry.prob",
+            "--set",
+            "care.reentry.horizon_weeks=60",
+            "--write",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     assert "Converged" in res.output
@@ -170,8 +192,11 @@ def test_essex_scenarios_meet_their_published_care_shares(path, counterfactual, 
 @pytest.mark.parametrize(
     "scenario, targets, params",
     [
-        (PFP, ["time_at_home.counterfactual=0.40", "time_at_home.treated=0.90"],
-         ["care.entry.prob", "interventions.*.effect.hazard_ratio"]),  # beta by mean/sd, log-normals by median/sigma
+        (
+            PFP,
+            ["time_at_home.counterfactual=0.40", "time_at_home.treated=0.90"],
+            ["care.entry.prob", "interventions.*.effect.hazard_ratio"],
+        ),  # beta by mean/sd, log-normals by median/sigma
         (PFP, ["time_at_home.counterfactual=0.38"], ["care.placements.*.mean_duration_weeks"]),  # triangulars
         (ESSEX, ["care_share.counterfactual=0.5"], ["care.entry.prob"]),
     ],

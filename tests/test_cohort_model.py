@@ -78,7 +78,15 @@ def test_homogeneous_chain_equals_matrix_power():
 def test_long_run_tends_to_stationary_distribution():
     """An irreducible chain (re-entry on) converges to the solution of pi P = pi, sum pi = 1."""
     par = reentry()
-    long = PathwayParams(np.full(3000, par.entry_hazard[0]), np.full(3000, par.reentry_hazard[0]), par.end_prob, par.breakdown_share, par.escalation, par.entry_mix, par.reentry_mix)
+    long = PathwayParams(
+        np.full(3000, par.entry_hazard[0]),
+        np.full(3000, par.reentry_hazard[0]),
+        par.end_prob,
+        par.breakdown_share,
+        par.escalation,
+        par.entry_mix,
+        par.reentry_mix,
+    )
     p = transition_matrices(long)[0]
     s = par.n_states
     a = np.vstack([(p.T - np.eye(s)), np.ones(s)])

@@ -26,8 +26,12 @@ def _two_people():
     B (borough 1, referred in week 10): home for the whole window 0-103.
     """
     people = People(
-        draw=np.array([0, 0]), borough=np.array([0, 1]), intervention=np.array([0, 0]),
-        quarter=np.array([0, 0]), cohort=np.array([0, 1]), referral_week=np.array([0, 10]),
+        draw=np.array([0, 0]),
+        borough=np.array([0, 1]),
+        intervention=np.array([0, 0]),
+        quarter=np.array([0, 0]),
+        cohort=np.array([0, 1]),
+        referral_week=np.array([0, 10]),
         counts=np.zeros((1, 2, 1, 1), dtype=int),
     )
     return people, _arm_in_foster_care(0, 20, 30)
@@ -46,8 +50,11 @@ def _arm_in_foster_care(person: int, start: int, end: int) -> ArmOutcomes:
     in_care = np.zeros((2, 3), dtype=int)
     in_care[person, 0] = end - start
     return ArmOutcomes(
-        weeks_home=104 - in_care.sum(axis=1), weeks_in_placement=in_care,
-        entered_care=np.arange(2) == person, n_placements=(np.arange(2) == person).astype(int), n_breakdowns=np.zeros(2, int),
+        weeks_home=104 - in_care.sum(axis=1),
+        weeks_in_placement=in_care,
+        entered_care=np.arange(2) == person,
+        n_placements=(np.arange(2) == person).astype(int),
+        n_breakdowns=np.zeros(2, int),
         spells=spells,
     )
 
@@ -75,8 +82,15 @@ def test_hand_worked_contract():
     )
     people, arm = _two_people()
     pay = compute_payments(
-        s, people, arm, np.array([0, 0]), np.array([104, 104]),
-        {"contract.tariffs.0.payment_per_week_gbp": np.array([100.0])}, np.zeros((1, 10)), 1, 10,
+        s,
+        people,
+        arm,
+        np.array([0, 0]),
+        np.array([104, 104]),
+        {"contract.tariffs.0.payment_per_week_gbp": np.array([100.0])},
+        np.zeros((1, 10)),
+        1,
+        10,
     )
     a = [1300, 700, 900, 1300, 300, 0, 0, 0, 0, 0]
     b = [300, 1300, 1300, 1300, 300, 0, 0, 0, 0, 0]
@@ -110,13 +124,23 @@ def test_weeks_after_a_return_from_care_are_paid_only_if_the_contract_says_so(pa
     """
     caps = "contract.caps={}" if per_person_cap is None else f"contract.caps={{per_young_person_gbp: {per_person_cap}}}"
     s = _scenario(
-        f"contract.tariffs=[{{metric: weekly_out_of_care, payment_per_week_gbp: 100, pay_weeks_after_return_from_care: {str(pay_after_return).lower()}}}]",
-        caps, "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+        f"contract.tariffs=[{{metric: weekly_out_of_care, "
+        f"payment_per_week_gbp: 100, pay_weeks_after_return_from_care: {str(pay_after_return).lower()}}}]",
+        caps,
+        "contract.topup={share: 0}",
+        "contract.payment_lag_quarters=0",
     )
     people, arm = _two_people()
     pay = compute_payments(
-        s, people, arm, np.array([0, 0]), np.array([104, 104]),
-        {"contract.tariffs.0.payment_per_week_gbp": np.array([100.0])}, np.zeros((1, 10)), 1, 10,
+        s,
+        people,
+        arm,
+        np.array([0, 0]),
+        np.array([104, 104]),
+        {"contract.tariffs.0.payment_per_week_gbp": np.array([100.0])},
+        np.zeros((1, 10)),
+        1,
+        10,
     )
     a = [1300, 700, 900, 1300, 1300, 1300, 1300, 1300, 0, 0] if pay_after_return else [1300, 700] + [0] * 8
     np.testing.assert_allclose(pay.achieved[0, 0], a)
@@ -132,14 +156,23 @@ def test_engagement_and_milestone():
     milestone (week 10 + 26 = 36 -> q2).
     """
     s = _scenario(
-        "contract.tariffs=[{metric: engagement, payment_gbp: 1000, after_therapy_weeks: 4}, {metric: milestone, payment_gbp: 2000, at_week: 26}]",
-        "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+        "contract.tariffs=[{metric: engagement, payment_gbp: 1000, after_therapy_weeks: 4}, "
+        "{metric: milestone, payment_gbp: 2000, at_week: 26}]",
+        "contract.caps={}",
+        "contract.topup={share: 0}",
+        "contract.payment_lag_quarters=0",
     )
     people, arm = _two_people()
     pay = compute_payments(
-        s, people, arm, np.array([0, 0]), np.array([104, 104]),
+        s,
+        people,
+        arm,
+        np.array([0, 0]),
+        np.array([104, 104]),
         {"contract.tariffs.0.payment_gbp": np.array([1000.0]), "contract.tariffs.1.payment_gbp": np.array([2000.0])},
-        np.zeros((1, 10)), 1, 10,
+        np.zeros((1, 10)),
+        1,
+        10,
     )
     np.testing.assert_allclose(pay.achieved[0, 0], [1000, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     np.testing.assert_allclose(pay.achieved[0, 1], [0, 1000, 2000, 0, 0, 0, 0, 0, 0, 0])
@@ -155,13 +188,16 @@ def test_care_days_saved_essex_design():
     makes q1 negative (1.3 - 6 = -4.7 -> -1,880) and the floor sets it to 0.
     """
     base = [
-        "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+        "contract.caps={}",
+        "contract.topup={share: 0}",
+        "contract.payment_lag_quarters=0",
     ]
     people, arm = _two_people()
     for share, floor, q1 in ((0.5, True, 200.0), (0.1, True, 0.0), (0.1, False, -1880.0)):
         s = _scenario(
             f"contract.tariffs=[{{metric: care_days_saved, baseline_care_share: {share}, share_of_placement_cost: 0.4, "
-            f"reference_weekly_care_cost_gbp: 1000, floor_at_zero: {str(floor).lower()}}}]", *base,
+            f"reference_weekly_care_cost_gbp: 1000, floor_at_zero: {str(floor).lower()}}}]",
+            *base,
         )
         params = {
             "contract.tariffs.0.baseline_care_share": np.array([share]),
@@ -207,7 +243,9 @@ def test_baseline_gap_payments_hand_worked():
         s = _scenario(
             f"contract.tariffs=[{{metric: care_days_saved, baseline_care_share: {share}, share_of_placement_cost: 0.4, "
             "reference_weekly_care_cost_gbp: 1000}]",
-            "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0",
+            "contract.caps={}",
+            "contract.topup={share: 0}",
+            "contract.payment_lag_quarters=0",
         )
         params = {
             "contract.tariffs.0.baseline_care_share": np.array([share]),
@@ -244,8 +282,14 @@ def test_payments_without_per_person_cap_match_the_per_person_path():
     params = {"contract.tariffs.0.payment_per_week_gbp": np.array([123.0])}
     out = []
     for caps in ("contract.caps={total_gbp: 15000}", "contract.caps={per_young_person_gbp: 1e12, total_gbp: 15000}"):
-        s = _scenario("contract.tariffs=[{metric: weekly_out_of_care, payment_per_week_gbp: 123}]", caps, "contract.topup={share: 0.2, max_gbp: 2000}")
-        out.append(compute_payments(s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10))
+        s = _scenario(
+            "contract.tariffs=[{metric: weekly_out_of_care, payment_per_week_gbp: 123}]",
+            caps,
+            "contract.topup={share: 0.2, max_gbp: 2000}",
+        )
+        out.append(
+            compute_payments(s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10)
+        )
     np.testing.assert_allclose(out[0].achieved, out[1].achieved, rtol=1e-12)
     np.testing.assert_allclose(out[0].topup_paid, out[1].topup_paid, rtol=1e-12)
     assert out[0].uncapped_total[0] == out[1].uncapped_total[0] == (94 + 104) * 123
@@ -264,7 +308,9 @@ def test_pfp_contract_switch_both_variants_run_and_pay_less_for_weeks_after_care
     from sibmodel.engine.run import simulate
 
     on = load_scenario(PFP, ["contract.tracking.starts_at=referral"])
-    off = load_scenario(PFP, ["contract.tracking.starts_at=referral", "contract.tariffs.0.pay_weeks_after_return_from_care=false"])
+    off = load_scenario(
+        PFP, ["contract.tracking.starts_at=referral", "contract.tariffs.0.pay_weeks_after_return_from_care=false"]
+    )
     assert on.contract.tariffs[0].pay_weeks_after_return_from_care is True  # the default: as before
     r_on, r_off = (simulate(s, draws=60, seed=3, chunk_size=30) for s in (on, off))
     for col in ("starts", "weeks_out_of_care", "care_cost_treated_gbp", "government_value_gbp"):
@@ -298,8 +344,12 @@ def test_essex_baseline_gap_is_the_price_of_the_contract_baseline_minus_the_coun
     for name, r in runs.items():
         d = r.draws
         cf_care_weeks = d["tracked_weeks"] - d["weeks_home_counterfactual"]
-        np.testing.assert_allclose(d["baseline_gap_payments_gbp"], 337.785 * (0.55 * d["tracked_weeks"] - cf_care_weeks), rtol=1e-9)
-        assert r.summary()["contract"]["baseline_gap_payments_gbp"]["p50"] == pytest.approx(np.median(d["baseline_gap_payments_gbp"]))
+        np.testing.assert_allclose(
+            d["baseline_gap_payments_gbp"], 337.785 * (0.55 * d["tracked_weeks"] - cf_care_weeks), rtol=1e-9
+        )
+        assert r.summary()["contract"]["baseline_gap_payments_gbp"]["p50"] == pytest.approx(
+            np.median(d["baseline_gap_payments_gbp"])
+        )
         gap_share[name] = d["baseline_gap_payments_gbp"].sum() / (337.785 * d["tracked_weeks"].sum())
     base, stress = runs["essex_mst"].draws, runs["true_baseline_below_contract"].draws
     for col in ("outcome_payments_gbp", "weeks_out_of_care", "investor_moic"):
@@ -313,11 +363,15 @@ def test_essex_baseline_gap_is_the_price_of_the_contract_baseline_minus_the_coun
 def _tariff_cases():
     """One tariff of each metric, with its drawn inputs, for the two young people of ``_two_people``."""
     return {
-        "weekly_out_of_care": ("{metric: weekly_out_of_care, payment_per_week_gbp: 100}", {"payment_per_week_gbp": 100.0}),
+        "weekly_out_of_care": (
+            "{metric: weekly_out_of_care, payment_per_week_gbp: 100}",
+            {"payment_per_week_gbp": 100.0},
+        ),
         "engagement": ("{metric: engagement, payment_gbp: 1000, after_therapy_weeks: 4}", {"payment_gbp": 1000.0}),
         "milestone": ("{metric: milestone, payment_gbp: 2000, at_week: 26}", {"payment_gbp": 2000.0}),
         "care_days_saved": (
-            "{metric: care_days_saved, baseline_care_share: 0.5, share_of_placement_cost: 0.4, reference_weekly_care_cost_gbp: 1000}",
+            "{metric: care_days_saved, baseline_care_share: 0.5, "
+            "share_of_placement_cost: 0.4, reference_weekly_care_cost_gbp: 1000}",
             {"baseline_care_share": 0.5, "share_of_placement_cost": 0.4, "reference_weekly_care_cost_gbp": 1000.0},
         ),
     }
@@ -348,13 +402,20 @@ def test_payments_are_proportional_to_each_metrics_price_fields(name):
     from sibmodel.contract.metrics import METRICS, tariff_price_paths
 
     yaml, values = _tariff_cases()[name]
-    s = _scenario(f"contract.tariffs=[{yaml}]", "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0")
+    s = _scenario(
+        f"contract.tariffs=[{yaml}]", "contract.caps={}", "contract.topup={share: 0}", "contract.payment_lag_quarters=0"
+    )
     assert tariff_price_paths(s) == [f"contract.tariffs.0.{f}" for f in METRICS[name].price_fields]
     people, arm = _two_people()
     pays = []
     for factor in (1.0, 2.5):
-        params = {f"contract.tariffs.0.{k}": np.array([v * (factor if k in METRICS[name].price_fields else 1.0)]) for k, v in values.items()}
-        pays.append(compute_payments(s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10))
+        params = {
+            f"contract.tariffs.0.{k}": np.array([v * (factor if k in METRICS[name].price_fields else 1.0)])
+            for k, v in values.items()
+        }
+        pays.append(
+            compute_payments(s, people, arm, np.array([0, 0]), np.array([104, 104]), params, np.zeros((1, 10)), 1, 10)
+        )
     assert pays[0].uncapped_total[0] > 0
     np.testing.assert_allclose(pays[1].achieved, 2.5 * pays[0].achieved, rtol=1e-12)
     np.testing.assert_allclose(pays[1].uncapped_total, 2.5 * pays[0].uncapped_total, rtol=1e-12)
@@ -399,7 +460,22 @@ def test_stress_solve_tariff_on_essex(tmp_path):
     assert get_lever("tariff", load_scenario(essex)).bracket[1] == pytest.approx(4.0, rel=1e-9)
     assert get_lever("tariff", load_scenario(PFP)).bracket == (0.05, 10.0)
     r = CliRunner().invoke(
-        main, ["stress", essex, "--no-suite", "--solve", "tariff", "--for", "investor.p_loss=0.5", "--draws", "100", "--seed", "1", "--out", str(tmp_path / "s")]
+        main,
+        [
+            "stress",
+            essex,
+            "--no-suite",
+            "--solve",
+            "tariff",
+            "--for",
+            "investor.p_loss=0.5",
+            "--draws",
+            "100",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "s"),
+        ],
     )
     assert r.exit_code == 0, r.output
     row = pd.read_csv(tmp_path / "s" / "goal_seek.csv").iloc[0]

@@ -37,8 +37,15 @@ def test_scaled_chains_equal_one_chain_per_factor():
     factors = np.array([0.0, 0.3, 1.0, 4.0])
     got = home_occupancy_scaled(pp, factors, 60)
     for f, row in zip(factors, got):
-        scaled = PathwayParams(pp.entry_hazard * f, pp.reentry_hazard * f, pp.end_prob, pp.breakdown_share,
-                               pp.escalation, pp.entry_mix, pp.reentry_mix)
+        scaled = PathwayParams(
+            pp.entry_hazard * f,
+            pp.reentry_hazard * f,
+            pp.end_prob,
+            pp.breakdown_share,
+            pp.escalation,
+            pp.entry_mix,
+            pp.reentry_mix,
+        )
         want = expected_occupancy(scaled, 60)[:, :FIRST_PLACEMENT].sum(axis=1)
         np.testing.assert_allclose(row, want, rtol=0, atol=1e-14)
     assert np.all(got[0] == 1.0)  # no hazard: always at home
@@ -78,7 +85,17 @@ def test_moving_the_baseline_leaves_the_treated_arm_and_the_investor_unchanged()
         runs[b] = simulate(s, draws=60, seed=11, chunk_size=30).draws
     a, z = runs[0.35], runs[0.8]
     for col in a.columns:
-        if col.startswith(("investor_", "outcome_payments", "topup", "borough_paid", "weeks_home_treated", "time_at_home_share_treated", "care_cost_treated")) or col.endswith(("outcome_payments_gbp", "care_costs_treated_gbp")):
+        if col.startswith(
+            (
+                "investor_",
+                "outcome_payments",
+                "topup",
+                "borough_paid",
+                "weeks_home_treated",
+                "time_at_home_share_treated",
+                "care_cost_treated",
+            )
+        ) or col.endswith(("outcome_payments_gbp", "care_costs_treated_gbp")):
             np.testing.assert_array_equal(a[col].to_numpy(), z[col].to_numpy(), err_msg=col)
     assert (a["commissioner_care_costs_avoided_gbp"] > z["commissioner_care_costs_avoided_gbp"]).mean() > 0.95
     assert a["time_at_home_share_counterfactual"].mean() < 0.4 < 0.75 < z["time_at_home_share_counterfactual"].mean()
@@ -118,8 +135,19 @@ def test_kernel_first_arm_does_not_depend_on_the_other_arms():
         rows = [np.zeros(n, np.int64), np.ones(n, np.int64)]
         other = np.random.default_rng(2) if second_stream else None
         out = simulate_arms(
-            tables, rows=rows, entry_scale=scale, reentry_scale=scale, end_prob=end_prob, breakdown_share=brk, escalation=esc,
-            entry_mix=mix, reentry_mix=mix, window_start=ws, window_end=we, rng=np.random.default_rng(1), rng_other=other,
+            tables,
+            rows=rows,
+            entry_scale=scale,
+            reentry_scale=scale,
+            end_prob=end_prob,
+            breakdown_share=brk,
+            escalation=esc,
+            entry_mix=mix,
+            reentry_mix=mix,
+            window_start=ws,
+            window_end=we,
+            rng=np.random.default_rng(1),
+            rng_other=other,
         )
         return pd.DataFrame({"home": out[0].weeks_home, "place": out[0].n_placements, "brk": out[0].n_breakdowns})
 

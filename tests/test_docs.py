@@ -65,7 +65,15 @@ def schema_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> set[str
     return paths
 
 
-SPECS = [uncertain.Fixed, uncertain.Beta, uncertain.Normal, uncertain.LogNormal, uncertain.Triangular, uncertain.Pert, uncertain.Uniform]
+SPECS = [
+    uncertain.Fixed,
+    uncertain.Beta,
+    uncertain.Normal,
+    uncertain.LogNormal,
+    uncertain.Triangular,
+    uncertain.Pert,
+    uncertain.Uniform,
+]
 
 
 def spec_paths() -> set[str]:

@@ -43,10 +43,18 @@ def test_workers_do_not_change_output(pfp, run):
 
 def test_unrelated_input_leaves_draws_unchanged(pfp, run):
     """Each input has its own named stream: making another input uncertain changes nothing else."""
-    data = apply_overrides(resolve(PFP), ["investment.fees.evaluation_fee_gbp={dist: uniform, low: 50000, high: 150000}"])
+    data = apply_overrides(
+        resolve(PFP), ["investment.fees.evaluation_fee_gbp={dist: uniform, low: 50000, high: 150000}"]
+    )
     s2 = validate_data(data, PFP)
     r2 = simulate(s2, draws=120, seed=7, chunk_size=50)
-    for col in ["input:care.entry.prob", "input:interventions.MST.effect.hazard_ratio", "starts", "weeks_out_of_care", "outcome_payments_gbp"]:
+    for col in [
+        "input:care.entry.prob",
+        "input:interventions.MST.effect.hazard_ratio",
+        "starts",
+        "weeks_out_of_care",
+        "outcome_payments_gbp",
+    ]:
         np.testing.assert_array_equal(run.draws[col].to_numpy(), r2.draws[col].to_numpy())
     assert "input:investment.fees.evaluation_fee_gbp" in r2.draws
 
@@ -54,7 +62,9 @@ def test_unrelated_input_leaves_draws_unchanged(pfp, run):
 def test_accounting_identities(run):
     d = run.draws
     # payments = borough paid + top-up, on every draw
-    np.testing.assert_allclose(d["outcome_payments_gbp"], d["borough_paid_gbp"] + d["topup_paid_gbp"], rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(
+        d["outcome_payments_gbp"], d["borough_paid_gbp"] + d["topup_paid_gbp"], rtol=1e-12, atol=1e-6
+    )
     # investor cash = payments - costs (over the life), every draw
     net = run.series["investor_net_cashflow_gbp"].sum(axis=1) + d["investor_surplus_returned_gbp"].to_numpy()
     np.testing.assert_allclose(net, d["outcome_payments_gbp"] - d["delivery_costs_gbp"], rtol=1e-9, atol=1e-3)
@@ -78,10 +88,16 @@ def test_accounting_identities(run):
         np.testing.assert_allclose(
             d[f"borough.{n}.care_costs_avoided_gbp"],
             d[f"borough.{n}.care_costs_counterfactual_gbp"] - d[f"borough.{n}.care_costs_treated_gbp"],
-            rtol=1e-12, atol=1e-6,
+            rtol=1e-12,
+            atol=1e-6,
         )
     blk = run.summary()["commissioner"]["total"]
-    assert {"care_costs_treated_gbp", "care_costs_counterfactual_gbp", "care_costs_avoided_gbp", "benefit_cost_ratio"} <= set(blk)
+    assert {
+        "care_costs_treated_gbp",
+        "care_costs_counterfactual_gbp",
+        "care_costs_avoided_gbp",
+        "benefit_cost_ratio",
+    } <= set(blk)
     # caps and top-up maximum hold
     assert (d["outcome_payments_gbp"] <= 10_000_000 + 1e-6).all()
     assert (d["topup_paid_gbp"] <= 1_500_000 + 1e-6).all()
@@ -100,7 +116,9 @@ def test_cap_binds_when_tariff_is_huge(pfp):
 def test_hazard_ratio_one_gives_equal_arms(pfp):
     """Common random numbers: with no effect the two arms are identical draw by draw (without a
     baseline block the care model itself is the arm without therapy)."""
-    data = apply_overrides(resolve(PFP), ["interventions.MST.effect.hazard_ratio=1", "interventions.FFT.effect.hazard_ratio=1"])
+    data = apply_overrides(
+        resolve(PFP), ["interventions.MST.effect.hazard_ratio=1", "interventions.FFT.effect.hazard_ratio=1"]
+    )
     data.pop("baseline")
     r = simulate(validate_data(data, PFP), draws=30, seed=3)
     np.testing.assert_array_equal(r.draws["weeks_home_treated"], r.draws["weeks_home_counterfactual"])
@@ -117,11 +135,20 @@ def test_summary_keys_and_parquet_consistency(run, tmp_path):
     out = run.to_dir(tmp_path / "run")
     summary = json.loads((out / "summary.json").read_text())
     for path in [
-        "outcomes.starts", "outcomes.weeks_out_of_care", "outcomes.time_at_home_share.treated",
-        "outcomes.time_at_home_share.counterfactual", "contract.outcome_payments_gbp", "contract.borough_paid_gbp",
-        "contract.topup_paid_gbp", "investor.capital_drawn_peak_gbp", "investor.irr", "investor.moic",
-        "commissioner.total.outcome_payments_gbp", "commissioner.total.care_costs_avoided_gbp",
-        "commissioner.total.net_savings_gbp", "government.value_gbp",
+        "outcomes.starts",
+        "outcomes.weeks_out_of_care",
+        "outcomes.time_at_home_share.treated",
+        "outcomes.time_at_home_share.counterfactual",
+        "contract.outcome_payments_gbp",
+        "contract.borough_paid_gbp",
+        "contract.topup_paid_gbp",
+        "investor.capital_drawn_peak_gbp",
+        "investor.irr",
+        "investor.moic",
+        "commissioner.total.outcome_payments_gbp",
+        "commissioner.total.care_costs_avoided_gbp",
+        "commissioner.total.net_savings_gbp",
+        "government.value_gbp",
     ]:
         node = summary
         for part in path.split("."):
@@ -147,15 +174,26 @@ def test_summary_keys_and_parquet_consistency(run, tmp_path):
 
 def test_cli_run_writes_folder_and_json(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["run", PFP, "--draws", "40", "--seed", "2", "--out", str(tmp_path / "r"), "--json", "--no-report"])
+    res = runner.invoke(
+        main, ["run", PFP, "--draws", "40", "--seed", "2", "--out", str(tmp_path / "r"), "--json", "--no-report"]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["meta"]["draws"] == 40
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".sibmodel-output.json", "cashflows.parquet", "draws.parquet", "manifest.json", "occupancy.parquet", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        ".sibmodel-output.json",
+        "cashflows.parquet",
+        "draws.parquet",
+        "manifest.json",
+        "occupancy.parquet",
+        "summary.json",
+    ]
 
 
 def test_cli_run_bad_input_leaves_nothing(tmp_path):
-    res = CliRunner().invoke(main, ["run", PFP, "--draws", "10", "--set", "care.entry.prob=2", "--out", str(tmp_path / "r")])
+    res = CliRunner().invoke(
+        main, ["run", PFP, "--draws", "10", "--set", "care.entry.prob=2", "--out", str(tmp_path / "r")]
+    )
     assert res.exit_code == 2
     assert "care.entry.prob" in res.output
     assert not (tmp_path / "r").exists()

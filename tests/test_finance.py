@@ -84,7 +84,7 @@ def _investor_like(rng, n, q):
     k = rng.integers(1, q // 2, n)
     for i in range(n):
         flows[i, : k[i]] = -rng.uniform(1e4, 1e6, k[i])
-        flows[i, k[i]:] = rng.uniform(0, 1e6, q - k[i]) * rng.uniform(0.02, 0.4)
+        flows[i, k[i] :] = rng.uniform(0, 1e6, q - k[i]) * rng.uniform(0.02, 0.4)
     return flows
 
 
@@ -222,7 +222,9 @@ def test_waterfall_hand_worked_quarterly_with_cap_and_commitment_exceeded():
     """Quarterly distributions, return capped at 1.2x drawn with half the excess to the investor.
     Quarter 0: draw 100.  Quarter 1: +90 -> room 120, pays 90.  Quarter 2: +60 -> room 30:
     30 within, 30 above, investor gets 30 + 15, 15 returned.  Commitment 80 exceeded in quarter 0 by 20."""
-    w = investor_waterfall(np.array([[0, 90, 60.0]]), np.array([[100, 0, 0.0]]), 80.0, "quarterly_after_repayment", 1.2, 0.5)
+    w = investor_waterfall(
+        np.array([[0, 90, 60.0]]), np.array([[100, 0, 0.0]]), 80.0, "quarterly_after_repayment", 1.2, 0.5
+    )
     np.testing.assert_allclose(w.drawn[0], [100, 0, 0])
     np.testing.assert_allclose(w.distributions[0], [0, 90, 45])
     c = w.columns()
@@ -243,7 +245,9 @@ def test_waterfall_never_repaid_is_a_loss():
     assert c["irr_annual"][0] < 0
 
 
-flows_st = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 12)), elements=st.floats(0, 1e6, allow_nan=False))
+flows_st = arrays(
+    np.float64, st.tuples(st.integers(1, 6), st.integers(1, 12)), elements=st.floats(0, 1e6, allow_nan=False)
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -254,7 +258,11 @@ def test_waterfall_identities(income, data, policy):
     costs = data.draw(arrays(np.float64, income.shape, elements=st.floats(0, 1e6, allow_nan=False)))
     w = investor_waterfall(income, costs, 5e5, policy)
     assert np.all(w.drawn >= 0) and np.all(w.distributions >= -1e-9)
-    np.testing.assert_allclose(w.distributions.sum(1) - w.drawn.sum(1), income.sum(1) - costs.sum(1), atol=1e-6 * (1 + income.sum() + costs.sum()))
+    np.testing.assert_allclose(
+        w.distributions.sum(1) - w.drawn.sum(1),
+        income.sum(1) - costs.sum(1),
+        atol=1e-6 * (1 + income.sum() + costs.sum()),
+    )
     if policy == "at_end":
         cum_net = np.cumsum(income - costs, axis=1)
         running = np.maximum.accumulate(np.maximum(-cum_net, 0.0), axis=1)
@@ -262,7 +270,11 @@ def test_waterfall_identities(income, data, policy):
     cap = data.draw(st.floats(1.0, 3.0))
     share = data.draw(st.floats(0.0, 1.0))
     wc = investor_waterfall(income, costs, 5e5, policy, cap, share)
-    np.testing.assert_allclose(wc.distributions.sum(1) + wc.surplus_returned - wc.drawn.sum(1), income.sum(1) - costs.sum(1), atol=1e-6 * (1 + income.sum() + costs.sum()))
+    np.testing.assert_allclose(
+        wc.distributions.sum(1) + wc.surplus_returned - wc.drawn.sum(1),
+        income.sum(1) - costs.sum(1),
+        atol=1e-6 * (1 + income.sum() + costs.sum()),
+    )
     assert np.all(wc.distributions.sum(1) <= w.distributions.sum(1) + 1e-6)
 
 

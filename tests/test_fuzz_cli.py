@@ -42,17 +42,48 @@ def _leaves(node, prefix=()):
 LEAVES = sorted(_leaves(BASE), key=str)
 
 HOSTILE = [
-    None, True, False, 0, -1, 1, 2, 0.5, 10**30, 1.0e308, -1.0e308, 1e13, 1e-300, "", "nan",
-    "=HYPERLINK(\"http://example.invalid\")", "\x1b]0;title\x07\x1b[31m", "2023-02-30", "9999-12-31",
-    dt.date(9999, 12, 31), dt.date(1900, 1, 1), [], {}, [1, 2], {"dist": "lognormal", "median": 1, "sigma": 50},
-    {"dist": "normal", "mean": 1e300, "sd": 1e300}, {"dist": "uniform", "low": 0, "high": 1e308},
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2,
+    0.5,
+    10**30,
+    1.0e308,
+    -1.0e308,
+    1e13,
+    1e-300,
+    "",
+    "nan",
+    '=HYPERLINK("http://example.invalid")',
+    "\x1b]0;title\x07\x1b[31m",
+    "2023-02-30",
+    "9999-12-31",
+    dt.date(9999, 12, 31),
+    dt.date(1900, 1, 1),
+    [],
+    {},
+    [1, 2],
+    {"dist": "lognormal", "median": 1, "sigma": 50},
+    {"dist": "normal", "mean": 1e300, "sd": 1e300},
+    {"dist": "uniform", "low": 0, "high": 1e308},
 ]
-values = st.one_of(st.sampled_from(HOSTILE), st.floats(allow_nan=False, allow_infinity=False), st.integers(-(10**6), 10**6))
+values = st.one_of(
+    st.sampled_from(HOSTILE), st.floats(allow_nan=False, allow_infinity=False), st.integers(-(10**6), 10**6)
+)
 
 SET_OVERRIDES = [
-    "timeline.contract_end=2023-02-30", "timeline.contract_end=9999-12-31", "contract.payment_lag_quarters=true",
-    "boroughs.Bexley.starts.per_quarter=1.0e+30", "care.placements.foster.weekly_cost_gbp=1.0e+308",
-    "referrals.volume_multiplier=0", "contract.tariffs.-1.payment_per_week_gbp=1", "a.b.c=1", "metadata.name==cmd",
+    "timeline.contract_end=2023-02-30",
+    "timeline.contract_end=9999-12-31",
+    "contract.payment_lag_quarters=true",
+    "boroughs.Bexley.starts.per_quarter=1.0e+30",
+    "care.placements.foster.weekly_cost_gbp=1.0e+308",
+    "referrals.volume_multiplier=0",
+    "contract.tariffs.-1.payment_per_week_gbp=1",
+    "a.b.c=1",
+    "metadata.name==cmd",
     "contract.payment_lag_quarters=0",
 ]
 
@@ -81,7 +112,11 @@ options = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=30, deadline=dt.timedelta(seconds=60), suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=30,
+    deadline=dt.timedelta(seconds=60),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(doc=mutated_scenarios(), opts=options)
 def test_run_exits_0_or_2_and_leaves_nothing_on_failure(doc, opts):
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,7 +124,18 @@ def test_run_exits_0_or_2_and_leaves_nothing_on_failure(doc, opts):
         scenario.write_text(yaml.safe_dump(doc, allow_unicode=True))
         parent = Path(tmp) / "parent"
         parent.mkdir()
-        args = ["run", str(scenario), "--draws", opts["draws"], "--seed", "1", "--out", str(parent / "r"), "--quiet", "--no-report"]
+        args = [
+            "run",
+            str(scenario),
+            "--draws",
+            opts["draws"],
+            "--seed",
+            "1",
+            "--out",
+            str(parent / "r"),
+            "--quiet",
+            "--no-report",
+        ]
         if opts["chunk"]:
             args += ["--chunk-size", opts["chunk"]]
         if opts["workers"]:

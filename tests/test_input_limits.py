@@ -74,7 +74,13 @@ def test_recursive_alias_is_refused(tmp_path):
 def test_aliases_within_the_limit_still_work(tmp_path):
     """Anchors are a feature (pfp-style shared blocks): a document that reuses one is fine."""
     data = resolve(PFP)
-    text = "x-shared: &shared " + json.dumps(data["care"]) + "\n" + yaml.safe_dump({k: v for k, v in data.items() if k != "care"}) + "care: *shared\n"
+    text = (
+        "x-shared: &shared "
+        + json.dumps(data["care"])
+        + "\n"
+        + yaml.safe_dump({k: v for k, v in data.items() if k != "care"})
+        + "care: *shared\n"
+    )
     f = tmp_path / "anchored.yaml"
     f.write_text(text)
     with pytest.raises(ScenarioError, match="x-shared"):  # the anchor's own key is unknown: the alias itself was read
@@ -221,7 +227,22 @@ def test_workers_capped_by_chunks_and_memory(monkeypatch):
 
 
 def test_workers_1000_runs_with_no_more_processes_than_chunks(tmp_path):
-    res = invoke("run", PFP, "--draws", "6", "--chunk-size", "3", "--workers", "1000", "--seed", "1", "--out", str(tmp_path / "r"), "--quiet", "--no-report")
+    res = invoke(
+        "run",
+        PFP,
+        "--draws",
+        "6",
+        "--chunk-size",
+        "3",
+        "--workers",
+        "1000",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "r"),
+        "--quiet",
+        "--no-report",
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["meta"]["workers"] == 2
 
@@ -231,16 +252,31 @@ def test_workers_1000_runs_with_no_more_processes_than_chunks(tmp_path):
     ("override", "fragments"),
     [
         ("timeline.contract_end=2023-02-30", ["timeline.contract_end", "valid date", "2023-02-30"]),
-        ("timeline.contract_end=9999-12-31", ["timeline.contract_end", "must lie in [1990-01-01, 2100-12-31]", "9999-12-31"]),
+        (
+            "timeline.contract_end=9999-12-31",
+            ["timeline.contract_end", "must lie in [1990-01-01, 2100-12-31]", "9999-12-31"],
+        ),
         ("timeline.contract_end=2080-01-01", ["timeline.contract_end", "at most 50 years"]),
-        ("boroughs.Bexley.starts.per_quarter=1.0e+9", ["boroughs.Bexley.starts.per_quarter", "[0, 100000]", "1000000000.0"]),
+        (
+            "boroughs.Bexley.starts.per_quarter=1.0e+9",
+            ["boroughs.Bexley.starts.per_quarter", "[0, 100000]", "1000000000.0"],
+        ),
         ("boroughs.Bexley.starts.per_quarter=1.0e+30", ["boroughs.Bexley.starts.per_quarter", "[0, 100000]", "1e+30"]),
-        ("care.placements.foster.weekly_cost_gbp=1.0e+308", ["care.placements.foster.weekly_cost_gbp", "[0, 1e+12]", "1e+308"]),
+        (
+            "care.placements.foster.weekly_cost_gbp=1.0e+308",
+            ["care.placements.foster.weekly_cost_gbp", "[0, 1e+12]", "1e+308"],
+        ),
         ("contract.caps.total_gbp=1.0e+308", ["contract.caps.total_gbp", "less than or equal to 1000000000000"]),
-        ("investment.commitment_gbp={dist: lognormal, median: 1000000, sigma: 30}", ["investment.commitment_gbp", "outside the allowed range"]),
+        (
+            "investment.commitment_gbp={dist: lognormal, median: 1000000, sigma: 30}",
+            ["investment.commitment_gbp", "outside the allowed range"],
+        ),
         ("contract.payment_lag_quarters=true", ["contract.payment_lag_quarters", "valid integer", "True"]),
         ("interventions.MST.therapy_weeks=true", ["interventions.MST.therapy_weeks", "valid integer"]),
-        ("contract.tariffs.-1.payment_per_week_gbp=5", ["--set", "contract.tariffs.-1", "not a valid index", "allowed 0 to"]),
+        (
+            "contract.tariffs.-1.payment_per_week_gbp=5",
+            ["--set", "contract.tariffs.-1", "not a valid index", "allowed 0 to"],
+        ),
     ],
 )
 def test_bad_values_are_input_errors(override, fragments):
@@ -298,14 +334,32 @@ def test_payments_after_the_contract_end_are_a_warning(tmp_path):
     assert f"GBP {late:,.0f}" in warning
     # no payment lag: nothing falls due after the end
     out0 = tmp_path / "r0"
-    assert invoke("run", PFP, "--draws", "10", "--seed", "4", "--out", str(out0), "--no-report", "--quiet", "--set", "contract.payment_lag_quarters=0").exit_code == 0
+    assert (
+        invoke(
+            "run",
+            PFP,
+            "--draws",
+            "10",
+            "--seed",
+            "4",
+            "--out",
+            str(out0),
+            "--no-report",
+            "--quiet",
+            "--set",
+            "contract.payment_lag_quarters=0",
+        ).exit_code
+        == 0
+    )
     assert not any("after the contract end" in w for w in json.loads((out0 / "summary.json").read_text())["warnings"])
 
 
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("saved") / "run"
-    res = CliRunner().invoke(main, ["run", PFP, "--draws", "10", "--seed", "2", "--out", str(out), "--quiet", "--no-report"])
+    res = CliRunner().invoke(
+        main, ["run", PFP, "--draws", "10", "--seed", "2", "--out", str(out), "--quiet", "--no-report"]
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -370,15 +424,22 @@ def test_stress_solve_with_a_bad_target_refused_before_running(monkeypatch, tmp_
     for target in ("investor.p_loss=abc", "investor.p_loss=nan"):
         res = invoke("stress", PFP, "--solve", "tariff", "--for", target, "--out", str(tmp_path / "s"))
         assert_input_error(res, "--for", "finite number")
-    assert_input_error(invoke("stress", PFP, "--solve", "nolever", "--for", "investor.p_loss=0.1", "--out", str(tmp_path / "s")), "unknown lever")
+    assert_input_error(
+        invoke("stress", PFP, "--solve", "nolever", "--for", "investor.p_loss=0.1", "--out", str(tmp_path / "s")),
+        "unknown lever",
+    )
     assert not (tmp_path / "s").exists()
 
 
 def test_join_checks_input_before_creating_out(tmp_path):
     out = tmp_path / "j"
-    assert_input_error(invoke("join", PFP, "--borough", "Camden", "--care-cost", "foster=abc", "--out", str(out)), "--care-cost")
+    assert_input_error(
+        invoke("join", PFP, "--borough", "Camden", "--care-cost", "foster=abc", "--out", str(out)), "--care-cost"
+    )
     assert not out.exists()
-    assert_input_error(invoke("join", PFP, "--borough", "Camden", "--like", "Nowhere", "--draws", "10", "--out", str(out)))
+    assert_input_error(
+        invoke("join", PFP, "--borough", "Camden", "--like", "Nowhere", "--draws", "10", "--out", str(out))
+    )
     assert not out.exists()
 
 

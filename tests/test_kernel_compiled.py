@@ -27,12 +27,24 @@ def _assert_same(new, old):
         for field in ("weeks_home", "weeks_in_placement", "entered_care", "n_placements", "n_breakdowns"):
             np.testing.assert_array_equal(getattr(x, field), getattr(y, field), err_msg=f"arm {a} {field}")
         for field in ("person", "state", "start", "end"):
-            np.testing.assert_array_equal(getattr(x.spells, field), getattr(y.spells, field), err_msg=f"arm {a} spells.{field}")
+            np.testing.assert_array_equal(
+                getattr(x.spells, field), getattr(y.spells, field), err_msg=f"arm {a} spells.{field}"
+            )
 
 
 #: simulate_arms's keyword-only inputs after the tables, in the order of the reference kernel's positional ones
-ARM_INPUTS = ("rows", "entry_scale", "reentry_scale", "end_prob", "breakdown_share", "escalation", "entry_mix", "reentry_mix",
-              "window_start", "window_end")
+ARM_INPUTS = (
+    "rows",
+    "entry_scale",
+    "reentry_scale",
+    "end_prob",
+    "breakdown_share",
+    "escalation",
+    "entry_mix",
+    "reentry_mix",
+    "window_start",
+    "window_end",
+)
 
 
 def _both(*args, seed):
@@ -45,7 +57,9 @@ def _both(*args, seed):
 def test_shared_cases_bit_for_bit(name):
     par = CASES[name]()
     n = 20_000
-    tables = HazardTables.from_profiles(np.stack([par.entry_hazard, par.entry_hazard * 0.4]), np.stack([par.reentry_hazard, par.reentry_hazard * 0.4]))
+    tables = HazardTables.from_profiles(
+        np.stack([par.entry_hazard, par.entry_hazard * 0.4]), np.stack([par.reentry_hazard, par.reentry_hazard * 0.4])
+    )
     ones = np.ones(n)
     args = (
         tables,
@@ -91,7 +105,19 @@ def test_heterogeneous_inputs_bit_for_bit(seed, mix_per_person):
     window_start = g.integers(0, 30, n)
     window_end = np.minimum(window_start + g.integers(0, 100, n), N_WEEKS)  # some empty windows
     arm_rows = [g.integers(0, rows, n), np.zeros(n, np.int64), np.full(n, 2, np.int64)]
-    args = (tables, arm_rows, entry_scale, reentry_scale, end_prob, breakdown, escalation, entry_mix, reentry_mix, window_start, window_end)
+    args = (
+        tables,
+        arm_rows,
+        entry_scale,
+        reentry_scale,
+        end_prob,
+        breakdown,
+        escalation,
+        entry_mix,
+        reentry_mix,
+        window_start,
+        window_end,
+    )
     _assert_same(*_both(*args, seed=seed))
 
 
@@ -111,8 +137,16 @@ def test_flat_stretches_and_short_tables_bit_for_bit():
         tables = HazardTables.from_profiles(entry, reentry)
         ones = np.ones(n)
         args = (
-            tables, [g.integers(0, 4, n), np.zeros(n, np.int64)], g.lognormal(0.0, 0.5, n), ones,
-            np.full((n, k), 0.2), np.full((n, k), 0.3), np.array([[0.5, 0.5], [0.0, 1.0]]),
-            np.array([0.6, 0.4]), np.array([0.5, 0.5]), np.zeros(n, np.int64), np.full(n, n_weeks, np.int64),
+            tables,
+            [g.integers(0, 4, n), np.zeros(n, np.int64)],
+            g.lognormal(0.0, 0.5, n),
+            ones,
+            np.full((n, k), 0.2),
+            np.full((n, k), 0.3),
+            np.array([[0.5, 0.5], [0.0, 1.0]]),
+            np.array([0.6, 0.4]),
+            np.array([0.5, 0.5]),
+            np.zeros(n, np.int64),
+            np.full(n, n_weeks, np.int64),
         )
         _assert_same(*_both(*args, seed=n_weeks))

@@ -29,7 +29,11 @@ COMMANDS = {
     "run": (["run", PFP, "--draws", "20", "--seed", "5", "--no-report", "--quiet", "--set", LAG], 20, [PFP]),
     "compare": (["compare", PFP, EFFECT_HALVED, "--draws", "20", "--seed", "5"], 20, [PFP, EFFECT_HALVED]),
     "stress": (["stress", PFP, "--draws", "20", "--seed", "5", "--set", LAG], 20, [PFP]),
-    "join": (["join", PFP, "--borough", "Croydon", "--no-break-even", "--draws", "20", "--seed", "5", "--set", LAG], 20, [PFP]),
+    "join": (
+        ["join", PFP, "--borough", "Croydon", "--no-break-even", "--draws", "20", "--seed", "5", "--set", LAG],
+        20,
+        [PFP],
+    ),
     "baseline": (["baseline", PFP, "--draws", "20", "--seed", "5", "--set", LAG], 20, [PFP]),
     "sensitivity": (["sensitivity", PFP, "--n-base", "2", "--replicates", "1", "--seed", "5", "--set", LAG], 1, [PFP]),
 }
@@ -80,7 +84,12 @@ def test_run_prints_the_seed_it_was_given(tmp_path):
 
 def test_report_rebuild_is_recorded_and_keeps_the_run_provenance(tmp_path):
     out = tmp_path / "r"
-    assert invoke("run", PFP, "--draws", "20", "--seed", "2", "--no-report", "--quiet", "--set", LAG, "--out", out).exit_code == 0
+    assert (
+        invoke(
+            "run", PFP, "--draws", "20", "--seed", "2", "--no-report", "--quiet", "--set", LAG, "--out", out
+        ).exit_code
+        == 0
+    )
     before = json.loads((out / "manifest.json").read_text())
     for _ in range(2):
         r = invoke("report", out)

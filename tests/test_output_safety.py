@@ -237,9 +237,15 @@ def test_default_outputs_of_the_workflows_and_compare_never_collide(tmp_path, mo
     shutil.copy(PFP, tmp_path / "pfp.yaml")
     for _ in range(2):
         assert invoke("baseline", "pfp.yaml", "--draws", "10", "--seed", "1").exit_code == 0
-        assert invoke("compare", "pfp.yaml", "pfp.yaml", "--draws", "10", "--seed", "1", "--workers", "1").exit_code == 0
+        assert (
+            invoke("compare", "pfp.yaml", "pfp.yaml", "--draws", "10", "--seed", "1", "--workers", "1").exit_code == 0
+        )
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
-        "baseline-pfp", "baseline-pfp-2", "compare-pfp-vs-pfp", "compare-pfp-vs-pfp-2"]
+        "baseline-pfp",
+        "baseline-pfp-2",
+        "compare-pfp-vs-pfp",
+        "compare-pfp-vs-pfp-2",
+    ]
 
 
 def test_help_says_how_default_outputs_are_named():
@@ -290,7 +296,12 @@ def test_the_fallback_swap_replaces_the_old_run(tmp_path, monkeypatch):
     out = tmp_path / "r"
     assert invoke("run", PFP, *SMALL, "--quiet", "--no-report", "--out", out).exit_code == 0
     monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
-    assert invoke("run", PFP, "--draws", "20", "--seed", "9", "--quiet", "--no-report", "--out", out, "--overwrite").exit_code == 0
+    assert (
+        invoke(
+            "run", PFP, "--draws", "20", "--seed", "9", "--quiet", "--no-report", "--out", out, "--overwrite"
+        ).exit_code
+        == 0
+    )
     assert json.loads((out / "summary.json").read_text())["meta"]["seed"] == 9
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
@@ -326,7 +337,9 @@ def test_a_swap_cut_short_by_sigkill_is_restored_by_the_next_command(tmp_path):
     staged.mkdir()
     (staged / "summary.json").write_text("{half")
     (tmp_path / f".sibmodel-spool-{host}-{pid}-89abcdef").mkdir()
-    other_host = tmp_path / f".sibmodel-spool-000000-{pid}-89abcdef"  # another machine's: its pids are not ours to judge
+    other_host = (
+        tmp_path / f".sibmodel-spool-000000-{pid}-89abcdef"
+    )  # another machine's: its pids are not ours to judge
     other_host.mkdir()
     res = invoke("run", PFP, *SMALL, "--quiet", "--no-report", "--out", tmp_path / "other")
     assert res.exit_code == 0, res.output
@@ -349,8 +362,13 @@ def test_a_second_command_on_a_locked_output_stops_at_once(tmp_path):
     out = tmp_path / "r"
     with outputs.claim(out):
         t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, "-m", "sibmodel", "run", PFP, *SMALL, "--out", str(out)],
-                             capture_output=True, text=True, cwd=ROOT, timeout=120)
+        res = subprocess.run(
+            [sys.executable, "-m", "sibmodel", "run", PFP, *SMALL, "--out", str(out)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
         assert res.returncode == 2, res.stderr
         assert "another sibmodel command is writing there" in res.stderr
         assert f"process {os.getpid()}" in res.stderr
@@ -364,9 +382,27 @@ def test_a_second_command_on_a_locked_output_stops_at_once(tmp_path):
 # --------------------------------------------------------------------------- 3. signals
 def _start_slow_run(out: Path, tmp_path: Path) -> subprocess.Popen:
     """A run with two pool workers, slow enough to be stopped mid-way; returns once its workers are busy."""
-    cmd = [sys.executable, "-m", "sibmodel", "run", PFP, "--draws", "50000", "--chunk-size", "200", "--workers", "2",
-           "--seed", "1", "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "sibmodel",
+        "run",
+        PFP,
+        "--draws",
+        "50000",
+        "--chunk-size",
+        "200",
+        "--workers",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -438,12 +474,14 @@ def test_workers_are_asked_to_die_with_their_parent():
 
     if not sys.platform.startswith("linux"):
         pytest.skip("PR_SET_PDEATHSIG is Linux only")
-    code = ("import os, signal, ctypes, sys\n"
-            "from sibmodel.engine.execution import die_with_parent\n"
-            "assert die_with_parent(os.getppid())\n"
-            "sig = ctypes.c_int()\n"
-            "assert ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0) == 0\n"  # PR_GET_PDEATHSIG
-            "print(sig.value)\n")
+    code = (
+        "import os, signal, ctypes, sys\n"
+        "from sibmodel.engine.execution import die_with_parent\n"
+        "assert die_with_parent(os.getppid())\n"
+        "sig = ctypes.c_int()\n"
+        "assert ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0) == 0\n"  # PR_GET_PDEATHSIG
+        "print(sig.value)\n"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 0, res.stderr
     assert int(res.stdout) == signal.SIGKILL

@@ -86,7 +86,9 @@ def _targets(c: np.ndarray, bucket_bounds: np.ndarray, rng: np.random.Generator)
     exact = np.concatenate([c, bucket_bounds, [0.0, -0.0]])
     t = np.concatenate([exact, np.nextafter(exact, -np.inf), np.nextafter(exact, np.inf)])
     finite_last = c[np.isfinite(c)][-1]
-    t = np.concatenate([t, rng.uniform(0.0, 1.0, 500) * finite_last, rng.uniform(0.0, 1.0, 50) * c[c > 0].min(initial=1.0)])
+    t = np.concatenate(
+        [t, rng.uniform(0.0, 1.0, 500) * finite_last, rng.uniform(0.0, 1.0, 50) * c[c > 0].min(initial=1.0)]
+    )
     return t[t <= c[-1]]
 
 
@@ -99,7 +101,9 @@ def _check_row(c: np.ndarray, n_buckets: int, rng: np.random.Generator) -> np.nd
     weeks, guessed = _search_all(tables, 1, 0, targets, start, per)
     expected = np.searchsorted(c, targets, side="left")
     bad = np.flatnonzero(weeks != expected)
-    assert bad.size == 0, f"targets {targets[bad[:5]]!r}: {weeks[bad[:5]]} != {expected[bad[:5]]} (guessed {guessed[bad[:5]]})"
+    assert bad.size == 0, (
+        f"targets {targets[bad[:5]]!r}: {weeks[bad[:5]]} != {expected[bad[:5]]} (guessed {guessed[bad[:5]]})"
+    )
     # the binary search alone agrees too (it is the fallback)
     _, bisect_only = _bucket_index(tables, n_buckets)
     bisect_only[:] = -1.0

@@ -37,7 +37,9 @@ def test_readme_validation_table_is_current():
 
 if __name__ == "__main__":  # regenerate the README block
     text = README.read_text()
-    new = re.sub(re.escape(START) + r"\n.*?\n" + re.escape(END), lambda m: f"{START}\n{current_table()}\n{END}", text, flags=re.S)
+    new = re.sub(
+        re.escape(START) + r"\n.*?\n" + re.escape(END), lambda m: f"{START}\n{current_table()}\n{END}", text, flags=re.S
+    )
     README.write_text(new)
     print("README validation table updated")
 

@@ -31,7 +31,25 @@ def content_hash(path) -> str:
 @pytest.fixture(scope="module")
 def in_process_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "run"
-    res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(out), "--quiet", "--no-report", "--workers", "1"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "run",
+            PFP,
+            "--draws",
+            "120",
+            "--seed",
+            "5",
+            "--chunk-size",
+            "30",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-report",
+            "--workers",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -39,9 +57,29 @@ def in_process_run(tmp_path_factory):
 def test_dask_local_cluster_gives_identical_draws(pfp, in_process_run, tmp_path):
     """Two Dask worker processes on loopback: draws.parquet has the same content as in process."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+    ) as cluster:
         address = cluster.scheduler_address
-        res = CliRunner().invoke(main, ["run", PFP, "--draws", "120", "--seed", "5", "--chunk-size", "30", "--out", str(tmp_path / "dask"), "--quiet", "--no-report", "--scheduler", address])
+        res = CliRunner().invoke(
+            main,
+            [
+                "run",
+                PFP,
+                "--draws",
+                "120",
+                "--seed",
+                "5",
+                "--chunk-size",
+                "30",
+                "--out",
+                str(tmp_path / "dask"),
+                "--quiet",
+                "--no-report",
+                "--scheduler",
+                address,
+            ],
+        )
         assert res.exit_code == 0, res.output
         with distributed.Client(address) as client:
             assert len(client.nthreads()) == 2
@@ -55,7 +93,9 @@ def test_dask_local_cluster_gives_identical_draws(pfp, in_process_run, tmp_path)
 def test_unreachable_scheduler_is_a_one_line_error(monkeypatch, tmp_path):
     pytest.importorskip("distributed")
     monkeypatch.setattr("sibmodel.engine.execution.CONNECT_TIMEOUT_S", 0.5)
-    res = CliRunner().invoke(main, ["run", PFP, "--draws", "10", "--out", str(tmp_path / "r"), "--scheduler", "tcp://127.0.0.1:9"])
+    res = CliRunner().invoke(
+        main, ["run", PFP, "--draws", "10", "--out", str(tmp_path / "r"), "--scheduler", "tcp://127.0.0.1:9"]
+    )
     assert res.exit_code == 2, res.output
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach a Dask scheduler"), res.output
@@ -77,7 +117,9 @@ def test_interrupt_leaves_no_folder(monkeypatch, tmp_path):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(engine, "run_chunk", interrupted)
-    res = CliRunner().invoke(main, ["run", PFP, "--draws", "100", "--chunk-size", "20", "--seed", "1", "--out", str(tmp_path / "r")])
+    res = CliRunner().invoke(
+        main, ["run", PFP, "--draws", "100", "--chunk-size", "20", "--seed", "1", "--out", str(tmp_path / "r")]
+    )
     assert res.exit_code == 130
     assert res.output.strip().splitlines() == ["interrupted: stopped, nothing was written"]
     assert list(tmp_path.iterdir()) == []
@@ -127,7 +169,10 @@ def test_streamed_draws_match_in_memory_and_have_row_groups(pfp, tmp_path):
     store = DrawStore.create(tmp_path, row_group_draws=40)
     for lo in range(0, 90, 20):
         sl = slice(lo, lo + 20)
-        store.add({k: v.to_numpy()[sl] for k, v in res.draws.drop(columns="draw").items()}, {k: v[sl] for k, v in res.series.items()})
+        store.add(
+            {k: v.to_numpy()[sl] for k, v in res.draws.drop(columns="draw").items()},
+            {k: v[sl] for k, v in res.series.items()},
+        )
     store.close()
     f = pq.ParquetFile(store.draws_path)
     assert f.num_row_groups == 3  # flushed at >= 40 buffered draws: 40, 40, then 10 on close
@@ -144,10 +189,16 @@ def test_cashflow_bands_and_summary_read_column_by_column(pfp):
     cf = res.cashflows  # computed from the store, one column at a time
     net = res.series["investor_net_cashflow_gbp"]
     np.testing.assert_allclose(cf["investor_net_cashflow_gbp_p50"], np.percentile(net, 50, axis=0), rtol=1e-12)
-    np.testing.assert_allclose(cf["investor_cumulative_net_cashflow_gbp_p5"], np.percentile(np.cumsum(net, axis=1), 5, axis=0), rtol=1e-12)
-    np.testing.assert_allclose(cf["outcome_payments_gbp_mean"], res.series["outcome_payments_gbp"].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        cf["investor_cumulative_net_cashflow_gbp_p5"], np.percentile(np.cumsum(net, axis=1), 5, axis=0), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        cf["outcome_payments_gbp_mean"], res.series["outcome_payments_gbp"].mean(axis=0), rtol=1e-12
+    )
     s = res.summary()
-    assert s["contract"]["outcome_payments_gbp"]["p95"] == pytest.approx(np.percentile(res.draws["outcome_payments_gbp"], 95), rel=1e-15)
+    assert s["contract"]["outcome_payments_gbp"]["p95"] == pytest.approx(
+        np.percentile(res.draws["outcome_payments_gbp"], 95), rel=1e-15
+    )
     assert s["meta"]["percentile_method"].startswith("exact")
 
 
@@ -162,7 +213,9 @@ def test_summary_subsamples_beyond_the_exact_limit(pfp, monkeypatch):
     x = res.draws["outcome_payments_gbp"].to_numpy()[::3]  # k = ceil(100 / 40) = 3
     assert s["contract"]["outcome_payments_gbp"]["p50"] == pytest.approx(np.percentile(x, 50), rel=1e-15)
     assert s["contract"]["outcome_payments_gbp"]["mean"] == pytest.approx(x.mean(), rel=1e-15)
-    assert s["meta"]["percentile_method"].startswith("subsample: ") and "every 3-th draw" in s["meta"]["percentile_method"]
+    assert (
+        s["meta"]["percentile_method"].startswith("subsample: ") and "every 3-th draw" in s["meta"]["percentile_method"]
+    )
 
 
 def test_store_reads_every_kth_draw_across_row_groups(tmp_path):

@@ -187,7 +187,13 @@ FIELD_CASES = [
     ),
     (
         "triangular-low-above-high",
-        _set("care", "placements", "foster", "mean_duration_weeks", {"dist": "triangular", "low": 60, "mode": 40, "high": 26}),
+        _set(
+            "care",
+            "placements",
+            "foster",
+            "mean_duration_weeks",
+            {"dist": "triangular", "low": 60, "mode": 40, "high": 26},
+        ),
         "care.placements.foster.mean_duration_weeks",
         ["low <= mode <= high", "low=60"],
     ),
@@ -253,8 +259,20 @@ def test_bad_field_is_reported_with_path_and_reason(pfp_doc, tmp_path, mutate, p
 @pytest.mark.parametrize(
     ("block", "field", "value", "path", "fragment"),
     [
-        ("timeline", "contract_end", dt.date(2017, 1, 1), "timeline.contract_end", "must be on or after referrals_close (2023-04-30)"),
-        ("timeline", "referrals_close", dt.date(2017, 12, 31), "timeline.referrals_close", "must be after programme_start (2018-02-01)"),
+        (
+            "timeline",
+            "contract_end",
+            dt.date(2017, 1, 1),
+            "timeline.contract_end",
+            "must be on or after referrals_close (2023-04-30)",
+        ),
+        (
+            "timeline",
+            "referrals_close",
+            dt.date(2017, 12, 31),
+            "timeline.referrals_close",
+            "must be after programme_start (2018-02-01)",
+        ),
     ],
     ids=["contract-ends-before-referrals-close", "referrals-close-before-start"],
 )
@@ -298,7 +316,9 @@ def test_several_problems_are_reported_at_once(pfp_doc, tmp_path):
     issues = issues_of(pfp_doc)
     assert [i.path for i in issues] == expected  # all of them, in document order
 
-    text = assert_bad_input(invoke("validate", str(dump(pfp_doc, tmp_path / "bad.yaml"))), "5 problems in the scenario", *expected)
+    text = assert_bad_input(
+        invoke("validate", str(dump(pfp_doc, tmp_path / "bad.yaml"))), "5 problems in the scenario", *expected
+    )
     assert text.count("bad.yaml: ") == 5
 
 
@@ -317,7 +337,11 @@ def test_cross_checks_are_reported_at_once(pfp_doc):
 # --------------------------------------------------------------------------- YAML-level problems
 def test_duplicate_key(tmp_path):
     path = tmp_path / "dup.yaml"
-    path.write_text(PFP_PATH.read_text().replace("  payment_lag_quarters: 1\n", "  payment_lag_quarters: 1\n  payment_lag_quarters: 4\n"))
+    path.write_text(
+        PFP_PATH.read_text().replace(
+            "  payment_lag_quarters: 1\n", "  payment_lag_quarters: 1\n  payment_lag_quarters: 4\n"
+        )
+    )
     text = assert_bad_input(invoke("validate", str(path)), "dup.yaml", "duplicate key 'payment_lag_quarters'", "line ")
     line = next(i + 1 for i, s in enumerate(path.read_text().splitlines()) if "payment_lag_quarters: 4" in s)
     assert f"line {line}," in text
@@ -328,7 +352,7 @@ def test_duplicate_key(tmp_path):
 def test_duplicate_borough_names(tmp_path):
     # boroughs is a mapping name -> borough, so a repeated name is a duplicate YAML key
     text = PFP_PATH.read_text()
-    haringey = text[text.index("  Haringey:\n"): text.index("\ninterventions:")]
+    haringey = text[text.index("  Haringey:\n") : text.index("\ninterventions:")]
     path = tmp_path / "dup_borough.yaml"
     path.write_text(text.replace(haringey, haringey + haringey.replace("2019-09-01", "2019-10-01")))
     assert_bad_input(invoke("validate", str(path)), "duplicate key 'Haringey'", "line ")
@@ -381,7 +405,9 @@ def test_python_tag_is_refused_without_side_effect(tmp_path):
 
 def test_python_tag_in_set_override_is_refused(tmp_path):
     marker = tmp_path / "pwned"
-    result = invoke("validate", str(PFP_PATH), "--set", f"metadata.name=!!python/object/apply:os.system ['touch {marker}']")
+    result = invoke(
+        "validate", str(PFP_PATH), "--set", f"metadata.name=!!python/object/apply:os.system ['touch {marker}']"
+    )
     assert_bad_input(result, "--set", "metadata.name", "refused")
     assert not marker.exists()
 
@@ -415,7 +441,9 @@ def test_extends_self(tmp_path):
 
 def test_extends_must_be_a_path(tmp_path):
     (tmp_path / "a.yaml").write_text("extends: [b.yaml]\n")
-    assert_bad_input(invoke("validate", str(tmp_path / "a.yaml")), "extends", "must be the path of another scenario file")
+    assert_bad_input(
+        invoke("validate", str(tmp_path / "a.yaml")), "extends", "must be the path of another scenario file"
+    )
 
 
 # --------------------------------------------------------------------------- --set problems
@@ -563,7 +591,8 @@ def test_set_values_are_parsed_as_yaml():
     assert s.care.entry.prob.dist == "beta" and s.care.entry.prob.source == "test"
     assert s.timeline.contract_end == dt.date(2024, 3, 31)
     assert s.contract.caps.per_borough_gbp == 1_500_000
-    # GBP 275 = GBP 10m / (350 x 104 weeks), the tariff at the cap (estimate from [GO-Lab-INDIGO-PFP] and [PFP-launch-2018])
+    # GBP 275 = GBP 10m / (350 x 104 weeks), the tariff at the cap
+    # (estimate from [GO-Lab-INDIGO-PFP] and [PFP-launch-2018])
     assert s.contract.tariffs[0].payment_per_week_gbp.value == 275
 
 
@@ -579,7 +608,12 @@ def test_set_on_an_anchored_borough_changes_only_that_borough():
     assert data["boroughs"]["Merton"] == data["boroughs"]["Bexley"]
     s = load_scenario(
         PFP_PATH,
-        ["boroughs.Bexley.starts.per_quarter=5", "boroughs.Bexley.entry_odds_ratio=1.3", "boroughs.Bexley.intervention_mix.MST=0.6", "boroughs.Bexley.intervention_mix.FFT=0.4"],
+        [
+            "boroughs.Bexley.starts.per_quarter=5",
+            "boroughs.Bexley.entry_odds_ratio=1.3",
+            "boroughs.Bexley.intervention_mix.MST=0.6",
+            "boroughs.Bexley.intervention_mix.FFT=0.4",
+        ],
     )
     assert s.boroughs["Bexley"].starts.per_quarter.value == 5
     assert s.boroughs["Bexley"].entry_odds_ratio.value == 1.3
@@ -635,7 +669,10 @@ def test_errors_survive_the_trip_back_from_a_worker_process():
     from sibmodel.exceptions import CorrelationError, Issue, ScenarioError
     from sibmodel.workflows.levers import WorkflowError
 
-    issues = [Issue("a.yaml", "boroughs.Bexley.starts.per_quarter", "must be at least 0", -3, has_given=True), Issue(None, "", "whole document")]
+    issues = [
+        Issue("a.yaml", "boroughs.Bexley.starts.per_quarter", "must be at least 0", -3, has_given=True),
+        Issue(None, "", "whole document"),
+    ]
     for cls in (ScenarioError, CorrelationError, WorkflowError):
         err = cls(issues)
         back = pickle.loads(pickle.dumps(err))

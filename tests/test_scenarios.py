@@ -78,5 +78,7 @@ def test_pfp_baseline_projection_is_the_optimistic_end(pfp_validation):
 def test_pfp_derived_rows_match_hand_arithmetic(pfp_validation):
     """The per-start rows are the published figures divided by hand: 30,533 / 410 and 30,533 / 0.894 / 410."""
     assert pfp_validation["policy.weeks_out_of_care_per_start"]["observed"] == pytest.approx(30533 / 410, abs=0.005)
-    assert pfp_validation["outcomes.tracked_weeks_per_start"]["observed"] == pytest.approx(30533 / 0.894 / 410, abs=0.005)
+    assert pfp_validation["outcomes.tracked_weeks_per_start"]["observed"] == pytest.approx(
+        30533 / 0.894 / 410, abs=0.005
+    )
     assert pfp_validation["government.value_published_method_gbp"]["observed"] == pytest.approx(30533 * 646, rel=0.002)

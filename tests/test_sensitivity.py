@@ -37,7 +37,9 @@ def test_base_sample_must_be_a_power_of_two():
 
 
 def test_correlated_inputs_form_one_group():
-    data = apply_overrides(resolve(PFP), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"])
+    data = apply_overrides(
+        resolve(PFP), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"]
+    )
     s = validate_data(data)
     paths = ["care.entry.prob", "care.reentry.prob", "referrals.volume_multiplier"]
     groups = input_groups(s, paths)
@@ -56,7 +58,9 @@ def test_scenario_sobol_small_run_is_sane():
     assert np.isfinite(res[["S1", "ST"]].to_numpy()).all()
     irr = res[res["output"] == "investor_irr"].set_index("input")
     assert irr["ST"].idxmax() in {
-        "referrals.volume_multiplier", "interventions.FFT.effect.hazard_ratio", "care.entry.prob",
+        "referrals.volume_multiplier",
+        "interventions.FFT.effect.hazard_ratio",
+        "care.entry.prob",
         "interventions.FFT.delivery.teams.Family Psychology Mutual FFT.cost_per_quarter_gbp",
     }
     # worker processes share the design points; the indices do not change
@@ -65,7 +69,9 @@ def test_scenario_sobol_small_run_is_sane():
 
 
 def test_scenario_sobol_reports_correlated_inputs_as_one_group():
-    data = apply_overrides(resolve(PFP), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"])
+    data = apply_overrides(
+        resolve(PFP), ["correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.5}]"]
+    )
     s = validate_data(data)
     res = scenario_sobol(s, n_base=2, replicates=1, seed=1, num_resamples=10)
     names = set(res["input"])

@@ -31,7 +31,14 @@ def test_spell_quarter_weeks_matches_week_by_week_count(which, by_type, windowed
     k_types = par.n_placements
     n_keys = 4 * k_types if by_type else 4
     out = spell_quarter_weeks(
-        arm, which, key_of, offset, n_keys, n_quarters, by_type=k_types if by_type else 0, window=(ws, we) if windowed else None
+        arm,
+        which,
+        key_of,
+        offset,
+        n_keys,
+        n_quarters,
+        by_type=k_types if by_type else 0,
+        window=(ws, we) if windowed else None,
     )
     brute = np.zeros((n_keys, n_quarters))
     sp = arm.spells

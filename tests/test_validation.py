@@ -21,16 +21,29 @@ def tiny(**timeline) -> dict:
     """One borough, one therapy of 18 weeks, every start in week 0 (referrals close on the second day)."""
     return {
         "metadata": {"name": "tiny", "price_year": 2020},
-        "timeline": {"programme_start": "2020-01-06", "referrals_close": "2020-01-07", "contract_end": "2021-01-04", **timeline},
+        "timeline": {
+            "programme_start": "2020-01-06",
+            "referrals_close": "2020-01-07",
+            "contract_end": "2021-01-04",
+            **timeline,
+        },
         "discounting": {"real_rate_annual": 0.0},
         "boroughs": {
-            "A": {"join_date": "2020-01-06", "starts": {"per_quarter": 130, "ramp_up_quarters": 0}, "intervention_mix": {"MST": 1.0}},
+            "A": {
+                "join_date": "2020-01-06",
+                "starts": {"per_quarter": 130, "ramp_up_quarters": 0},
+                "intervention_mix": {"MST": 1.0},
+            },
         },
         "interventions": {
             "MST": {
                 "therapy_weeks": 18,
                 "effect": {"hazard_ratio": 0.5},
-                "delivery": {"team_cost_per_quarter_gbp": 1000, "team_capacity_families_per_quarter": 1000, "variable_cost_per_family_gbp": 0},
+                "delivery": {
+                    "team_cost_per_quarter_gbp": 1000,
+                    "team_capacity_families_per_quarter": 1000,
+                    "variable_cost_per_family_gbp": 0,
+                },
             }
         },
         "care": {
@@ -65,7 +78,9 @@ def test_tracked_weeks_per_start_cut_at_contract_end():
     assert (d["weeks_out_of_care_per_start"] <= 35.0).all()
     s = r.summary()
     assert s["outcomes"]["tracked_weeks_per_start"]["p50"] == 35.0
-    assert s["policy"]["weeks_out_of_care_per_start"]["p50"] == pytest.approx(np.median(d["weeks_out_of_care"] / d["starts"]))
+    assert s["policy"]["weeks_out_of_care_per_start"]["p50"] == pytest.approx(
+        np.median(d["weeks_out_of_care"] / d["starts"])
+    )
 
 
 def test_tracked_weeks_per_start_full_window():
@@ -75,7 +90,8 @@ def test_tracked_weeks_per_start_full_window():
 
 
 def test_published_method_prices_weeks_out_of_care_at_the_cheapest_placement_per_borough():
-    """Value to government by the published method = sum over boroughs of weeks out of care x that borough's cheapest weekly cost.
+    """Value to government by the published method = sum over boroughs of weeks out of care
+    x that borough's cheapest weekly cost.
 
     With a tariff of GBP 1 a week, no cap, no top-up, no lag and no discounting, a borough's
     outcome payments are its weeks out of care, so the hand sum is
@@ -115,7 +131,13 @@ def test_validation_tables_show_the_kind():
     data = tiny()
     data["observed"] = {
         "starts": {"figure": "outcomes.starts", "value": 10, "kind": "input", "source": "x"},
-        "tracked": {"figure": "outcomes.tracked_weeks_per_start", "value": 35, "kind": "derived", "note": "hand", "source": "x"},
+        "tracked": {
+            "figure": "outcomes.tracked_weeks_per_start",
+            "value": 35,
+            "kind": "derived",
+            "note": "hand",
+            "source": "x",
+        },
     }
     rows = simulate(validate_data(data), draws=10, seed=4).summary()["validation"]
     assert [r["kind"] for r in rows] == ["input", "derived"]
@@ -130,6 +152,14 @@ def test_report_validation_section_shows_kind_and_note():
     from sibmodel.report.html import _validation_section
 
     data = tiny()
-    data["observed"] = {"tracked": {"figure": "outcomes.tracked_weeks_per_start", "value": 35, "kind": "derived", "note": "53 - 18 weeks", "source": "hand"}}
+    data["observed"] = {
+        "tracked": {
+            "figure": "outcomes.tracked_weeks_per_start",
+            "value": 35,
+            "kind": "derived",
+            "note": "53 - 18 weeks",
+            "source": "hand",
+        }
+    }
     html = _validation_section(simulate(validate_data(data), draws=10, seed=4).summary()["validation"])
     assert "<td>derived</td>" in html and "<td>53 - 18 weeks</td>" in html and "why this kind" in html

@@ -90,7 +90,12 @@ EXPECTED = {
     # the same payments arrive later: more capital for the same profit or loss, so the multiple moves towards 1
     # (lower when the investor gains, higher when it loses) and the IRR towards 0 (a loss spread over a longer
     # time is a smaller annual rate); P(loss) is unchanged
-    "payments_year_late": {"irr_p50": ("towards", 0.0), "capital_drawn_peak_p95_gbp": +1, "moic_p50": ("towards", 1.0), "p_loss": 0},
+    "payments_year_late": {
+        "irr_p50": ("towards", 0.0),
+        "capital_drawn_peak_p95_gbp": +1,
+        "moic_p50": ("towards", 1.0),
+        "p_loss": 0,
+    },
     "borough_leaves": {"irr_p50": -1, "moic_p50": -1},
     # the top-up only changes who pays: the investor receives the same, the boroughs pay more
     "no_topup": {"irr_p50": 0, "p_loss": 0, "moic_p50": 0, "commissioner_net_savings_p50_gbp": -1},
@@ -129,13 +134,22 @@ def test_each_stress_moves_investor_metrics_in_the_expected_direction(suite, nam
 
 def test_stress_suite_is_reproducible(pfp, suite):
     again = stress_suite(pfp, {"effect_halved": load_scenario(scenario_file("stress/effect_halved.yaml"))}, SETTINGS)
-    pd.testing.assert_series_equal(again.iloc[1][list(STRESS_COLUMNS)], suite[suite["scenario"] == "effect_halved"].iloc[0][list(STRESS_COLUMNS)], check_names=False)
+    pd.testing.assert_series_equal(
+        again.iloc[1][list(STRESS_COLUMNS)],
+        suite[suite["scenario"] == "effect_halved"].iloc[0][list(STRESS_COLUMNS)],
+        check_names=False,
+    )
 
 
 # --------------------------------------------------------------------------- tornado
 def test_tornado_ordering_is_stable_across_seeds(pfp):
     """Inputs whose swings differ by a factor of 3 or more keep their order with another seed."""
-    inputs = ["referrals.volume_multiplier", "interventions.FFT.effect.hazard_ratio", "care.entry.prob", "care.reentry.prob"]
+    inputs = [
+        "referrals.volume_multiplier",
+        "interventions.FFT.effect.hazard_ratio",
+        "care.entry.prob",
+        "care.reentry.prob",
+    ]
     a = tornado(pfp, RunSettings(draws=150, seed=1, chunk_size=150), inputs=inputs)
     b = tornado(pfp, RunSettings(draws=150, seed=2, chunk_size=150), inputs=inputs).set_index("input")
     assert set(a["input"]) == set(inputs)
@@ -235,7 +249,8 @@ def test_join_with_zero_referrals_changes_nothing(pfp):
 
 def test_join_candidate_placement_mix_drives_its_care_costs(pfp):
     """The same candidate with a residential-heavy placement mix avoids more care cost than with
-    a foster-only one (children's homes cost ~5x foster care, [DfE-PQ-49075] against [PSSRU-2017]), on common random numbers."""
+    a foster-only one (children's homes cost ~5x foster care, [DfE-PQ-49075] against [PSSRU-2017]),
+    on common random numbers."""
     out = {}
     for label, mix in (("foster", {"foster": 1.0}), ("residential", {"foster": 0.2, "residential": 0.8})):
         r = join_analysis(pfp, "Croydon", SETTINGS, starts_per_quarter=3.0, placement_mix=mix, break_even=False)
@@ -246,11 +261,16 @@ def test_join_candidate_placement_mix_drives_its_care_costs(pfp):
 def test_join_with_care_costs_far_above_tariff_saves_money(pfp):
     """Care costs 100x the tariff per week: avoiding care saves far more than the payments."""
     tariff = pfp.contract.tariffs[0].payment_per_week_gbp.mean()
-    block = candidate_block(pfp, "Croydon", starts_per_quarter=3.0, weekly_care_cost_gbp={k: 100 * tariff for k in pfp.care.placements})
+    block = candidate_block(
+        pfp, "Croydon", starts_per_quarter=3.0, weekly_care_cost_gbp={k: 100 * tariff for k in pfp.care.placements}
+    )
     data = without_borough(with_borough(pfp, "Croydon", block), "Croydon")
     assert set(data.boroughs) == set(pfp.boroughs)
     joined = with_borough(pfp, "Croydon", block)
-    assert all(joined.boroughs["Croydon"].weekly_care_cost_gbp[k].mean() == pytest.approx(100 * tariff) for k in pfp.care.placements)
+    assert all(
+        joined.boroughs["Croydon"].weekly_care_cost_gbp[k].mean() == pytest.approx(100 * tariff)
+        for k in pfp.care.placements
+    )
     r = join_analysis(joined, "Croydon", SETTINGS, break_even=False)
     assert r.candidate["net_savings_gbp"]["p50"] > 0
     assert r.candidate["p_net_positive"] > 0.9
@@ -266,14 +286,17 @@ def test_join_break_even_care_cost_gives_zero_median_net_saving(pfp):
     from sibmodel.workflows.join import _scale_care_costs
 
     block = candidate_block(pfp, "Croydon", starts_per_quarter=2.0)
-    rerun = settings.run(_scale_care_costs(with_borough(pfp, "Croydon", block), "Croydon", r.break_even_care_cost_factor))
+    rerun = settings.run(
+        _scale_care_costs(with_borough(pfp, "Croydon", block), "Croydon", r.break_even_care_cost_factor)
+    )
     net = np.median(rerun.draws["borough.Croydon.net_savings_gbp"])
     paid = np.median(rerun.draws["borough.Croydon.outcome_payments_gbp"])
     assert abs(net) < 0.01 * paid
 
 
 def test_join_of_an_existing_borough_keeps_its_own_team(pfp):
-    """Merton's MST team is SWLSTG [PFP-launch-2018]: with vs without Merton keeps it there, not in the first borough's team."""
+    """Merton's MST team is SWLSTG [PFP-launch-2018]: with vs without Merton
+    keeps it there, not in the first borough's team."""
     r = join_analysis(pfp, "Merton", RunSettings(draws=30, seed=1, chunk_size=30), break_even=False)
     assert "Merton" not in set(r.others["borough"])
     block = candidate_block(pfp, "Merton")
@@ -325,10 +348,34 @@ def test_cli_workflows_write_tables_and_charts(tmp_path):
     r = runner.invoke(main, ["baseline", PFP, "--draws", "50", "--seed", "1", "--out", str(tmp_path / "b")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "b" / "baseline_outcomes.csv").exists() and (tmp_path / "b" / "baseline.png").exists()
-    r = runner.invoke(main, ["join", PFP, "--borough", "Croydon", "--starts-per-quarter", "2", "--join", "2019-01-01",
-                             "--care-cost", "foster=710", "--entry-odds-ratio", "1.2",
-                             "--placement-mix", "foster=0.6", "--placement-mix", "residential=0.4",
-                             "--no-break-even", "--draws", "50", "--seed", "1", "--out", str(tmp_path / "j")])
+    r = runner.invoke(
+        main,
+        [
+            "join",
+            PFP,
+            "--borough",
+            "Croydon",
+            "--starts-per-quarter",
+            "2",
+            "--join",
+            "2019-01-01",
+            "--care-cost",
+            "foster=710",
+            "--entry-odds-ratio",
+            "1.2",
+            "--placement-mix",
+            "foster=0.6",
+            "--placement-mix",
+            "residential=0.4",
+            "--no-break-even",
+            "--draws",
+            "50",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "j"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "j" / "join.png").exists()
     r = runner.invoke(main, ["stress", PFP, "--draws", "50", "--seed", "1", "--out", str(tmp_path / "s")])
@@ -346,14 +393,26 @@ def test_cli_workflows_write_tables_and_charts(tmp_path):
     [
         (["stress", PFP, "--suite", "no/such/folder"], "stress suite must be a folder"),
         (["stress", PFP, "--no-suite", "--solve", "tariff"], "give both --solve"),
-        (["stress", PFP, "--no-suite", "--solve", "weather", "--for", "investor.p_loss=0.1", "--draws", "10"], "unknown lever"),
-        (["stress", PFP, "--no-suite", "--solve", "tariff", "--for", "investor.p_loss=lots", "--draws", "10"], "FIGURE=VALUE"),
+        (
+            ["stress", PFP, "--no-suite", "--solve", "weather", "--for", "investor.p_loss=0.1", "--draws", "10"],
+            "unknown lever",
+        ),
+        (
+            ["stress", PFP, "--no-suite", "--solve", "tariff", "--for", "investor.p_loss=lots", "--draws", "10"],
+            "FIGURE=VALUE",
+        ),
         (["join", PFP, "--borough", "Croydon", "--like", "Atlantis"], "unknown borough"),
         (["join", PFP, "--borough", "Croydon", "--join", "2030-01-01", "--draws", "10"], "join_date"),
         (["join", PFP, "--borough", "Croydon", "--care-cost", "foster", "--draws", "10"], "PLACEMENT=GBP_PER_WEEK"),
-        (["join", PFP, "--borough", "Croydon", "--care-cost", "castle=900", "--draws", "10", "--no-break-even"], "unknown placement type"),
+        (
+            ["join", PFP, "--borough", "Croydon", "--care-cost", "castle=900", "--draws", "10", "--no-break-even"],
+            "unknown placement type",
+        ),
         (["join", PFP, "--borough", "Croydon", "--placement-mix", "foster", "--draws", "10"], "PLACEMENT=SHARE"),
-        (["join", PFP, "--borough", "Croydon", "--placement-mix", "foster=0.5", "--draws", "10", "--no-break-even"], "placement_mix"),
+        (
+            ["join", PFP, "--borough", "Croydon", "--placement-mix", "foster=0.5", "--draws", "10", "--no-break-even"],
+            "placement_mix",
+        ),
         (["sensitivity", PFP, "--n-base", "100"], "power of 2"),
         (["baseline", "no/such.yaml"], "file not found"),
     ],
@@ -381,4 +440,6 @@ def test_stress_files_that_do_not_extend_the_base_are_named():
     from sibmodel.workflows.stress import stresses_not_extending
 
     assert stresses_not_extending(PFP, scenario_file("stress")) == []
-    assert set(stresses_not_extending(scenario_file("pfp_launch.yaml"), scenario_file("stress"))) == {p.name for p in (SCENARIOS / "stress").glob("*.yaml")}
+    assert set(stresses_not_extending(scenario_file("pfp_launch.yaml"), scenario_file("stress"))) == {
+        p.name for p in (SCENARIOS / "stress").glob("*.yaml")
+    }

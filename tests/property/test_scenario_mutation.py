@@ -31,10 +31,37 @@ BASE = resolve(PFP)
 # Key names worth trying: real field names (in the wrong place, or doubled) and typos of them.
 FIELD_NAMES = sorted(
     {
-        "dist", "value", "mean", "sd", "alpha", "beta", "low", "mode", "high", "median", "sigma",
-        "source", "bounds", "extends", "metric", "join_date", "leave_date", "prob", "horizon_weeks",
-        "placement_mix", "per_quarter", "total", "teams", "boroughs", "payment_lag_quarter",
-        "weekly_cost_gbp", "from_week", "relative_hazard", "figure", "inputs", "rank_corr",
+        "dist",
+        "value",
+        "mean",
+        "sd",
+        "alpha",
+        "beta",
+        "low",
+        "mode",
+        "high",
+        "median",
+        "sigma",
+        "source",
+        "bounds",
+        "extends",
+        "metric",
+        "join_date",
+        "leave_date",
+        "prob",
+        "horizon_weeks",
+        "placement_mix",
+        "per_quarter",
+        "total",
+        "teams",
+        "boroughs",
+        "payment_lag_quarter",
+        "weekly_cost_gbp",
+        "from_week",
+        "relative_hazard",
+        "figure",
+        "inputs",
+        "rank_corr",
     }
 )
 
@@ -62,7 +89,11 @@ json_like = st.recursive(
 dist_specs = st.builds(
     lambda name, params: {"dist": name, **params},
     st.sampled_from(DIST_NAMES + ("gamma",)),
-    st.dictionaries(st.sampled_from(["value", "mean", "sd", "alpha", "beta", "low", "mode", "high", "median", "sigma", "source"]), numbers, max_size=4),
+    st.dictionaries(
+        st.sampled_from(["value", "mean", "sd", "alpha", "beta", "low", "mode", "high", "median", "sigma", "source"]),
+        numbers,
+        max_size=4,
+    ),
 )
 values = st.one_of(json_like, dist_specs)
 
