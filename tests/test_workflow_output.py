@@ -11,7 +11,7 @@ from support import invoke, scenario_file
 
 from sibmodel.report.tables import LINE_WIDTH, format_cell, render_table
 
-MONEY = re.compile(r"£-?[\d,]+(\.\d\d)?m?\b")
+MONEY = re.compile(r"-?£[\d,]+(\.\d\d)?m?\b")
 RAW_MONEY = re.compile(r"(?<![£\d,.])\d{5,}(\.\d+)?(?![\d%])")  # an unformatted amount such as 1234567.8
 
 

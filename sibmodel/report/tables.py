@@ -28,10 +28,12 @@ from sibmodel.outputs import (
 
 
 def format_money(x: float | None) -> str:
-    """An amount [GBP] for tables: ``£1.23m`` from £100,000 up, else ``£12,345``; ``n/a`` for None or NaN."""
+    """An amount [GBP] for tables: ``£1.23m`` from £100,000 up, else ``£12,345``; a loss as ``-£0.27m``;
+    ``n/a`` for None or NaN."""
     if x is None or x != x:
         return "n/a"
-    return f"£{x / 1e6:,.2f}m" if abs(x) >= 1e5 else f"£{x:,.0f}"
+    sign = "-" if x < 0 and (round(abs(x) / 1e4) if abs(x) >= 1e5 else round(abs(x))) else ""
+    return f"{sign}£{abs(x) / 1e6:,.2f}m" if abs(x) >= 1e5 else f"{sign}£{abs(x):,.0f}"
 
 
 def format_percent(x: float | None) -> str:
