@@ -322,15 +322,15 @@ def build_sim(s, cases: int, seed: int):
     return sim
 
 
-def run_peer(s, cases: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Run the peer: payments [GBP] and starts per case, and the seconds ``runSim`` took (inputs drawn inside)."""
+def run_peer(s, cases: int, seed: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Run the peer: payments [GBP] and starts per case, and the wall and CPU seconds ``runSim`` took [s]."""
     sim = build_sim(s, cases, seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     sim.runSim()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     pay = np.asarray(sim.outvars["outcome_payments_gbp"].vals, dtype=float)
     starts = np.asarray(sim.outvars["starts"].vals, dtype=float)
-    return pay, starts, seconds
+    return pay, starts, seconds, cpu
 
 
 def per_start(payments: np.ndarray, starts: np.ndarray) -> tuple[float, float]:
@@ -342,14 +342,22 @@ def per_start(payments: np.ndarray, starts: np.ndarray) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- side by side
-def time_sibmodel(scenario: str, draws: int, seed: int, workers: int, out: Path) -> float:
-    """Wall time of ``sibmodel run --no-report`` in a child process [s]."""
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's finished children and theirs [s]."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def time_sibmodel(scenario: str, draws: int, seed: int, workers: int, out: Path) -> tuple[float, float]:
+    """Wall time of ``sibmodel run --no-report`` in a child process, and the CPU time of it and its workers [s]."""
     exe = str(Path(sys.executable).with_name("sibmodel"))
     cmd = [exe, "run", scenario, "--draws", str(draws), "--seed", str(seed), "--quiet", "--no-report", "--out", str(out),
            "--workers", str(workers), "--overwrite"]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu_s()
     subprocess.run(cmd, cwd=ROOT, check=True)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _children_cpu_s() - c0
 
 
 def main() -> None:
@@ -378,22 +386,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         time_sibmodel(a.scenario, 200, a.seed, 1, Path(tmp) / "warm")  # numba's cache filled: timings are warm
         for w in a.workers:
-            wall = time_sibmodel(a.scenario, a.draws, a.seed, w, Path(tmp) / "run")
-            rows.append((f"sibmodel run --no-report --workers {w}", a.draws, wall))
+            wall, cpu = time_sibmodel(a.scenario, a.draws, a.seed, w, Path(tmp) / "run")
+            rows.append((f"sibmodel run --no-report --workers {w}", a.draws, wall, cpu))
         import pandas as pd
 
         d = pd.read_parquet(Path(tmp) / "run" / "draws.parquet", columns=["outcome_payments_gbp", "starts"])
-    floor = rng_floor_s(count_random_numbers(s, a.draws, a.seed))
-    pay, starts, peer_s = run_peer(s, a.cases, a.seed)
-    rows.append(("monaco peer, one process", a.cases, peer_s))
-    peer_rate = a.cases / peer_s
-    print("\n| measure | draws or cases | wall [s] | per second | against the peer | wall / RNG floor of the run |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, n, wall in rows:
-        rate = n / wall
-        floor_n = floor * n / a.draws
-        print(f"| {label} | {n:,} | {wall:.2f} | {rate:,.0f} | {rate / peer_rate:.1f}x | {wall / floor_n:.1f}x |")
-    print(f"| RNG floor (numpy, one core) | {a.draws:,} | {floor:.2f} | {a.draws / floor:,.0f} | {a.draws / floor / peer_rate:.1f}x | 1x |")
+    n_random = count_random_numbers(s, a.draws, a.seed)
+    c0 = time.process_time()
+    floor = rng_floor_s(n_random)
+    floor_cpu = time.process_time() - c0
+    pay, starts, peer_s, peer_cpu = run_peer(s, a.cases, a.seed)
+    rows.append(("monaco peer, one process", a.cases, peer_s, peer_cpu))
+    rows.append(("RNG floor (numpy, one core, as many uniforms as the sibmodel run draws)", a.draws, floor, floor_cpu))
+    peer_wall_rate, peer_cpu_rate = a.cases / peer_s, a.cases / peer_cpu
+    print(f"\nrandom numbers one sibmodel draw consumes: {n_random / a.draws:,.0f}")
+    print("\n| measure | draws or cases | wall [s] | CPU [s] | per wall second | per CPU second | "
+          "against the peer, wall | against the peer, CPU | CPU / RNG floor's CPU, per draw |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, n, wall, cpu in rows:
+        print(f"| {label} | {n:,} | {wall:.2f} | {cpu:.2f} | {n / wall:,.0f} | {n / cpu:,.0f} | "
+              f"{n / wall / peer_wall_rate:.1f}x | {n / cpu / peer_cpu_rate:.1f}x | {(cpu / n) / (floor_cpu / a.draws):.1f}x |")
     ms, ms_se = per_start(d["outcome_payments_gbp"].to_numpy(float), d["starts"].to_numpy(float))
     mp, mp_se = per_start(pay, starts)
     z = (ms - mp) / np.hypot(ms_se, mp_se)

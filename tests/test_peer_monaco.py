@@ -27,7 +27,7 @@ import peer_monaco  # noqa: E402
 
 def test_peer_pays_the_same_per_start_as_sibmodel_within_monte_carlo_error():
     s = load_scenario(PFP)
-    pay, starts, _seconds = peer_monaco.run_peer(s, cases=60, seed=3)
+    pay, starts, _wall_s, _cpu_s = peer_monaco.run_peer(s, cases=60, seed=3)
     d = simulate(s, draws=400, seed=4).draws
     peer, peer_se = peer_monaco.per_start(pay, starts)
     ours, our_se = peer_monaco.per_start(d["outcome_payments_gbp"].to_numpy(float), d["starts"].to_numpy(float))
