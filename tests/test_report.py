@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -345,20 +344,6 @@ def test_cli_no_report_with_figures_or_svg_exits_2(tmp_path):
         res = CliRunner().invoke(main, ["run", PFP, "--draws", "5", "--out", str(tmp_path / "r"), "--no-report", *extra])
         assert res.exit_code == 2 and "--no-report" in res.output, res.output
     assert not (tmp_path / "r").exists()
-
-
-def test_figures_drawn_in_forked_processes_are_the_figures_drawn_here(saved):
-    """The report draws its figures in as many processes as there are cores (where they fork): the page must be
-    the same, byte for byte, as when every figure is drawn in this process, and each image a PNG of the figure."""
-    from sibmodel.report.html import build_report
-
-    stems = ["investor_returns", "time_at_home", "validation"]
-    here = build_report(saved, figures=stems, workers=1)
-    assert build_report(saved, figures=stems, workers=2) == here
-    assert here.count("data:image/png;base64,") == 3
-    with F.report_style():
-        png = F.to_png(F.time_at_home(saved))
-    assert base64.b64encode(png).decode("ascii") in here
 
 
 def test_figures_help_names_every_figure():

@@ -89,50 +89,13 @@ def _ratio(x) -> str:
     return "n/a" if x is None or x != x else f"{x:,.2f}"
 
 
-#: The figures being drawn by :func:`_draw_all`, read by its forked processes (which inherit them).
-_TO_DRAW: list = []
-
-
-def _draw(k: int, svg: bool) -> tuple[bytes, bytes | None]:
-    """Figure ``k`` of :data:`_TO_DRAW` drawn once as PNG, and as SVG if ``svg``."""
-    fig = _TO_DRAW[k]
-    return F.to_png(fig), F.to_svg(fig) if svg else None
-
-
-def _draw_all(figs: list, svg: bool, workers: int | None = None) -> list[tuple[bytes, bytes | None]]:
-    """Each figure drawn once as PNG (and SVG if ``svg``), in ``workers`` processes where they can be forked.
-
-    The figures are built in this process and the forked processes inherit them (and the
-    report's Matplotlib settings); only the image bytes come back, in order, the same as
-    when drawn here.  ``workers`` defaults to the usable cores; one figure, one core or a
-    platform without fork (macOS, Windows) draws here.
-    """
-    from sibmodel.engine.execution import pool_context, process_pool, usable_cores
-
-    n = min(usable_cores() if workers is None else workers, len(figs))
-    _TO_DRAW[:] = figs
-    try:
-        if n <= 1 or pool_context() is None:
-            return [_draw(k, svg) for k in range(len(figs))]
-        with process_pool(n) as pool:
-            return list(pool.map(_draw, range(len(figs)), [svg] * len(figs)))
-    finally:
-        _TO_DRAW.clear()
-
-
-def _figures_html(figs: list[tuple[str, str, object]], figure_dir: Path | None, svg: bool = False, workers: int | None = None) -> list[str]:
-    """``<figure>`` elements of ``(stem, title, Figure)``: each drawn once (:func:`_draw_all`), embedded as
-    PNG, and written to ``figure_dir`` if given (PNG, and SVG if ``svg``)."""
-    drawn = _draw_all([fig for _, _, fig in figs], svg, workers)
-    return [_figure_html(fig, title, stem, figure_dir, png, svg_bytes) for (stem, title, fig), (png, svg_bytes) in zip(figs, drawn)]
-
-
-def _figure_html(fig, title: str, stem: str, figure_dir: Path | None, png: bytes, svg: bytes | None) -> str:
-    """The figure's ``<figure>`` element with ``png`` embedded; the images written to ``figure_dir`` if given."""
+def _figure_html(fig, title: str, stem: str, figure_dir: Path | None, svg: bool = False) -> str:
+    """The figure drawn once as PNG, embedded; also written to ``figure_dir`` (and drawn as SVG if ``svg``)."""
+    png = F.to_png(fig)
     if figure_dir is not None:
         (figure_dir / f"{stem}.png").write_bytes(png)
-        if svg is not None:
-            (figure_dir / f"{stem}.svg").write_bytes(svg)
+        if svg:
+            (figure_dir / f"{stem}.svg").write_bytes(F.to_svg(fig))
     w, h = (int(round(v * F.PNG_DPI)) for v in fig.get_size_inches())
     data = base64.b64encode(png).decode("ascii")
     return (
@@ -279,7 +242,7 @@ def _page(title: str, header_html: str, sections: list[tuple[str, str, str]]) ->
     )
 
 
-def build_report(run, figure_dir: str | os.PathLike | None = None, *, figures=None, svg: bool = False, workers: int | None = None) -> str:
+def build_report(run, figure_dir: str | os.PathLike | None = None, *, figures=None, svg: bool = False) -> str:
     """The HTML report of one run.
 
     Parameters
@@ -293,8 +256,6 @@ def build_report(run, figure_dir: str | os.PathLike | None = None, *, figures=No
         ``RUN_FIGURES``, ``"all"`` or ``"none"``) [default: all].
     svg : bool
         Also write each figure as SVG (a second drawing of it) into ``figure_dir``.
-    workers : int, optional
-        Processes that draw the figures (:func:`_draw_all`) [default: the usable cores].
 
     Returns
     -------
@@ -308,7 +269,6 @@ def build_report(run, figure_dir: str | os.PathLike | None = None, *, figures=No
     if fdir is not None:
         fdir.mkdir(parents=True, exist_ok=True)
     figs: dict[str, list[str]] = {}
-    built: list[tuple[str, str, object]] = []
     with F.report_style():  # the figures' settings, once for the whole report
         for stem in chosen:
             section, title, fn = F.RUN_FIGURES[stem]
@@ -319,10 +279,7 @@ def build_report(run, figure_dir: str | os.PathLike | None = None, *, figures=No
                     f'<p class="muted">{_e(title)}: not available, the run lacks {_e(exc)} (re-run with this version of sibmodel).</p>')
                 continue
             if fig is not None:
-                built.append((stem, title, fig))
-                figs.setdefault(section, []).append(stem)
-        drawn = dict(zip([stem for stem, _, _ in built], _figures_html(built, fdir, svg, workers)))
-    figs = {section: [drawn.get(item, item) for item in items] for section, items in figs.items()}
+                figs.setdefault(section, []).append(_figure_html(fig, title, stem, fdir, svg))
 
     def with_figs(section: str, content: str) -> str:
         return content + "".join(figs.get(section, []))
@@ -479,7 +436,7 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
             "percentage points (pp). For a probability P(...) the value is the share of draws and the interval a 90% Monte Carlo "
             "confidence interval of the paired difference.</p>")
     with F.report_style():
-        figs = "".join(_figures_html(comparison.figures(), fdir, svg))
+        figs = "".join(_figure_html(fig, title, stem, fdir, svg) for stem, title, fig in comparison.figures())
     sections = [
         ("scenarios", "Scenarios", scen),
         ("headline", "Headline figures and differences", note + _table(head, rows, numeric=range(2, 9))),
