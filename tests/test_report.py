@@ -346,6 +346,23 @@ def test_cli_no_report_with_figures_or_svg_exits_2(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_report_settings_are_set_up_once_per_report(saved, monkeypatch):
+    """The Matplotlib settings are entered once around the whole report, not once per figure."""
+    from sibmodel.report import html
+
+    entered = []
+    real = F.report_style
+
+    def counting():
+        entered.append(1)
+        return real()
+
+    monkeypatch.setattr(F, "report_style", counting)
+    page = html.build_report(saved, figures=["capital_drawn", "time_at_home", "weeks_out_of_care"])
+    assert len(entered) == 1 and page.count("data:image/png;base64,") == 3
+    assert set(F.STYLE) <= set(matplotlib.rcParams)
+
+
 def test_figures_help_names_every_figure():
     """The option's help is written out (no Matplotlib import for --help); it must list RUN_FIGURES exactly."""
     from sibmodel.cli.options import figures_option
