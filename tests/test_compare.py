@@ -109,7 +109,9 @@ def test_compare_folder(pfp_vs_halved, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == [".sibmodel-output.json", "compare.csv", "compare.html", "compare.json", "figures", "manifest.json"]
     figs = sorted(p.name for p in (out / "figures").iterdir())
-    assert figs == sorted(f"{s}.{e}" for s in ("compare_distributions", "compare_cashflows", "compare_differences") for e in ("png", "svg"))
+    assert figs == sorted(f"{s}.png" for s in ("compare_distributions", "compare_cashflows", "compare_differences"))
+    with_svg = write_comparison(pfp_vs_halved, tmp_path / "cmp-svg", svg=True)  # SVG only when asked for
+    assert sorted(p.name for p in (with_svg / "figures").iterdir()) == sorted(figs + [f.replace(".png", ".svg") for f in figs])
     doc = json.loads((out / "compare.json").read_text())
     assert doc["seed"] == 5 and doc["draws"] == 60
     assert [s["file"] for s in doc["scenarios"]] == [PFP, HALVED]

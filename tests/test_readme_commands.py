@@ -18,7 +18,8 @@ here. How they are found and rewritten:
     reproduces (the README leaves the seed out to show that it is then printed; at 50 draws the
     goal seek ``--solve tariff --for investor.p_loss=0.10`` — five draws — is met on most seeds,
     not on all: with a total cap some draws lose at any tariff);
-  - every ``run`` after the README's first gets ``--no-report``: the first ``run`` and
+  - every ``run`` after the README's first gets ``--no-report``, unless it shows a report option
+    (``--figures``, ``--svg``): the first ``run`` and
     ``sibmodel report`` exercise the report, the later ``run`` commands are about something else
     (a stress scenario, ``--set``, workers, the validation table) and the report is most of a
     small run's time;
@@ -200,7 +201,8 @@ def rewrite(command: ReadmeCommand, tmp: Path, first_run: bool) -> list[str] | N
             args[at] = str(small)
     if "--seed" in options and "--seed" not in args:
         args += ["--seed", "1"]
-    if command.subcommand == "run" and not first_run and "--no-report" not in args:
+    about_the_report = {"--no-report", "--figures", "--svg"} & set(args)
+    if command.subcommand == "run" and not first_run and not about_the_report:
         args.append("--no-report")
     for option in ("--out", "--write"):
         at = _value_index(args, option)

@@ -191,7 +191,7 @@ def test_run_folder_has_report_and_figures(run_dir):
     for sid in ("investors", "boroughs", "policy", "validation", "assumptions", "manifest"):
         assert f'<section id="{sid}">' in html
     names = sorted(p.name for p in (run_dir / "figures").iterdir())
-    assert names == sorted([f"{s}.png" for s in F.RUN_FIGURES] + [f"{s}.svg" for s in F.RUN_FIGURES])
+    assert names == sorted(f"{s}.png" for s in F.RUN_FIGURES), "PNG only: SVG is written on request (--svg)"
     assert html.count('<img src="data:image/png;base64,') == len(F.RUN_FIGURES)
     # self-contained: no external URL anywhere in an attribute, no script
     assert "http://" not in html and "https://" not in html
@@ -292,6 +292,89 @@ def test_cli_run_writes_report_unless_no_report(tmp_path):
     res = runner.invoke(main, ["run", PFP, "--draws", "20", "--seed", "4", "--chunk-size", "20", "--out", str(tmp_path / "b"), "--quiet", "--no-report"])
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "b" / "report.html").exists() and not (tmp_path / "b" / "figures").exists()
+
+
+def _figure_stems(folder: Path) -> dict[str, list[str]]:
+    """File names in ``folder/figures`` by extension, without it."""
+    out: dict[str, list[str]] = {}
+    for p in sorted((folder / "figures").iterdir()):
+        out.setdefault(p.suffix, []).append(p.stem)
+    return out
+
+
+def test_cli_figures_choose_the_report_s_figures_and_svg_is_on_request(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    runner = CliRunner()
+    res = runner.invoke(main, ["report", str(copy), "--figures", "time_at_home, investor_returns", "--svg"])
+    assert res.exit_code == 0, res.output
+    # report order, whatever the order given; an SVG beside each PNG; nothing left of the earlier figures
+    assert _figure_stems(copy) == {".png": ["investor_returns", "time_at_home"], ".svg": ["investor_returns", "time_at_home"]}
+    html = (copy / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2
+    assert html.index('id="fig-investor_returns"') < html.index('id="fig-time_at_home"')
+    assert (copy / "figures" / "time_at_home.svg").read_bytes().lstrip().startswith(b"<?xml")
+    res = runner.invoke(main, ["report", str(copy), "--figures", "none"])
+    assert res.exit_code == 0, res.output
+    assert not any((copy / "figures").iterdir()) and "data:image/png" not in (copy / "report.html").read_text()
+    assert '<section id="investors">' in (copy / "report.html").read_text(), "the tables stay"
+    res = runner.invoke(main, ["report", str(copy), "--figures", "all"])
+    assert res.exit_code == 0, res.output
+    assert _figure_stems(copy) == {".png": sorted(F.RUN_FIGURES)}
+    assert (copy / "report.html").read_text() == (run_dir / "report.html").read_text()
+
+
+@pytest.mark.parametrize("given", ["investor_return", "all,validation", "none,time_at_home", ","])
+def test_cli_figures_unknown_name_exits_2_listing_the_names_allowed(given, run_dir, tmp_path):
+    before = sorted(p.name for p in (run_dir / "figures").iterdir())
+    for args in (["report", str(run_dir)], ["run", PFP, "--draws", "5", "--out", str(tmp_path / "r")]):
+        res = CliRunner().invoke(main, [*args, "--figures", given])
+        assert res.exit_code == 2, res.output
+        assert "--figures" in res.output and repr(given) in res.output
+        assert all(name in res.output for name in F.RUN_FIGURES) and "all or none alone" in res.output
+        assert "Traceback" not in res.output
+    assert not (tmp_path / "r").exists()
+    assert sorted(p.name for p in (run_dir / "figures").iterdir()) == before
+
+
+def test_cli_no_report_with_figures_or_svg_exits_2(tmp_path):
+    for extra in (["--figures", "none"], ["--svg"]):
+        res = CliRunner().invoke(main, ["run", PFP, "--draws", "5", "--out", str(tmp_path / "r"), "--no-report", *extra])
+        assert res.exit_code == 2 and "--no-report" in res.output, res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_settings_are_set_up_once_per_report(saved, monkeypatch):
+    """The Matplotlib settings are entered once around the whole report, not once per figure."""
+    from sibmodel.report import html
+
+    entered = []
+    real = F.report_style
+
+    def counting():
+        entered.append(1)
+        return real()
+
+    monkeypatch.setattr(F, "report_style", counting)
+    page = html.build_report(saved, figures=["capital_drawn", "time_at_home", "weeks_out_of_care"])
+    assert len(entered) == 1 and page.count("data:image/png;base64,") == 3
+    assert set(F.STYLE) <= set(matplotlib.rcParams)
+
+
+def test_figures_help_names_every_figure():
+    """The option's help is written out (no Matplotlib import for --help); it must list RUN_FIGURES exactly."""
+    from sibmodel.cli.options import figures_option
+
+    @figures_option
+    def f(figures):  # pragma: no cover - only its option is read
+        pass
+
+    help_text = f.__click_params__[0].help
+    listed = help_text[help_text.index("(") + 1: help_text.index(")")].split(", ")
+    assert listed == list(F.RUN_FIGURES)
+    assert F.figure_names(()) == () and F.figure_names(None) == F.figure_names("all") == tuple(F.RUN_FIGURES)
 
 
 def test_a_failing_report_leaves_no_run_folder(tmp_path, monkeypatch):

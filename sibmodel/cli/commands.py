@@ -15,10 +15,12 @@ import click
 from sibmodel.cli.options import (
     DEFAULT_OUT_HELP,
     command_line,
+    figures_option,
     overwrite_option,
     parse_assignments,
     record_command_line,
     set_option,
+    svg_option,
 )
 from sibmodel.exceptions import SibmodelError
 from sibmodel.version import __version__
@@ -124,8 +126,10 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (fixes the random streams; default 500).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html and figures/ (faster for batch runs).")
+@figures_option
+@svg_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress bar).")
-def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler, chunk_size, as_json, no_report, quiet) -> None:
+def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler, chunk_size, as_json, no_report, figures, svg, quiet) -> None:
     """Simulate SCENARIO and write the run folder (summary, draws, cashflows, manifest, report.html)."""
     from pathlib import Path
 
@@ -137,6 +141,8 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
     from sibmodel.results.run import jsonable
     from sibmodel.scenario.load import load_scenario
 
+    if no_report and (figures is not None or svg):
+        raise click.UsageError("--no-report writes no report, so --figures and --svg have nothing to choose; give one or the other (--figures none: the report without figures)")
     s = load_scenario(scenario, overrides)
     asked = Path(out_dir) if out_dir else default_output(Path(scenario).stem, overrides)
     if workers is None:
@@ -156,9 +162,9 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
             if no_report:
                 writers = ()
             else:  # matplotlib is imported only when a report is written
-                from sibmodel.report.html import run_folder_writer
+                from sibmodel.report.html import report_writer
 
-                writers = (run_folder_writer,)
+                writers = (report_writer(figures, svg),)
             res.to_dir(target, extra_writers=writers, overwrite=overwrite)
             summary = jsonable(res.summary())  # this run's own figures, as written (never re-read)
         finally:
@@ -231,11 +237,13 @@ def validation(run_dir, markdown) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path())
-def report(run_dir: str) -> None:
+@figures_option
+@svg_option
+def report(run_dir: str, figures, svg) -> None:
     """Regenerate report.html and figures/ of the saved run RUN_DIR (a folder written by `sibmodel run`)."""
     from sibmodel.report.html import regenerate
 
-    click.echo(f"Wrote {regenerate(run_dir, command_line=command_line())}")
+    click.echo(f"Wrote {regenerate(run_dir, command_line=command_line(), figures=figures, svg=svg)}")
 
 
 @main.command()
@@ -247,7 +255,8 @@ def report(run_dir: str) -> None:
 @overwrite_option
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per scenario [default: on Linux one per core, as many as fit in memory; elsewhere 1]; results do not change.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (the same for every scenario; default 500).")
-def compare(scenarios, draws, seed, out_dir, overwrite, workers, chunk_size) -> None:
+@svg_option
+def compare(scenarios, draws, seed, out_dir, overwrite, workers, chunk_size, svg) -> None:
     """Run SCENARIOS (two or more) on common random numbers and compare their headline figures."""
     from pathlib import Path
 
@@ -267,7 +276,7 @@ def compare(scenarios, draws, seed, out_dir, overwrite, workers, chunk_size) -> 
     asked = Path(out_dir) if out_dir else default_output("compare-" + "-vs-".join(safe_name(Path(p).stem) for p in scenarios))
     with claim(asked, overwrite=overwrite, numbered=out_dir is None) as target:  # locked and checked before running
         comp = run_comparison(loaded, list(scenarios), draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers or min(workers_for(x, chunk_size) for x in loaded))
-        write_comparison(comp, target, overwrite=overwrite, command_line=command_line())
+        write_comparison(comp, target, overwrite=overwrite, command_line=command_line(), svg=svg)
     click.echo(f"{draws} draws per scenario, seed {seed}")
     click.echo(format_table(comp.table))
     click.echo("")

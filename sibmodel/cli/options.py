@@ -80,3 +80,35 @@ def parse_assignments(items, option: str, expected: str, *, finite: bool = False
     if issues:
         raise (error or ScenarioError)(issues)
     return out
+
+
+def _figures_callback(ctx, param, value):
+    """``--figures`` checked as it is parsed: an unknown name exits with code 2, listing the names allowed."""
+    if value is None:
+        return None
+    from sibmodel.exceptions import ScenarioError
+    from sibmodel.report.figures import figure_names
+
+    try:
+        return figure_names(value)
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc.issues[0]).removeprefix("--figures: "), ctx, param) from None
+
+
+#: ``--figures NAMES``: the run figures the report draws (``all``, ``none`` or a comma-separated list).
+figures_option = click.option(
+    "--figures",
+    default=None,
+    metavar="NAMES|all|none",
+    callback=_figures_callback,
+    help="Figures of the report, comma-separated (investor_returns, capital_drawn, cumulative_cashflow, "
+    "outcome_payments, "
+    "borough_net_savings, time_at_home, weeks_out_of_care, baseline_decides, validation); 'none': the report's "
+    "tables only "
+    "[default: all].",
+)
+
+#: ``--svg``: write each figure as SVG too (a second drawing of each; the PNG is always written).
+svg_option = click.option(
+    "--svg", is_flag=True, help="Also write each figure as SVG into figures/ (slower: every figure is drawn twice)."
+)

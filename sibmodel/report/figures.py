@@ -566,7 +566,61 @@ RUN_FIGURES = {
 }
 
 
-def to_png(fig: Figure, dpi: int = 110) -> bytes:
+#: ``--figures`` words besides the names of :data:`RUN_FIGURES`: every figure, or none (the report's tables only).
+ALL_FIGURES, NO_FIGURES = "all", "none"
+
+#: Resolution of the PNG figures (the report embeds them at this size) [dots per inch].
+PNG_DPI = 110
+
+#: The Matplotlib settings of every report figure, set once per report by :func:`report_style`.
+#: ``svg.hashsalt`` makes the SVG element ids the same on every run; ``svg.fonttype`` "path"
+#: keeps text as outlines, so an SVG renders the same without the fonts.
+STYLE = {"savefig.dpi": PNG_DPI, "savefig.format": "png", "svg.fonttype": "path", "svg.hashsalt": "sibmodel"}
+
+
+def report_style():
+    """A context manager that applies :data:`STYLE` (around a whole report, not per figure)."""
+    return matplotlib.rc_context(STYLE)
+
+
+def figure_names(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The run figures chosen by ``--figures`` (comma-separated names, ``all`` or ``none``), in report order.
+
+    Parameters
+    ----------
+    text : str, sequence of str or None
+        ``"investor_returns,time_at_home"``, ``"all"`` (or None: every figure),
+        ``"none"`` (no figure), or a sequence of names (empty: no figure).
+
+    Returns
+    -------
+    tuple of str
+        Names of :data:`RUN_FIGURES`, in the report's order.
+
+    Raises
+    ------
+    ScenarioError
+        A name that is not a figure, listing the names allowed (exit code 2 from the command line).
+    """
+    from sibmodel.exceptions import ScenarioError
+
+    if text is None:
+        return tuple(RUN_FIGURES)
+    if isinstance(text, str):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if items in ([ALL_FIGURES], [NO_FIGURES]):
+            return tuple(RUN_FIGURES) if items == [ALL_FIGURES] else ()
+    else:
+        items = list(text)
+    bad = [t for t in items if t not in RUN_FIGURES]
+    if bad or (isinstance(text, str) and not items):
+        what = f"{', '.join(map(repr, bad))} {'is not a figure' if len(bad) == 1 else 'are not figures'} of the report" if bad else "no figure named"
+        allowed = f"a comma-separated list of {', '.join(RUN_FIGURES)}; or {ALL_FIGURES} or {NO_FIGURES} alone"
+        raise ScenarioError.one(f"{what}; allowed: {allowed}", file="--figures", given=text)
+    return tuple(name for name in RUN_FIGURES if name in items)
+
+
+def to_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)

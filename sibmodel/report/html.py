@@ -110,12 +110,14 @@ def _ratio(x) -> str:
     return "n/a" if x is None or x != x else f"{x:,.2f}"
 
 
-def _figure_html(fig, title: str, stem: str, figure_dir: Path | None) -> str:
+def _figure_html(fig, title: str, stem: str, figure_dir: Path | None, svg: bool = False) -> str:
+    """The figure drawn once as PNG, embedded; also written to ``figure_dir`` (and drawn as SVG if ``svg``)."""
     png = F.to_png(fig)
     if figure_dir is not None:
         (figure_dir / f"{stem}.png").write_bytes(png)
-        (figure_dir / f"{stem}.svg").write_bytes(F.to_svg(fig))
-    w, h = (int(round(v * 110)) for v in fig.get_size_inches())
+        if svg:
+            (figure_dir / f"{stem}.svg").write_bytes(F.to_svg(fig))
+    w, h = (int(round(v * F.PNG_DPI)) for v in fig.get_size_inches())
     data = base64.b64encode(png).decode("ascii")
     return (
         f'<figure id="fig-{_e(stem)}"><img src="data:image/png;base64,{data}" alt="{_e(title)}" width="{w}" height="{h}">'
@@ -291,7 +293,7 @@ def _page(title: str, header_html: str, sections: list[tuple[str, str, str]]) ->
     )
 
 
-def _update_section(folder, figure_dir: Path | None) -> list[tuple[str, str, str]]:
+def _update_section(folder, figure_dir: Path | None, svg: bool = False) -> list[tuple[str, str, str]]:
     """For a folder written by ``sibmodel update`` (it holds ``update.json``): the re-forecast first, the fan
     chart of cumulative payments prior against posterior with the actuals marked, and the headline figures
     before and after.  Other runs: nothing."""
@@ -307,10 +309,10 @@ def _update_section(folder, figure_dir: Path | None) -> list[tuple[str, str, str
             f"{_e(record['prior_draws'])} prior draws. Every other section of this report is the posterior; payments up to "
             f"{_e(record['observed_through'])} are the actuals, the rest is forecast.</p>")
     table = _table(["figure", "before the actuals (prior)", "after (posterior)"], update_rows(record), numeric=(1, 2))
-    return [("update", "Re-forecast from actuals", text + _figure_html(F.update_fan(record), "Re-forecast from actuals", "update_fan", figure_dir) + table)]
+    return [("update", "Re-forecast from actuals", text + _figure_html(F.update_fan(record), "Re-forecast from actuals", "update_fan", figure_dir, svg) + table)]
 
 
-def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
+def build_report(run, figure_dir: str | os.PathLike | None = None, *, figures=None, svg: bool = False) -> str:
     """The HTML report of one run.
 
     Parameters
@@ -318,28 +320,36 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
     run : Results or SavedRun
         Anything with ``.scenario``, ``.draws``, ``.cashflows``, ``.summary()``.
     figure_dir : path, optional
-        If given, each figure is also written there as PNG and SVG.
+        If given, each figure is also written there as PNG (and SVG if ``svg``).
+    figures : str or sequence of str, optional
+        The figures to draw (:func:`sibmodel.report.figures.figure_names`: names of
+        ``RUN_FIGURES``, ``"all"`` or ``"none"``) [default: all].
+    svg : bool
+        Also write each figure as SVG (a second drawing of it) into ``figure_dir``.
 
     Returns
     -------
     str
         A complete, self-contained HTML document.
     """
+    chosen = F.figure_names(figures)
     s = run.summary()
     sc = run.scenario
     fdir = Path(figure_dir) if figure_dir is not None else None
     if fdir is not None:
         fdir.mkdir(parents=True, exist_ok=True)
     figs: dict[str, list[str]] = {}
-    for stem, (section, title, fn) in F.RUN_FIGURES.items():
-        try:
-            fig = fn(run)
-        except KeyError as exc:  # a run folder written before this figure's data was saved
-            figs.setdefault(section, []).append(
-                f'<p class="muted">{_e(title)}: not available, the run lacks {_e(exc)} (re-run with this version of sibmodel).</p>')
-            continue
-        if fig is not None:
-            figs.setdefault(section, []).append(_figure_html(fig, title, stem, fdir))
+    with F.report_style():  # the figures' settings, once for the whole report
+        for stem in chosen:
+            section, title, fn = F.RUN_FIGURES[stem]
+            try:
+                fig = fn(run)
+            except KeyError as exc:  # a run folder written before this figure's data was saved
+                figs.setdefault(section, []).append(
+                    f'<p class="muted">{_e(title)}: not available, the run lacks {_e(exc)} (re-run with this version of sibmodel).</p>')
+                continue
+            if fig is not None:
+                figs.setdefault(section, []).append(_figure_html(fig, title, stem, fdir, svg))
 
     def with_figs(section: str, content: str) -> str:
         return content + "".join(figs.get(section, []))
@@ -357,7 +367,7 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
     header += _caveats(s, sc)
     for warning in s.get("warnings") or []:
         header += f'<p class="warning"><strong>Warning:</strong> {_e(warning)}</p>'
-    sections = _update_section(getattr(run, "path", None), fdir) + [
+    sections = _update_section(getattr(run, "path", None), fdir, svg) + [
         ("investors", "Investors", with_figs("investors", _investor_section(s))),
         ("boroughs", "Boroughs", with_figs("boroughs", _borough_section(s))),
         ("policy", "Policy", with_figs("policy", _baseline_note(s) + _policy_section(s))),
@@ -368,8 +378,11 @@ def build_report(run, figure_dir: str | os.PathLike | None = None) -> str:
     return _page(f"sibmodel report: {title}", header, sections)
 
 
-def write_report(run, folder: str | os.PathLike) -> Path:
-    """Write ``report.html`` and ``figures/`` (PNG and SVG) of ``run`` into ``folder``.
+def write_report(run, folder: str | os.PathLike, *, figures=None, svg: bool = False) -> Path:
+    """Write ``report.html`` and ``figures/`` (PNG; SVG too if ``svg``) of ``run`` into ``folder``.
+
+    ``figures`` chooses the figures as in :func:`build_report` [default: all]; ``figures/``
+    then holds only those (it is replaced whole, so no figure of an earlier report is left).
 
     The report and the figures are first written into a hidden staging folder
     inside ``folder`` and then swapped into place
@@ -381,7 +394,7 @@ def write_report(run, folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     tmp = make_temporary(folder, "new", "report")
     try:
-        text = build_report(run, tmp / FIGURES_DIR)
+        text = build_report(run, tmp / FIGURES_DIR, figures=figures, svg=svg)
         (tmp / REPORT_FILE).write_text(text, encoding="utf-8")
         swap_into_place(tmp / FIGURES_DIR, folder / FIGURES_DIR)
         swap_into_place(tmp / REPORT_FILE, folder / REPORT_FILE)
@@ -390,13 +403,29 @@ def write_report(run, folder: str | os.PathLike) -> Path:
     return folder / REPORT_FILE
 
 
+def report_writer(figures=None, svg: bool = False):
+    """A ``Results.to_dir`` extra writer: the report with ``figures`` (default all), PNG and, if ``svg``, SVG.
+
+    The report is built from the files just saved in the folder, so ``sibmodel report``
+    rebuilds the same page from them.
+    """
+    chosen = F.figure_names(figures)  # an unknown name fails before anything is written
+
+    def writer(folder: Path, results) -> None:
+        write_report(load_run(folder), folder, figures=chosen, svg=svg)
+
+    return writer
+
+
 def run_folder_writer(folder: Path, results) -> None:
-    """``Results.to_dir`` extra writer: the report, built from the files just saved in ``folder``."""
-    write_report(load_run(folder), folder)
+    """``Results.to_dir`` extra writer: the report with every figure, as PNG (:func:`report_writer`)."""
+    report_writer()(folder, results)
 
 
-def regenerate(run_dir: str | os.PathLike, *, command_line=None) -> Path:
+def regenerate(run_dir: str | os.PathLike, *, command_line=None, figures=None, svg: bool = False) -> Path:
     """Rebuild ``report.html`` and ``figures/`` of a saved run folder (``sibmodel report``).
+
+    ``figures`` and ``svg`` as in :func:`build_report` [default: every figure, PNG only].
 
     Only in a folder sibmodel wrote (:func:`sibmodel.results.folders.is_sibmodel_folder`), and
     under its lock (a run writing it at the same time is an error).  The rebuild is added to
@@ -424,7 +453,7 @@ def regenerate(run_dir: str | os.PathLike, *, command_line=None) -> Path:
             raise RunFolderError(f"{folder}: {', '.join(foreign[:5])} not written by sibmodel; move them out first (the report replaces {REPORT_FILE} and {FIGURES_DIR}/)")
         run = load_run(folder)
         marker = json.loads((folder / MARKER_FILE).read_text()) if (folder / MARKER_FILE).is_file() else None
-        path = write_report(run, folder)
+        path = write_report(run, folder, figures=figures, svg=svg)
         _record_rebuild(folder, command_line)
         if marker is not None:  # the report's files are sibmodel's; nothing else is added to the list
             write_marker(folder, marker.get("command", "run"), {p for p in marker.get("files", []) if not ours(p)} | {p for p in list_entries(folder) if ours(p)})
@@ -442,14 +471,16 @@ def _record_rebuild(folder: Path, command_line) -> None:
 
 
 # --------------------------------------------------------------------------- compare
-def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None) -> str:
+def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None, *, svg: bool = False) -> str:
     """The HTML report of a comparison (:class:`sibmodel.workflows.compare.Comparison`).
 
     Parameters
     ----------
     comparison : Comparison
     figure_dir : path, optional
-        If given, each overlay figure is also written there as PNG and SVG.
+        If given, each overlay figure is also written there as PNG (and SVG if ``svg``).
+    svg : bool
+        Also write each figure as SVG.
     """
     fdir = Path(figure_dir) if figure_dir is not None else None
     if fdir is not None:
@@ -475,7 +506,8 @@ def build_compare_report(comparison, figure_dir: str | os.PathLike | None = None
     note = ('<p class="muted">Differences are taken draw by draw against scenario #0 (paired); shares and probabilities differ in '
             "percentage points (pp). For a probability P(...) the value is the share of draws and the interval a 90% Monte Carlo "
             "confidence interval of the paired difference.</p>")
-    figs = "".join(_figure_html(fig, title, stem, fdir) for stem, title, fig in comparison.figures())
+    with F.report_style():
+        figs = "".join(_figure_html(fig, title, stem, fdir, svg) for stem, title, fig in comparison.figures())
     sections = [
         ("scenarios", "Scenarios", scen),
         ("headline", "Headline figures and differences", note + _table(head, rows, numeric=range(2, 9))),

@@ -256,11 +256,11 @@ def format_table(table: pd.DataFrame) -> str:
 
 
 def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, overwrite: bool = False, numbered: bool = False,
-                     command_line=None) -> Path:
+                     command_line=None, svg: bool = False) -> Path:
     """Write the comparison folder atomically (see :func:`sibmodel.results.folders.output_folder`).
 
     Files: ``compare.html`` (self-contained report), ``compare.json`` and
-    ``compare.csv`` (the table), ``figures/`` (PNG and SVG of each overlay), ``manifest.json``
+    ``compare.csv`` (the table), ``figures/`` (PNG of each overlay; SVG too if ``svg``), ``manifest.json``
     (:func:`sibmodel.results.manifest.build_manifest`; ``command_line`` as typed, if any).
     ``overwrite`` replaces an earlier sibmodel output at ``out_dir``; ``numbered``
     writes to ``<out_dir>-2``, ``-3``, ... instead when ``out_dir`` is taken.
@@ -278,7 +278,7 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, over
     )
     with output_folder(out_dir, command="compare", overwrite=overwrite, numbered=numbered, before_marker=manifest_writer(manifest)) as out:
         tmp = out.staging
-        (tmp / COMPARE_FILE).write_text(build_compare_report(comparison, tmp / "figures"), encoding="utf-8")
+        (tmp / COMPARE_FILE).write_text(build_compare_report(comparison, tmp / "figures", svg=svg), encoding="utf-8")
         records = json.loads(comparison.table.to_json(orient="records"))
         meta = comparison.runs[0].summary()["meta"]
         doc = {"scenarios": [{"name": r.scenario.metadata.name, "file": p, "scenario_hash": r.summary()["meta"].get("scenario_hash")}
