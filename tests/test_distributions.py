@@ -120,7 +120,7 @@ def test_copula_gives_requested_rank_correlation():
         "b": spec({"dist": "lognormal", "median": 1, "sigma": 0.3}),
         "c": spec({"dist": "uniform", "low": 0, "high": 1}),
     }
-    x = sample_inputs(specs, [("a", "b", 0.6), ("a", "c", -0.3)], 40_000, 99, 0)
+    x = sample_inputs(specs, [("a", "b", 0.6), ("a", "c", -0.3)], 40_000, 40_000, 99)
     rho_ab = stats.spearmanr(x["a"], x["b"]).statistic
     rho_ac = stats.spearmanr(x["a"], x["c"]).statistic
     # SE of Spearman's rho ~ (1 - rho^2) / sqrt(n): 0.003 here; allow 5 SE

@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit
 
 from sibmodel.model.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER, PathwayParams
+from sibmodel.model.philox import double_of, philox4x32, single_of
 
 #: Uniforms consumed per person per spell: duration, placement type, breakdown.
 UNIFORMS_PER_SPELL = 3
@@ -375,8 +376,9 @@ def simulate_arms(
     reentry_mix: np.ndarray,
     window_start: np.ndarray,
     window_end: np.ndarray,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None = None,
     rng_other: np.random.Generator | None = None,
+    counters: SpellCounters | None = None,
 ) -> list[ArmOutcomes]:
     """Simulate every young person in several arms on common random numbers.
 
@@ -410,6 +412,11 @@ def simulate_arms(
         without therapy leaves the treated arm the same, bit for bit); spells
         that both arms reach still share their uniforms.  Omitted, every person
         still inside some arm's window draws from ``rng``.
+    counters : SpellCounters, optional
+        Instead of ``rng`` and ``rng_other``: each person's ``k``-th spell takes its
+        uniforms from its own Philox counter (draw, quarter, index, ``k``) under its
+        borough's key, the second key once the first arm has reached its window end
+        (the same rule as ``rng_other``); a person's numbers then depend on nobody else.
 
     Returns
     -------
@@ -425,11 +432,16 @@ def simulate_arms(
     spells: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_arms)]
     active = np.arange(n, dtype=np.int64)
     n_spells = np.zeros(n_arms, dtype=np.int64)
+    spell = 0
     while active.size:
-        u = _spell_uniforms(rng, rng_other, st.t[0], k.window_end, active)
-        # -ln U once per spell, shared by the arms (home spells: the exponential
-        # target; placements: ln U = -(-ln U) exactly); numpy's log, outside the compiled loop
-        neg_log_u = -np.log(u[0])
+        if counters is not None:
+            u, neg_log_u = counters.uniforms(active, spell, st.t[0], k.window_end)
+        else:
+            u = _spell_uniforms(rng, rng_other, st.t[0], k.window_end, active)
+            # -ln U once per spell, shared by the arms (home spells: the exponential
+            # target; placements: ln U = -(-ln U) exactly); numpy's log, outside the compiled loop
+            neg_log_u = -np.log(u[0])
+        spell += 1
         buf = (
             np.empty((n_arms, active.size), np.int64),
             np.empty((n_arms, active.size), np.int8),
@@ -532,6 +544,49 @@ class _ArmState:
             n_breakdowns=self.n_break[a],
             spells=sp,
         )
+
+
+@dataclass(frozen=True)
+class SpellCounters:
+    """Where each person's spell uniforms come from: Philox keys and the person's counter words.
+
+    Parameters
+    ----------
+    keys : ndarray of uint64, shape (B, 2, 2)
+        Per borough: the key of the shared spells and the key of the other arms' own
+        spells (:func:`sibmodel.model.philox.keys_of`).
+    borough, draw_id, quarter, index : ndarray of int, shape (N,)
+        Each person's borough, draw within the run, start quarter and index within the
+        borough's quarter (:class:`sibmodel.model.referrals.People`).
+    """
+
+    keys: np.ndarray
+    borough: np.ndarray
+    draw_id: np.ndarray
+    quarter: np.ndarray
+    index: np.ndarray
+
+    def uniforms(self, active, spell, t_first, window_end):
+        """Uniforms (3, len(active)) of spell number ``spell`` and the duration's ``-ln U``."""
+        return _counter_uniforms(active, spell, self.keys, self.borough, self.draw_id, self.quarter, self.index,
+                                 t_first, window_end)
+
+
+@njit(cache=True, nogil=True)
+def _counter_uniforms(active, spell, keys, borough, draw_id, quarter, index, t_first, window_end):  # pragma: no cover - compiled
+    u = np.empty((UNIFORMS_PER_SPELL, active.size))
+    neg_log_u = np.empty(active.size)
+    for i in range(active.size):
+        p = active[i]
+        h = 0 if t_first[p] < window_end[p] else 1  # the first arm still inside its window: the shared key
+        bb = borough[p]
+        w0, w1, w2, w3 = philox4x32(keys[bb, h, 0], keys[bb, h, 1], draw_id[p], quarter[p], index[p], spell)
+        u0 = double_of(w0, w1)
+        u[0, i] = u0
+        u[1, i] = single_of(w2)
+        u[2, i] = single_of(w3)
+        neg_log_u[i] = -np.log(u0)
+    return u, neg_log_u
 
 
 def _spell_uniforms(rng, rng_other, t_first: np.ndarray, window_end: np.ndarray, active: np.ndarray) -> np.ndarray:
