@@ -120,3 +120,28 @@ def test_a_joining_borough_moves_the_others_only_through_capacity_and_caps():
     for c in paid:
         assert _same(a.columns[c][~binds], b.columns[c][~binds]), c
     assert any(not np.array_equal(a.columns[c][binds], b.columns[c][binds]) for c in paid)
+
+
+def test_join_reports_other_boroughs_unchanged_when_nothing_couples_them():
+    """`join` with team capacities lifted, no caps and no baseline block: every other borough is identical in
+    every draw, and the note says what could move them; with PFP's capacities the shared FFT team moves some."""
+    from sibmodel.workflows.join import join_analysis
+    from sibmodel.workflows.stress import RunSettings
+
+    settings = RunSettings(draws=60, seed=2, chunk_size=25)
+    free = _pfp(*LIFT_CAPACITY, *NO_CAPS, "baseline=null")
+    r = join_analysis(free, "Croydon", settings, starts_per_quarter=3.0, break_even=False)
+    assert (r.others["draws_identical_share"] == 1.0).all()
+    assert r.notes[0].startswith("Paired runs") and f"{len(free.boroughs)} of {len(free.boroughs)} other boroughs are identical" in r.notes[0]
+    coupled = join_analysis(_pfp(*NO_CAPS, "baseline=null"), "Croydon", settings, starts_per_quarter=3.0, break_even=False)
+    assert (coupled.others["draws_identical_share"] < 1.0).any() and "differ in up to" in coupled.notes[0]
+
+
+def test_compare_states_the_pairing_in_text_and_json(tmp_path):
+    from sibmodel.workflows.compare import PAIRING, format_table, run_comparison, write_comparison
+
+    s = _pfp()
+    cmp = run_comparison([s, _pfp("contract.payment_lag_quarters=3")], ["a.yaml", "b.yaml"], draws=30, seed=1)
+    assert PAIRING in format_table(cmp.table)
+    out = write_comparison(cmp, tmp_path / "cmp")
+    assert __import__("json").loads((out / "compare.json").read_text())["pairing"] == PAIRING
