@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import PFP, scenario_file
+from support import PFP
 
 from sibmodel.model.referrals import (
     QUARTER_WEEKS,
     Calendar,
-    borough_active_weeks,
     draw_starts,
     expected_starts,
     expected_starts_profile,
-    team_groups,
 )
 from sibmodel.model.sampling import sample_inputs
 from sibmodel.scenario.load import apply_overrides, resolve, validate_data

@@ -44,6 +44,7 @@ from sibmodel.model.hazards import (
     shift_logit,
 )
 from sibmodel.model.pathways import ArmOutcomes, HazardTables, SpellCounters, simulate_arms
+from sibmodel.model.philox import key_of, keys_of, uniform_pairs
 from sibmodel.model.referrals import (
     QUARTER_WEEKS,
     Calendar,
@@ -53,7 +54,6 @@ from sibmodel.model.referrals import (
     person_tracking,
     team_groups,
 )
-from sibmodel.model.philox import key_of, keys_of, uniform_pairs
 from sibmodel.model.sampling import sample_inputs
 from sibmodel.model.tally import CARE, occupancy_by_week, spell_quarter_weeks, sum_by_key
 from sibmodel.scenario.schema import Scenario, iter_quantities

@@ -220,25 +220,43 @@ def draw_starts(s: Scenario, params: dict[str, np.ndarray], draw_ids: np.ndarray
     keep = i >= 0
     for ii, members, cap, _ in team_groups(s):
         if cap is not None:
-            keep &= ~_over_capacity(d, b, i, q, prio, ii, members, int(np.floor(cap)), n_q)
+            member = np.zeros(n_b, dtype=np.bool_)
+            member[members] = True
+            _drop_over_capacity(keep, d, b, i, q, prio, ii, member, int(np.floor(cap)), n_d, n_q)
     if not keep.all():
         d, b, i, q, j, week, comp = (x[keep] for x in (d, b, i, q, j, week, comp))
     counts = np.bincount(((d * n_b + b) * n_i + i) * n_q + q, minlength=n_d * n_b * n_i * n_q).reshape(n_d, n_b, n_i, n_q)
     return People(d, b, i, q, (b * n_i + i) * n_q + q, week, counts, draw_ids[d], j, comp)
 
 
-def _over_capacity(d, b, i, q, prio, ii, members, cap, n_q) -> np.ndarray:
-    """Which starts a team of capacity ``cap`` (intervention ``ii``, boroughs ``members``) cannot take:
-    in each draw and quarter over capacity, all but the ``cap`` lowest priorities."""
-    mine = np.flatnonzero((i == ii) & np.isin(b, members))
-    cell = d[mine] * n_q + q[mine]
-    order = np.lexsort((prio[mine], cell))  # by cell, then priority
-    cell_sorted = cell[order]
-    first = np.searchsorted(cell_sorted, cell_sorted, side="left")
-    rank = np.arange(order.size) - first
-    drop = np.zeros(d.size, dtype=bool)
-    drop[mine[order[rank >= cap]]] = True
-    return drop
+@njit(cache=True, nogil=True)
+def _drop_over_capacity(keep, d, b, i, q, prio, ii, member, cap, n_d, n_q):  # pragma: no cover - compiled
+    """Clear ``keep`` for the starts a team of capacity ``cap`` (intervention ``ii``, boroughs where ``member``)
+    cannot take: in each draw and quarter over capacity, all but the ``cap`` lowest priorities (ties: the
+    earlier start)."""
+    count = np.zeros(n_d * n_q, dtype=np.int64)
+    for k in range(d.size):
+        if i[k] == ii and member[b[k]]:
+            count[d[k] * n_q + q[k]] += 1
+    first = np.zeros(n_d * n_q + 1, dtype=np.int64)
+    for c in range(n_d * n_q):
+        first[c + 1] = first[c] + (count[c] if count[c] > cap else 0)
+    if first[-1] == 0:
+        return
+    at = first[:-1].copy()
+    members = np.empty(first[-1], dtype=np.int64)
+    for k in range(d.size):
+        if i[k] == ii and member[b[k]]:
+            c = d[k] * n_q + q[k]
+            if count[c] > cap:
+                members[at[c]] = k
+                at[c] += 1
+    for c in range(n_d * n_q):
+        if count[c] > cap:
+            cell = members[first[c] : first[c + 1]]
+            order = np.argsort(prio[cell], kind="mergesort")
+            for r in range(cap, cell.size):
+                keep[cell[order[r]]] = False
 
 
 @njit(cache=True, nogil=True)

@@ -12,8 +12,6 @@ permutation keyed by the seed and the input (:func:`sibmodel.model.philox.permut
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 from scipy import stats
 
@@ -23,25 +21,6 @@ from sibmodel.scenario.quantities import Fixed, Spec
 
 #: Uniforms are kept this far from 0 and 1 so that every ppf is finite [probability].
 U_EPS = 1e-12
-
-
-def stream(entropy: int | tuple, chunk_index: int, name: str) -> np.random.Generator:
-    """The random stream for one purpose within one chunk of draws.
-
-    Equivalent to ``SeedSequence(entropy).spawn(...)[chunk_index]`` followed by a
-    child keyed by a stable hash of ``name``: independent of how chunks are scheduled.
-
-    Parameters
-    ----------
-    entropy : int or tuple of int
-        Root entropy of the run.
-    chunk_index : int
-        Index of the chunk of draws.
-    name : str
-        Purpose of the stream (``"param:care.entry.prob"``, ``"pathways"``, ...).
-    """
-    key = zlib.crc32(name.encode("utf-8"))
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(chunk_index, key))))
 
 
 def uniforms(rng: np.random.Generator, n: int, method: str = "random") -> np.ndarray:
