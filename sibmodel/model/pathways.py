@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit
 
 from sibmodel.model.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER, PathwayParams
-from sibmodel.model.philox import double_of, philox4x32, single_of
+from sibmodel.model.philox import double_of, keys_of, philox4x32, single_of
 
 #: Uniforms consumed per person per spell: duration, placement type, breakdown.
 UNIFORMS_PER_SPELL = 3
@@ -612,6 +612,7 @@ def simulate_from_params(
     window_start: int,
     window_end: int,
     seed,
+    counter_based: bool = False,
 ) -> tuple[ArmOutcomes, ArmOutcomes | None]:
     """Simulate ``n_people`` identical young people from fixed parameters.
 
@@ -630,6 +631,10 @@ def simulate_from_params(
         Tracking window [weeks since referral].
     seed : int or numpy.random.SeedSequence
         Seed of the uniforms.
+    counter_based : bool
+        Take the uniforms from Philox counters as the engine does (:class:`SpellCounters`,
+        one borough, person ``i`` at counter (0, 0, ``i``, spell)) instead of numpy's generator
+        (``seed`` then an int).
     """
     arms = [params_treated] + ([params_counterfactual] if params_counterfactual is not None else [])
     entry = np.stack([p.entry_hazard for p in arms])
@@ -650,6 +655,14 @@ def simulate_from_params(
         reentry_mix=p.reentry_mix,
         window_start=np.full(n_people, window_start, dtype=np.int64),
         window_end=np.full(n_people, window_end, dtype=np.int64),
-        rng=np.random.default_rng(seed),
+        rng=None if counter_based else np.random.default_rng(seed),
+        counters=_single_borough_counters(seed, n_people) if counter_based else None,
     )
     return out[0], (out[1] if len(out) > 1 else None)
+
+
+def _single_borough_counters(seed: int, n_people: int) -> SpellCounters:
+    """Spell counters for ``n_people`` people of one borough, draw 0 and quarter 0 (see :func:`simulate_from_params`)."""
+    keys = np.stack([keys_of(seed, purpose, [""]) for purpose in ("pathways", "pathways:counterfactual")], axis=1)
+    zeros = np.zeros(n_people, dtype=np.int64)
+    return SpellCounters(keys, zeros, zeros, zeros, np.arange(n_people, dtype=np.int64))

@@ -57,7 +57,7 @@ class RunSettings:
     seed : int
         Root seed shared by every variant (common random numbers).
     chunk_size : int
-        Draws per chunk (fixes which stream each draw uses).
+        Draws per chunk (memory and scheduling only; results do not depend on it).
     workers : int
         Local processes (does not change results).
     """
