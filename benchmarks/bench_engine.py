@@ -16,11 +16,12 @@ across fork and exec, so after the first row it reported this script's memory
 (the random-number count runs 2,000 draws in process), not the run's.
 
 The *RNG floor* is the time numpy's default generator needs, in this process,
-to produce as many random numbers as the run consumes: every number drawn from
-every stream (parameter uniforms, referral counts and weeks, cohort spreads,
-three uniforms per person per spell in the kernel), counted by wrapping the
-streams on the first 2,000 draws and scaled to the run, then generated as
-uniforms in blocks of ten million.  The engine can never be faster than that.
+to produce as many uniforms as the run consumes (parameter uniforms, referral
+counts, three per start, cohort spreads, three per person per spell in the
+kernel; :func:`count_random_numbers`), counted on the first 2,000 draws and
+scaled to the run, then generated in blocks of ten million.  The engine draws
+its numbers from Philox counters instead, but a run cannot be faster than
+producing that many uniforms.
 """
 
 from __future__ import annotations
@@ -40,43 +41,47 @@ sys.path.insert(0, str(ROOT))
 
 from sibmodel import load_scenario  # noqa: E402
 from sibmodel.engine.run import simulate  # noqa: E402
-from sibmodel.model import sampling as distributions  # noqa: E402
-
-
-class _Counting:
-    """A Generator stand-in that counts the numbers it hands out."""
-
-    def __init__(self, rng, counter):
-        self._rng = rng
-        self._counter = counter
-
-    def __getattr__(self, name):
-        method = getattr(self._rng, name)
-
-        def counted(*args, **kwargs):
-            out = method(*args, **kwargs)
-            self._counter["n"] += int(np.size(out))
-            return out
-
-        return counted
 
 
 def count_random_numbers(s, draws: int, seed: int) -> float:
-    """Random numbers one run of ``draws`` consumes (counted on up to 2,000 draws, then scaled)."""
+    """Uniforms one run of ``draws`` consumes (counted on up to 2,000 draws, then scaled).
+
+    Every number is a Philox counter (:mod:`sibmodel.model.philox`); the compiled loops that
+    use them are wrapped to count: one uniform per uncertain input and draw (two with Latin
+    hypercube sampling), two normals per cohort and draw for the cohort spread, one per
+    referral cell (two where the count is negative binomial), three per start (its
+    intervention, week and completion) and three per person and spell in the kernel.
+    """
+    import sibmodel.model.pathways as pathways
+    import sibmodel.model.referrals as referrals
+    from sibmodel.model.referrals import Calendar
+    from sibmodel.scenario.schema import iter_quantities
+
     sample = min(draws, 2000)
     counter = {"n": 0}
-    original = distributions.stream
+    real_advance, real_counts, real_expand = pathways._advance, referrals._referral_counts, referrals._expand
 
-    def wrapped(*args, **kwargs):
-        return _Counting(original(*args, **kwargs), counter)
+    def advance(active, *args):
+        counter["n"] += 3 * active.size
+        return real_advance(active, *args)
 
-    import sibmodel.engine.chunk as eng  # the chunk draws every stream (engine/chunk.py)
+    def counts(keys, draw_ids, mu, disp):
+        counter["n"] += mu.size + int(np.isfinite(disp).sum()) * mu.shape[0] * mu.shape[2]
+        return real_counts(keys, draw_ids, mu, disp)
 
-    distributions.stream, eng.stream = wrapped, wrapped
+    def expand(totals, *args):
+        counter["n"] += 3 * int(totals.sum())
+        return real_expand(totals, *args)
+
+    pathways._advance, referrals._referral_counts, referrals._expand = advance, counts, expand
     try:
         simulate(s, draws=sample, seed=seed)
     finally:
-        distributions.stream, eng.stream = original, original
+        pathways._advance, referrals._referral_counts, referrals._expand = real_advance, real_counts, real_expand
+    n_uncertain = sum(1 for _, spec in iter_quantities(s) if not spec.is_fixed)
+    per_input = 2 if s.sampling.method == "lhs" else 1
+    cohorts = len(s.boroughs) * len(s.interventions) * Calendar.of(s).n_referral_quarters
+    counter["n"] += sample * (per_input * n_uncertain + 2 * cohorts)
     return counter["n"] * draws / sample
 
 

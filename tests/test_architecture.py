@@ -131,6 +131,7 @@ def test_observable_figures_come_from_the_registry():
 #: String literals equal to an output name that are something else in that module, with the reason.
 NOT_OUTPUT_NAMES = {
     ("sibmodel.workflows.join", "starts"): "the borough block's `starts:` field of the scenario, not the column",
+    ("sibmodel.model.referrals", "starts"): "the Philox purpose keying the starts' random numbers, not the column",
     ("sibmodel.cli.progress", "draw"): "tqdm's unit name in the progress bar, not the column",
     ("sibmodel.cli.reforecast", "draw"): "the click parameter of `actuals --draw`, not the column",
 }

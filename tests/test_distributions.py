@@ -1,4 +1,4 @@
-"""Uncertain inputs: ppf mapping, truncation, copula correlation, LHS, named streams."""
+"""Uncertain inputs: ppf mapping, truncation, copula correlation, LHS, inputs per draw index."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from support import PFP
 from sibmodel.exceptions import CorrelationError, ScenarioError
 from sibmodel.model.sampling import (
     correlation_matrix,
+    input_uniforms,
     ppf,
     sample_inputs,
     spearman_to_pearson,
-    stream,
     uniforms,
     validate_correlation,
 )
@@ -120,7 +120,7 @@ def test_copula_gives_requested_rank_correlation():
         "b": spec({"dist": "lognormal", "median": 1, "sigma": 0.3}),
         "c": spec({"dist": "uniform", "low": 0, "high": 1}),
     }
-    x = sample_inputs(specs, [("a", "b", 0.6), ("a", "c", -0.3)], 40_000, 99, 0)
+    x = sample_inputs(specs, [("a", "b", 0.6), ("a", "c", -0.3)], 40_000, 40_000, 99)
     rho_ab = stats.spearmanr(x["a"], x["b"]).statistic
     rho_ac = stats.spearmanr(x["a"], x["c"]).statistic
     # SE of Spearman's rho ~ (1 - rho^2) / sqrt(n): 0.003 here; allow 5 SE
@@ -164,13 +164,18 @@ def test_lhs_is_stratified():
     assert (counts == 1).all()
 
 
-def test_streams_are_independent_of_order_and_named():
-    a1 = stream(5, 3, "param:x").random(4)
-    stream(5, 0, "param:y").random(100)
-    a2 = stream(5, 3, "param:x").random(4)
+def test_input_uniforms_are_a_function_of_seed_path_and_draw():
+    """An input's uniform in a draw does not depend on which other draws are asked for, nor their order;
+    another path, seed or draw gives another number."""
+    draws = np.array([7, 3, 900, 4])
+    a1 = input_uniforms(5, "x", draws, 1000)
+    a2 = input_uniforms(5, "x", np.arange(1000), 1000)[draws]
     np.testing.assert_array_equal(a1, a2)
-    assert not np.array_equal(a1, stream(5, 3, "param:z").random(4))
-    assert not np.array_equal(a1, stream(5, 4, "param:x").random(4))
+    for other in (input_uniforms(5, "z", draws, 1000), input_uniforms(6, "x", draws, 1000), input_uniforms(5, "x", draws + 1000, 2000)):
+        assert not np.isin(a1, other).any()
+    lhs = input_uniforms(5, "x", np.arange(1000), 1000, "lhs")
+    assert (np.bincount((lhs * 1000).astype(int), minlength=1000) == 1).all()  # one draw per stratum
+    np.testing.assert_array_equal(input_uniforms(5, "x", draws, 1000, "lhs"), lhs[draws])
 
 
 def test_closed_form_means_and_tail_masses_match_scipy():

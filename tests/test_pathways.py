@@ -63,6 +63,23 @@ def test_weekly_occupancy_matches_exact_cohort_model(case):
     assert worst <= Z + 0.5, f"{name}: worst occupancy deviation {worst:.2f} standard errors"
 
 
+@pytest.mark.parametrize("name", list(CASES))
+def test_counter_based_uniforms_match_exact_cohort_model(name):
+    """The engine's Philox uniforms (one counter per person and spell) give the exact cohort model's means
+    and weekly occupancy, within 5 standard errors, as numpy's generator does."""
+    par = CASES[name]()
+    ws, we = (0, 104) if name != "effect_with_fade" else (20, 124)
+    arm, _ = simulate_from_params(par, None, N, ws, we, seed=11, counter_based=True)
+    ex = expected_outcomes(par, ws, we)
+    _close(arm.weeks_home, ex.weeks_home, f"{name} weeks_home")
+    _close(arm.entered_care, ex.entered_care_prob, f"{name} entered care")
+    _close(arm.n_placements, ex.placements, f"{name} placements")
+    _close(arm.n_breakdowns, ex.breakdowns, f"{name} breakdowns")
+    occ = occupancy_by_week(arm, we, par.n_states) / N
+    se = np.sqrt(np.maximum(ex.occupancy * (1 - ex.occupancy), 1.0 / N) / N)
+    assert np.max(np.abs(occ - ex.occupancy) / se) <= Z + 0.5
+
+
 def test_conservation(case):
     """Every person is in exactly one state each week; tracked weeks add up to the window."""
     name, par, ws, we, arm = case

@@ -4,31 +4,44 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import PFP, scenario_file
+from support import PFP
 
 from sibmodel.model.referrals import (
     QUARTER_WEEKS,
     Calendar,
-    People,
-    _binomial,
-    borough_active_weeks,
     draw_starts,
     expected_starts,
     expected_starts_profile,
-    team_groups,
 )
-from sibmodel.model.sampling import sample_inputs, stream
+from sibmodel.model.sampling import sample_inputs
 from sibmodel.scenario.load import apply_overrides, resolve, validate_data
 from sibmodel.scenario.schema import iter_quantities
+
+
+def without_borough(data: dict, name: str):
+    """A resolved scenario's data without one borough (and without it in any team), validated."""
+    del data["boroughs"][name]
+    for iv in data["interventions"].values():
+        for team in (iv["delivery"].get("teams") or {}).values():
+            team["boroughs"] = [b for b in team["boroughs"] if b != name]
+    return validate_data(data, PFP)
 
 
 def _load(*sets):
     return validate_data(apply_overrides(resolve(PFP), list(sets)), PFP)
 
 
+#: PFP's team capacities lifted far above any quarter's starts.
+LIFT_CAPACITY = [
+    "interventions.MST.delivery.team_capacity_families_per_quarter=100000",
+    "interventions.FFT.delivery.team_capacity_families_per_quarter=100000",
+    "interventions.FFT.delivery.teams.Family Psychology Mutual FFT.capacity_families_per_quarter=100000",
+]
+
+
 def _people(s, n=2000, seed=1):
-    p = sample_inputs(dict(iter_quantities(s)), [], n, seed, 0)
-    return p, draw_starts(s, p, stream(seed, 0, "referrals"), stream(seed, 0, "weeks"))
+    p = sample_inputs(dict(iter_quantities(s)), [], n, n, seed)
+    return p, draw_starts(s, p, np.arange(n), seed)
 
 
 def test_total_mode_hits_expected_total():
@@ -89,113 +102,56 @@ def test_people_respect_dates_and_capacity():
     assert ppl.counts[:, late, mst].sum() == 0
 
 
-# --- the same draws as the plain numpy version -----------------------------------------------
+# --- counter-based draws: distributions, and each borough's starts its own ---------------------------------
 
 
-def _draw_starts_reference(s, params, rng_counts, rng_weeks):
-    """draw_starts as first written (one numpy call per step over every cell), kept as the reference:
-    gamma(k, 1.0), Poisson, sequential binomials over all cells, a hypergeometric per team member over
-    every draw x quarter, then np.repeat / np.unravel_index and the weeks."""
-    mu = expected_starts(s, params)
-    n_d, n_b, n_q = mu.shape
-    disp = np.array([b.starts.dispersion if b.starts.dispersion is not None else np.inf for b in s.boroughs.values()])
-    lam = mu.copy()
-    nb = np.isfinite(disp)
-    if nb.any():
-        k = disp[nb][None, :, None]
-        lam[:, nb, :] = rng_counts.gamma(k, 1.0, size=mu[:, nb, :].shape) * mu[:, nb, :] / k
-    total = rng_counts.poisson(lam)
-    inames = list(s.interventions)
-    n_i = len(inames)
-    mix = np.array([[b.intervention_mix.get(i, 0.0) for i in inames] for b in s.boroughs.values()])
-    counts = np.zeros((n_d, n_b, n_i, n_q), dtype=np.int64)
-    remaining = total.copy()
-    left = np.ones(n_b)
-    for ii in range(n_i):
-        p = np.clip(np.divide(mix[:, ii], left, out=np.zeros(n_b), where=left > 1e-12), 0.0, 1.0)
-        x = rng_counts.binomial(remaining, p[None, :, None])
-        counts[:, :, ii, :] = x
-        remaining = remaining - x
-        left = left - mix[:, ii]
-    for ii, members, cap, _ in team_groups(s):
-        if cap is None:
-            continue
-        sub = counts[:, members, ii, :]
-        cap_i = int(np.floor(cap))
-        tot = sub.sum(axis=1)
-        if not (tot > cap_i).any():
-            continue
-        kept = np.zeros_like(sub)
-        pool = tot.copy()
-        want = np.minimum(tot, cap_i)
-        for j in range(len(members)):
-            good = sub[:, j, :]
-            take = rng_counts.hypergeometric(good, pool - good, want)
-            kept[:, j, :] = take
-            pool = pool - good
-            want = want - take
-        counts[:, members, ii, :] = kept
-    flat = counts.ravel()
-    idx = np.repeat(np.arange(flat.size), flat)
-    d, b, i, q = np.unravel_index(idx, counts.shape)
-    active = borough_active_weeks(s)
-    lo = np.maximum(q * QUARTER_WEEKS, active[b, 0])
-    hi = np.maximum(np.minimum((q + 1) * QUARTER_WEEKS, active[b, 1]), lo + 1)
-    week = lo + np.floor(rng_weeks.random(idx.size) * (hi - lo)).astype(np.int64)
-    return People(d, b, i, q, (b * n_i + i) * n_q + q, week, counts)
+def test_intervention_mix_is_multinomial():
+    """Each start picks its intervention by the borough's mix: Bexley at MST 0.3 / FFT 0.7 gives a binomial
+    share of MST starts (within 5 SE of 0.3)."""
+    s = _load("boroughs.Bexley.intervention_mix={MST: 0.3, FFT: 0.7}", *LIFT_CAPACITY)
+    _, ppl = _people(s, 3000)
+    bex = list(s.boroughs).index("Bexley")
+    n = ppl.counts[:, bex].sum()
+    share = ppl.counts[:, bex, list(s.interventions).index("MST")].sum() / n
+    assert abs(share - 0.3) < 5 * np.sqrt(0.3 * 0.7 / n)
 
 
-@pytest.mark.parametrize(
-    "sets",
-    [
-        [],
-        ["boroughs.Bexley.intervention_mix={MST: 0.3, FFT: 0.7}", "boroughs.Newham.intervention_mix={MST: 0.1, FFT: 0.9}"],
-        ["boroughs.Bexley.intervention_mix={FFT: 0.6, MST: 0.4}", "boroughs.Newham.starts.dispersion=null"],
-        # over capacity most of the time, with samples of 10 or more (numpy's other hypergeometric method)
-        ["referrals.volume_multiplier=4", "interventions.MST.delivery.teams.Family Action MST.capacity_families_per_quarter=2",
-         "interventions.FFT.delivery.teams.Family Psychology Mutual FFT.capacity_families_per_quarter=12.5"],
-        ["referrals.volume_multiplier=0.3", "boroughs.Newham.leave_date=2019-02-01"],
-        ["interventions.FFT.delivery.teams.Family Psychology Mutual FFT.capacity_families_per_quarter=1000"],  # never over capacity
-        ["referrals.volume_multiplier=0.0001"],  # hardly any starts, often none in a chunk
-    ],
-)
-def test_draw_starts_bit_identical_to_reference(sets):
-    """Every start, week and count, and the state of both streams afterwards, as the plain numpy version."""
-    s = _load(*sets)
-    for seed, n in ((1, 500), (2, 37), (3, 1)):
-        params = sample_inputs(dict(iter_quantities(s)), [], n, seed, 0)
-        streams = [(stream(seed, 0, "referrals"), stream(seed, 0, "weeks")) for _ in range(2)]
-        ours = draw_starts(s, params, *streams[0])
-        ref = _draw_starts_reference(s, params, *streams[1])
-        for field in ("draw", "borough", "intervention", "quarter", "cohort", "referral_week", "counts"):
-            a, b = getattr(ours, field), getattr(ref, field)
-            assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), field
-        for r_ours, r_ref in zip(streams[0], streams[1]):
-            assert r_ours.bit_generator.state == r_ref.bit_generator.state
+def test_capacity_keeps_a_uniform_subset_and_moves_nobody_else():
+    """Over capacity, the kept starts are a uniformly random subset of the team's starts (the multivariate
+    hypergeometric draw): each member borough keeps, on average, capacity x its share of the cell's starts.
+    The kept people are the same people (draw, quarter, index) as without the capacity, and a cell
+    within capacity is untouched."""
+    team = "interventions.MST.delivery.teams.Family Action MST.capacity_families_per_quarter"
+    s_cap = _load("referrals.volume_multiplier=3", f"{team}=4")
+    s_free = _load("referrals.volume_multiplier=3", f"{team}=100000")
+    _, capped = _people(s_cap, 800)
+    _, free = _people(s_free, 800)
+    names = list(s_cap.boroughs)
+    fa = [names.index(b) for b in ("Newham", "Tower Hamlets", "Bexley")]
+    mst = list(s_cap.interventions).index("MST")
+    before = free.counts[:, fa, mst, :]  # (D, 3, Q)
+    after = capped.counts[:, fa, mst, :]
+    tot = before.sum(axis=1)
+    over = tot > 4
+    assert over.mean() > 0.3
+    expected = 4 * before / np.maximum(tot, 1)[:, None, :]  # hypergeometric mean per member
+    for j in range(3):
+        got, exp = after[:, j][over].sum(), expected[:, j][over].sum()
+        assert abs(got - exp) < 5 * np.sqrt(exp) + 1
+    assert np.array_equal(after.transpose(0, 2, 1)[~over], before.transpose(0, 2, 1)[~over])
+    ident = lambda p: set(zip(p.draw_id.tolist(), p.borough.tolist(), p.quarter.tolist(), p.index.tolist()))  # noqa: E731
+    assert ident(capped) < ident(free)
 
 
-def test_draw_starts_bit_identical_on_a_single_intervention_scenario():
-    s = validate_data(resolve(scenario_file("essex/essex_mst.yaml")), scenario_file("essex/essex_mst.yaml"))
-    params = sample_inputs(dict(iter_quantities(s)), [], 300, 5, 2)
-    ours = draw_starts(s, params, stream(5, 2, "r"), stream(5, 2, "w"))
-    ref = _draw_starts_reference(s, params, stream(5, 2, "r"), stream(5, 2, "w"))
-    assert ours.referral_week.tobytes() == ref.referral_week.tobytes()
-    assert ours.counts.tobytes() == ref.counts.tobytes() and ours.cohort.tobytes() == ref.cohort.tobytes()
-
-
-@pytest.mark.parametrize("buffered", [False, True])
-def test_binomial_shortcut_same_values_and_stream_state(buffered):
-    """Probabilities of only 0 and 1 skip the draws: the values and the generator's state afterwards
-    (including PCG64's buffered 32-bit half) equal numpy's binomial; other probabilities use numpy."""
-    rng = np.random.default_rng(11)
-    for p in ([0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.5, 1.0, 0.0], [0.3, 0.7, 0.999]):
-        p = np.array(p)
-        n = rng.poisson(rng.random((40, 3, 7)) * 3)
-        a, b = np.random.default_rng(7), np.random.default_rng(7)
-        if buffered:
-            a.integers(0, 10), b.integers(0, 10)  # leaves half of a 64-bit output buffered
-        ours = _binomial(a, n, p)
-        ref = b.binomial(n, p[None, :, None])
-        assert ours.dtype == ref.dtype and ours.tobytes() == ref.tobytes()
-        assert a.bit_generator.state == b.bit_generator.state
-        assert a.random() == b.random() and a.integers(0, 2**40) == b.integers(0, 2**40)
+def test_a_boroughs_starts_do_not_depend_on_the_other_boroughs():
+    """Removing a borough leaves every other borough's starts, weeks and completion uniforms the same (no
+    team capacity binding): each borough's numbers come from its own key."""
+    full = _load(*LIFT_CAPACITY)
+    less = without_borough(apply_overrides(resolve(PFP), LIFT_CAPACITY), "Haringey")
+    _, a = _people(full, 200)
+    _, b = _people(less, 200)
+    names_a, names_b = list(full.boroughs), list(less.boroughs)
+    for bn in names_b:
+        ia, ib = a.borough == names_a.index(bn), b.borough == names_b.index(bn)
+        for field in ("draw_id", "intervention", "quarter", "index", "referral_week", "completion_u"):
+            assert np.array_equal(getattr(a, field)[ia], getattr(b, field)[ib]), (bn, field)

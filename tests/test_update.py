@@ -67,7 +67,7 @@ def test_history_is_the_draw_in_draws_parquet(saved_run, pfp, draw):
     run reduced into draws.parquet (the first and last draw of a chunk, and the short last chunk)."""
     manifest = json.loads((saved_run / "manifest.json").read_text())
     row = pd.read_parquet(saved_run / "draws.parquet").iloc[draw]
-    hist = draw_history(pfp, int(manifest["seed_entropy"]), draw, manifest["draws"], manifest["chunk_size"])
+    hist = draw_history(pfp, int(manifest["seed_entropy"]), draw, manifest["draws"])
     v = hist.values[0]
     assert v[0].sum() == row["starts"]
     assert v[1].sum() == row["weeks_out_of_care"]
@@ -92,7 +92,7 @@ def test_actuals_command_round_trip(saved_run, pfp, tmp_path):
     assert len(frame) == sum(t + 1 - f for f in first)
     act = read_actuals(pfp, out)
     manifest = json.loads((saved_run / "manifest.json").read_text())
-    hist = draw_history(pfp, int(manifest["seed_entropy"]), 63, manifest["draws"], manifest["chunk_size"]).values[0]
+    hist = draw_history(pfp, int(manifest["seed_entropy"]), 63, manifest["draws"]).values[0]
     assert act.through == t
     np.testing.assert_array_equal(act.values[:, :, : t + 1], hist[:, :, : t + 1])
     assert not act.values[:, :, t + 1 :].any()

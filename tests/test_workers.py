@@ -143,7 +143,7 @@ from sibmodel.engine.allocator import keep_freed_memory
 from sibmodel.engine.chunk import run_chunk
 from sibmodel.scenario.load import load_scenario
 keep_freed_memory()
-chunk = run_chunk(load_scenario(sys.argv[1]), np.random.SeedSequence(3).entropy, 0, int(sys.argv[2]))
+chunk = run_chunk(load_scenario(sys.argv[1]), np.random.SeedSequence(3).entropy, 0, 0, int(sys.argv[2]), int(sys.argv[2]))
 with open("/proc/self/status") as f:
     peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 print(peak, int(chunk.columns["starts"].sum()))

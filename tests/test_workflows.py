@@ -235,8 +235,8 @@ def test_goal_seek_out_of_reach_and_bad_figure(pfp):
 
 # --------------------------------------------------------------------------- join
 def test_join_with_zero_referrals_changes_nothing(pfp):
-    """A borough with no referrals changes no other figure, bit for bit: the cohort spread is
-    drawn from a stream per borough (engine.run_chunk), so the other boroughs' cohorts keep their draws."""
+    """A borough with no referrals changes no other figure, bit for bit: every borough's random numbers have
+    their own key (sibmodel.model.philox), so the other boroughs keep their draws."""
     block = candidate_block(pfp, "Croydon", starts_per_quarter=0.0)
     joined = with_borough(pfp, "Croydon", block)
     assert "Croydon" in joined.interventions["FFT"].delivery.teams["Family Psychology Mutual FFT"].boroughs

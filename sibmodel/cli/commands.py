@@ -123,7 +123,7 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @set_option
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes, local or (with --scheduler local) Dask; not used with a cluster address [default: on Linux one per core, as many as fit in memory; elsewhere 1]. Output is identical for any number.")
 @click.option("--scheduler", default=None, metavar="ADDRESS|local", help="Run the chunks on Dask: 'local' starts a LocalCluster for the run; an address (tcp://host:8786) uses a running cluster. Needs sibmodel[dask].")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (fixes the random streams; default 500).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (memory only: the results do not depend on it; default 500).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html and figures/ (faster for batch runs).")
 @figures_option
@@ -254,7 +254,7 @@ def report(run_dir: str, figures, svg) -> None:
               help="Comparison folder [default: runs/compare-<A>-vs-<B>...; -2, -3, ... is added when that folder exists, so a default never replaces an earlier output].")
 @overwrite_option
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per scenario [default: on Linux one per core, as many as fit in memory; elsewhere 1]; results do not change.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (the same for every scenario; default 500).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (memory only: the results do not depend on it; default 500).")
 @svg_option
 def compare(scenarios, draws, seed, out_dir, overwrite, workers, chunk_size, svg) -> None:
     """Run SCENARIOS (two or more) on common random numbers and compare their headline figures."""

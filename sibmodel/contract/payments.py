@@ -47,9 +47,13 @@ def cap_in_time_order(amounts: np.ndarray, cap: np.ndarray | float | None) -> np
     """
     if cap is None:
         return amounts
+    cap_b = np.asarray(cap, dtype=float)[..., None] if np.ndim(cap) else float(cap)
     cum = np.cumsum(amounts, axis=-1)
-    capped = np.minimum(cum, np.asarray(cap)[..., None] if np.ndim(cap) else cap)
-    return np.diff(capped, axis=-1, prepend=0.0)
+    before = np.zeros_like(cum)  # the running total before each quarter
+    before[..., 1:] = cum[..., :-1]
+    # a quarter the cap does not reach is kept as it is, bit for bit (no cumulative sum and difference);
+    # the quarter where it binds pays what is left, later quarters nothing
+    return np.where(cum <= cap_b, amounts, np.maximum(cap_b - before, 0.0))
 
 
 def share_capped_total(amounts: np.ndarray, cap: float | None) -> np.ndarray:
@@ -62,8 +66,11 @@ def share_capped_total(amounts: np.ndarray, cap: float | None) -> np.ndarray:
         return amounts
     total = amounts.sum(axis=1)  # (D, Q)
     allowed = cap_in_time_order(total, cap)
+    binds = allowed != total  # where the cap does not bind, every borough keeps its amount, bit for bit
+    if not binds.any():
+        return amounts
     ratio = np.divide(allowed, total, out=np.zeros_like(total), where=total > 0)
-    return amounts * ratio[:, None, :]
+    return np.where(binds[:, None, :], amounts * ratio[:, None, :], amounts)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """One chunk of draws, end to end, as named stages: the model's unit of work.
 
-``run_chunk(s, entropy, k, n)`` simulates draws of chunk ``k``; every random number
-comes from streams keyed by ``(k, purpose)`` under the run's root entropy
-(:func:`sibmodel.model.sampling.stream`), so a chunk's output does not depend on which
-process runs it.  No file I/O.  The stages, each a function passing small frozen
+``run_draws(s, entropy, draw_ids, n_total)`` simulates the given draws of a run of
+``n_total`` draws; every random number is a pure function of (root entropy, purpose,
+draw index, borough, person, spell) (:mod:`sibmodel.model.philox`), so a draw's output
+does not depend on the chunk it is in, the process that runs it, nor the other draws:
+``run_draws(s, entropy, [i], n_total)`` gives draw ``i`` of the full run, bit for bit.
+``run_chunk`` runs the draws of one chunk.  No file I/O.  The stages, each a function passing small frozen
 dataclasses to the next:
 
 ``inputs`` (the uncertain inputs drawn) -> ``people`` (who starts when,
@@ -25,6 +27,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from sibmodel.contract.payments import Payments, compute_payments
 from sibmodel.model import finance
@@ -40,7 +43,8 @@ from sibmodel.model.hazards import (
     shape_profile,
     shift_logit,
 )
-from sibmodel.model.pathways import ArmOutcomes, HazardTables, simulate_arms
+from sibmodel.model.pathways import ArmOutcomes, HazardTables, SpellCounters, simulate_arms
+from sibmodel.model.philox import key_of, keys_of, uniform_pairs
 from sibmodel.model.referrals import (
     QUARTER_WEEKS,
     Calendar,
@@ -50,7 +54,7 @@ from sibmodel.model.referrals import (
     person_tracking,
     team_groups,
 )
-from sibmodel.model.sampling import sample_inputs, stream
+from sibmodel.model.sampling import sample_inputs
 from sibmodel.model.tally import CARE, occupancy_by_week, spell_quarter_weeks, sum_by_key
 from sibmodel.outputs import (
     BASELINE_CLAMPED,
@@ -145,20 +149,22 @@ def year_offset(s: Scenario) -> float:
     return (start - dt.date(s.metadata.price_year, 1, 1)).days / 365.25
 
 
-def _draw_inputs(s: Scenario, n_draws: int, entropy, chunk_index: int) -> tuple[dict, dict]:
-    """The scenario's quantities by path, and ``n_draws`` draws of each (chunk ``chunk_index``'s streams)."""
+def _draw_inputs(s: Scenario, draw_ids: np.ndarray, n_total: int, entropy) -> tuple[dict, dict]:
+    """The scenario's quantities by path, and their values in the given draws of a run of ``n_total``."""
     specs = dict(iter_quantities(s))
     corr = [(c.inputs[0], c.inputs[1], c.rank_corr) for c in s.correlations]
-    return specs, sample_inputs(specs, corr, n_draws, entropy, chunk_index, s.sampling.method)
+    return specs, sample_inputs(specs, corr, draw_ids, n_total, entropy, s.sampling.method)
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """The uncertain inputs of a chunk: ``specs`` (path -> quantity) and ``params`` (path -> ndarray (D,))."""
+    """The uncertain inputs of a chunk: ``specs`` (path -> quantity), ``params`` (path -> ndarray (D,)) and
+    ``draw_ids`` (D,), the draws' indices within the run."""
 
     specs: dict
     params: dict
     n_draws: int
+    draw_ids: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -205,23 +211,25 @@ class CareCosts:
     occupancy_sum: dict
 
 
-def stage_inputs(s: Scenario, entropy, chunk_index: int, n_draws: int) -> Inputs:
-    """Draw the chunk's uncertain inputs."""
-    specs, params = _draw_inputs(s, n_draws, entropy, chunk_index)
-    return Inputs(specs, params, n_draws)
+def stage_inputs(s: Scenario, entropy, draw_ids: np.ndarray, n_total: int) -> Inputs:
+    """Draw the uncertain inputs of the given draws of a run of ``n_total`` draws."""
+    draw_ids = np.asarray(draw_ids, dtype=np.int64)
+    specs, params = _draw_inputs(s, draw_ids, n_total, entropy)
+    return Inputs(specs, params, int(draw_ids.size), draw_ids)
 
 
-def stage_people(s: Scenario, inp: Inputs, entropy, chunk_index: int) -> People:
-    """Who starts when (referral counts and start weeks from their own streams)."""
-    return draw_starts(s, inp.params, stream(entropy, chunk_index, "referrals"), stream(entropy, chunk_index, "start_weeks"))
+def stage_people(s: Scenario, inp: Inputs, entropy) -> People:
+    """Who starts when (:func:`sibmodel.model.referrals.draw_starts`: counters per draw and borough)."""
+    return draw_starts(s, inp.params, inp.draw_ids, entropy)
 
 
-def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy, chunk_index: int) -> Pathway:
+def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy) -> Pathway:
     """Each person's hazard scales, placement endings, breakdowns, escalation and mixes.
 
     The cohort spread is one normal per draw x cohort for entry/re-entry and one for breakdowns,
-    from a stream per borough (cohorts are numbered borough-major), so that adding or removing a
-    borough leaves the other boroughs' cohorts unchanged.
+    from counters (draw, cohort within the borough) under a key per borough (cohorts are
+    numbered borough-major), so that adding or removing a borough leaves the other boroughs'
+    cohorts unchanged.
     """
     cal = Calendar.of(s)
     params, n_draws = inp.params, inp.n_draws
@@ -230,9 +238,9 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy, chunk_index
     n_cohorts = len(bnames) * n_i * cal.n_referral_quarters
     d, b = people.draw, people.borough
     per_borough = n_i * cal.n_referral_quarters
+    cells = (inp.draw_ids[:, None], np.arange(per_borough)[None, :])
     z = np.concatenate(
-        [stream(entropy, chunk_index, f"cohort_spread:{bn}").standard_normal((2, n_draws, per_borough)) for bn in bnames],
-        axis=2,
+        [special.ndtri(uniform_pairs(key_of(entropy, "cohort_spread", bn), *cells)) for bn in bnames], axis=2,
     ).reshape(2, n_draws, n_cohorts)
     spread = s.care.cohort_spread
     odds = np.stack([params[f"boroughs.{n}.entry_odds_ratio"] for n in bnames], axis=1)  # (D, B)
@@ -261,7 +269,7 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy, chunk_index
     return Pathway(entry_scale, reentry_scale, end_prob, breakdown, escalation, entry_mix, reentry_mix, mix_by_borough)
 
 
-def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy, chunk_index: int) -> Arms:
+def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy) -> Arms:
     """Both arms on common random numbers: effect profiles per (draw, intervention[, completer]), the arm
     without therapy scaled to the baseline (:mod:`sibmodel.model.counterfactual`) when the scenario has one."""
     cal = Calendar.of(s)
@@ -276,9 +284,9 @@ def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy, c
     hr = np.stack([params[f"interventions.{n}.effect.hazard_ratio"] for n in inames], axis=1)  # (D, I)
     completed = None
     if any(iv.completion is not None for iv in s.interventions.values()):
-        # rows per (draw, intervention, completer / non-completer); completion from its own stream
+        # rows per (draw, intervention, completer / non-completer); completion by the person's own uniform
         comp_share, nc_share = completion_params(s, params, n_draws)  # (D, I) each
-        completed = stream(entropy, chunk_index, "completion").random(people.n) < comp_share[d, i_]
+        completed = people.completion_u < comp_share[d, i_]  # the person's own uniform (referrals.draw_starts)
         hr_rows = np.stack([hr, hr**nc_share], axis=2)  # (D, I, 2): completers, non-completers
     else:
         hr_rows = hr[:, :, None]  # (D, I, 1): everyone completes
@@ -303,8 +311,7 @@ def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy, c
     treated, cf = simulate_arms(
         tables, rows=[rows_t, rows_c], entry_scale=pw.entry_scale, reentry_scale=pw.reentry_scale, end_prob=pw.end_prob,
         breakdown_share=pw.breakdown, escalation=pw.escalation, entry_mix=pw.entry_mix, reentry_mix=pw.reentry_mix,
-        window_start=ws, window_end=we, rng=stream(entropy, chunk_index, "pathways"),
-        rng_other=stream(entropy, chunk_index, "pathways:counterfactual"),
+        window_start=ws, window_end=we, counters=spell_counters(s, people, entropy),
     )
     return Arms(treated, cf, ws, we, completed, hr, cf_factor, cf_clamped)
 
@@ -466,16 +473,45 @@ def stage_baseline_columns(s: Scenario, inp: Inputs, arms: Arms) -> dict[str, np
     return col
 
 
-def run_chunk(s: Scenario, entropy, chunk_index: int, n_draws: int, on_payments=None) -> ChunkResult:
-    """Simulate one chunk of draws end to end, stage by stage (see the module docstring).
+def spell_counters(s: Scenario, people: People, entropy) -> SpellCounters:
+    """Each person's spell counters: keys ``pathways`` (spells both arms share) and ``pathways:counterfactual``
+    (spells the arm without therapy needs after the treated arm's window) per borough."""
+    bnames = list(s.boroughs)
+    keys = np.stack([keys_of(entropy, "pathways", bnames), keys_of(entropy, "pathways:counterfactual", bnames)], axis=1)
+    return SpellCounters(np.ascontiguousarray(keys), people.borough, people.draw_id, people.quarter, people.index)
 
-    ``on_payments``, if given, is called as ``on_payments(people, arms, payments)`` once the
-    payments are known (the hook :mod:`sibmodel.engine.history` reads per-draw histories from).
+
+def run_chunk(s: Scenario, entropy, chunk_index: int, first_draw: int, n_draws: int, n_total: int) -> ChunkResult:
+    """Simulate chunk ``chunk_index``: draws ``first_draw .. first_draw + n_draws - 1`` of a run of ``n_total``."""
+    return run_draws(s, entropy, np.arange(first_draw, first_draw + n_draws), n_total, chunk_index)
+
+
+def run_draws(s: Scenario, entropy, draw_ids, n_total: int, chunk_index: int = 0, on_payments=None) -> ChunkResult:
+    """Simulate the given draws of a run of ``n_total`` draws end to end, stage by stage (see the module docstring).
+
+    Each draw's figures are a pure function of (``entropy``, its index, ``n_total``): the same as in the
+    full run, bit for bit, whatever other draws are asked for with it.
+
+    Parameters
+    ----------
+    s : Scenario
+    entropy : int or tuple of int
+        The run's root entropy (``numpy.random.SeedSequence(seed).entropy``).
+    draw_ids : sequence of int
+        Draw indices within the run, each in ``[0, n_total)``.
+    n_total : int
+        Draws in the run (the Latin hypercube's strata; ignored by plain random sampling).
+    chunk_index : int
+        Recorded in the result (:attr:`ChunkResult.index`).
+    on_payments : callable, optional
+        Called as ``on_payments(people, arms, payments)`` once the payments are known (the hook
+        :mod:`sibmodel.engine.history` reads per-draw histories from).
     """
-    inp = stage_inputs(s, entropy, chunk_index, n_draws)
-    people = stage_people(s, inp, entropy, chunk_index)
-    pw = stage_pathway(s, inp, people, entropy, chunk_index)
-    arms = stage_arms(s, inp, people, pw, entropy, chunk_index)
+    inp = stage_inputs(s, entropy, draw_ids, n_total)
+    n_draws = inp.n_draws
+    people = stage_people(s, inp, entropy)
+    pw = stage_pathway(s, inp, people, entropy)
+    arms = stage_arms(s, inp, people, pw, entropy)
     col = stage_outcomes(people, arms, n_draws)
     care = stage_care_costs(s, inp, people, arms)
     pay = stage_payments(s, inp, people, arms, pw, care)
@@ -521,7 +557,7 @@ def chunk_memory_bytes(s: Scenario, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int
     """
     from sibmodel.model.referrals import expected_starts
 
-    _, params = _draw_inputs(s, 64, 0, 0)
+    _, params = _draw_inputs(s, np.arange(64), 64, 0)
     starts_per_draw = float(expected_starts(s, params).sum(axis=(1, 2)).max(initial=0.0))
     return int(PROCESS_BASE_BYTES + BYTES_PER_PERSON * chunk_size * starts_per_draw)
 

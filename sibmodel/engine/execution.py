@@ -1,7 +1,8 @@
 """Running chunks of draws: in process, on local worker processes, or on a Dask cluster.
 
-Every chunk seeds itself from ``(root entropy, chunk index)``, so the same
-chunks give the same bits wherever and in whatever order they run.
+Every random number of a draw is a pure function of (root entropy, draw index),
+so the same draws give the same bits wherever, in whatever chunks and in whatever
+order they run.
 :func:`iter_chunks` always yields results in chunk order, keeping only a few
 chunks in flight (a bounded window), so that memory does not grow with the
 number of draws.
@@ -34,10 +35,16 @@ CONNECT_TIMEOUT_S = 10.0
 IN_FLIGHT_PER_WORKER = 2
 
 
-def _run(s: Scenario, entropy, index: int, size: int):
+def _run(s: Scenario, entropy, index: int, first: int, size: int, total: int):
     from sibmodel.engine.chunk import run_chunk
 
-    return run_chunk(s, entropy, index, size)
+    return run_chunk(s, entropy, index, first, size, total)
+
+
+def _chunk_args(sizes: list[int], k: int) -> tuple[int, int, int, int]:
+    """``_run``'s arguments for chunk ``k``: its index, first draw, size and the run's draws (chunks of
+    equal size but the last)."""
+    return k, k * sizes[0], sizes[k], sum(sizes)
 
 
 def _init_worker(parent_pid: int | None = None) -> None:  # pragma: no cover - runs in pool workers
@@ -159,8 +166,8 @@ def iter_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, schedu
     if scheduler is not None:
         yield from _iter_dask(s, entropy, sizes, workers, scheduler)
     elif (n_processes := processes_used(workers, len(sizes), None)) == 1:
-        for k, n in enumerate(sizes):
-            yield _run(s, entropy, k, n)
+        for k in range(len(sizes)):
+            yield _run(s, entropy, *_chunk_args(sizes, k))
     else:
         yield from _iter_pool(s, entropy, sizes, n_processes)
 
@@ -191,7 +198,7 @@ def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator
     try:
         while nxt < len(sizes):
             while submitted < len(sizes) and len(pending) + len(ready) < window:
-                pending[pool.submit(_run, s, entropy, submitted, sizes[submitted])] = submitted
+                pending[pool.submit(_run, s, entropy, *_chunk_args(sizes, submitted))] = submitted
                 submitted += 1
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -315,7 +322,7 @@ def _iter_dask(s: Scenario, entropy, sizes: list[int], workers: int, scheduler: 
         index_of: dict = {}
 
         def submit(k: int):
-            fut = client.submit(_run, s_remote, entropy, k, sizes[k], pure=False)
+            fut = client.submit(_run, s_remote, entropy, *_chunk_args(sizes, k), pure=False)
             index_of[fut.key] = k
             futures.append(fut)
             return fut

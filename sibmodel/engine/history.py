@@ -1,12 +1,12 @@
 """Per-draw history by borough and quarter: what a contract manager records, re-simulated.
 
 A run keeps no borough x quarter history per draw.  Draw ``I`` of a run is re-simulated
-instead: its chunk (``I // chunk_size``) is run again from the run's entropy with the same
-chunk size, which reproduces every random number of the chunk, and :func:`stage_history`
-reads the draw's starts, weeks out of care and outcome payments per borough and quarter from
-the chunk's ``People``, ``Arms`` and ``Payments``.  The same stage gives the histories of a
-whole prior sample on request (:func:`run_chunk_with_history`, used by ``sibmodel update``);
-a normal run never computes them.
+instead, alone: its random numbers are counters of (entropy, draw, borough, person, spell,
+purpose), so :func:`sibmodel.engine.chunk.run_draws` gives it bit for bit as in the full run,
+and :func:`stage_history` reads the draw's starts, weeks out of care and outcome payments per
+borough and quarter from its ``People``, ``Arms`` and ``Payments``.  The same stage gives the
+histories of a whole prior sample on request (:func:`run_draws_with_history`, used by
+``sibmodel update``); a normal run never computes them.
 
 Quarters are the model's 13-week quarters from the programme start; each is labelled
 ``YYYY-Qn`` by the calendar quarter holding its middle day (:func:`quarter_labels`).
@@ -80,14 +80,30 @@ def stage_history(s: Scenario, people: People, arms: ch.Arms, pay: Payments, n_d
     return History(values, pay.topup_achieved)
 
 
-def run_chunk_with_history(s: Scenario, entropy, chunk_index: int, n_draws: int) -> tuple[ch.ChunkResult, History]:
-    """:func:`sibmodel.engine.chunk.run_chunk` and the chunk's :class:`History`, on the same random numbers."""
+def run_draws_with_history(
+    s: Scenario, entropy, draw_ids, n_total: int, chunk_index: int = 0
+) -> tuple[ch.ChunkResult, History]:
+    """:func:`sibmodel.engine.chunk.run_draws` and the draws' :class:`History`, on the same random numbers.
+
+    Parameters
+    ----------
+    s : Scenario
+    entropy : int or tuple of int
+        The run's root entropy.
+    draw_ids : sequence of int
+        Draw indices within the run, each in ``[0, n_total)``.
+    n_total : int
+        Draws in the run.
+    chunk_index : int
+        Recorded in the result.
+    """
+    draw_ids = np.asarray(draw_ids, dtype=np.int64)
     captured = {}
 
     def keep(people, arms, pay):
-        captured["history"] = stage_history(s, people, arms, pay, n_draws)
+        captured["history"] = stage_history(s, people, arms, pay, len(draw_ids))
 
-    result = ch.run_chunk(s, entropy, chunk_index, n_draws, on_payments=keep)
+    result = ch.run_draws(s, entropy, draw_ids, n_total, chunk_index, on_payments=keep)
     return result, captured["history"]
 
 
@@ -151,8 +167,12 @@ def history_frame(s: Scenario, values: np.ndarray, through: int) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["quarter", "borough", *SERIES])
 
 
-def draw_history(s: Scenario, entropy, draw_index: int, n_draws_total: int, chunk_size: int) -> History:
-    """Re-simulate the chunk holding draw ``draw_index`` of a run and return that draw's history.
+def draw_history(s: Scenario, entropy, draw_index: int, n_draws_total: int) -> History:
+    """Re-simulate draw ``draw_index`` of a run, alone, and return its history.
+
+    Every random number is a function of (entropy, draw index, borough, person, spell, purpose)
+    and the inputs of (entropy, draw index, run size) (:mod:`sibmodel.model.philox`), so the draw
+    simulated alone is the draw of the full run, bit for bit, whatever the run's chunk size.
 
     Parameters
     ----------
@@ -162,8 +182,8 @@ def draw_history(s: Scenario, entropy, draw_index: int, n_draws_total: int, chun
         The run's root entropy (``meta.seed_entropy``).
     draw_index : int
         0-based row of ``draws.parquet``.
-    n_draws_total, chunk_size : int
-        The run's draws and chunk size (they fix the chunk's size and streams).
+    n_draws_total : int
+        The run's draws (the Latin hypercube's strata).
 
     Returns
     -------
@@ -172,7 +192,5 @@ def draw_history(s: Scenario, entropy, draw_index: int, n_draws_total: int, chun
     """
     if not 0 <= draw_index < n_draws_total:
         raise IndexError(f"draw {draw_index} is not in a run of {n_draws_total} draws")
-    k, j = divmod(draw_index, chunk_size)
-    n_chunk = min(chunk_size, n_draws_total - k * chunk_size)
-    _, hist = run_chunk_with_history(s, entropy, k, n_chunk)
-    return History(hist.values[j : j + 1], hist.topup[j : j + 1])
+    _, hist = run_draws_with_history(s, entropy, [draw_index], n_draws_total)
+    return hist

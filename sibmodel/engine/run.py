@@ -1,9 +1,9 @@
 """``simulate(scenario, draws, seed)``: a run, chunk by chunk, reduced as the chunks arrive.
 
 Draws are processed in fixed-size chunks (:mod:`sibmodel.engine.chunk` simulates one);
-chunk ``k`` draws every random number from streams keyed by ``(k, purpose)``
-under the run's root entropy, so the output does not depend on how many workers
-run the chunks or in what order (:mod:`sibmodel.engine.execution` runs them in this
+every random number of draw ``i`` is a function of the run's root entropy, ``i`` and
+the run's size (:mod:`sibmodel.model.philox`), so the output does not depend on the
+chunk size, on how many workers run the chunks or in what order (:mod:`sibmodel.engine.execution` runs them in this
 process, on local processes or on Dask).  Each chunk is reduced to per-draw
 figures appended to a Parquet spool on disk (:class:`sibmodel.results.run.DrawStore`),
 so memory stays bounded as draws grow.
@@ -65,8 +65,8 @@ def simulate(
     seed : int, optional
         Root seed; ``None`` draws fresh entropy, recorded in the results.
     chunk_size : int
-        Draws per chunk.  Results depend on it (it fixes which stream each draw
-        uses) but not on ``workers`` or ``scheduler``.
+        Draws per chunk (memory and scheduling only: results do not depend on it,
+        nor on ``workers`` or ``scheduler``).
     workers : int
         Local processes (or, with ``scheduler="local"``, Dask worker processes);
         output is identical for any number.

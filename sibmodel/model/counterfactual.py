@@ -20,7 +20,7 @@ are counted (``baseline_clamped``).
 
 Only the arm without therapy moves with the baseline: the treated arm, and so
 payments and everything the investor sees, stay the same bit for bit
-(:func:`sibmodel.model.pathways.simulate_arms` gives the treated arm its own stream).
+(:func:`sibmodel.model.pathways.simulate_arms` gives the treated arm its own random numbers).
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit
 
 from sibmodel.model.hazards import FIRST_PLACEMENT, HOME_AFTER, HOME_NEVER, PathwayParams
+from sibmodel.model.philox import double_of, keys_of, philox4x32, single_of
 
 #: Uniforms consumed per person per spell: duration, placement type, breakdown.
 UNIFORMS_PER_SPELL = 3
@@ -289,22 +290,36 @@ def _advance(
     breakdown_share, cum_escalation, cum_mix, window_start, window_end,
     state, t, weeks_home, weeks_place, n_place, n_break,
     sp_person, sp_state, sp_start, sp_end, n_spells,
+    keys, c_borough, c_draw, c_quarter, c_index, spell,
 ):  # pragma: no cover - compiled; covered through simulate_arms
     """One spell for every active person in every arm whose window is not finished.
 
+    The uniforms are ``u`` and ``neg_log_u`` (one column per active person), or, when
+    ``keys`` has rows, each person's Philox counter (draw, quarter, index, ``spell``)
+    under its borough's key (:class:`SpellCounters`), computed here (one pass fewer
+    than drawing them first: measured ~25% of this loop's time on PFP).
     Writes the spells to ``sp_*[a, :n_spells[a]]`` in the order of ``active``
     and returns the people for whom some arm moved before its window end.
     """
     n_arms = rows.shape[0]
     mix_per_person = cum_mix.shape[1] > 1
+    use_counters = keys.shape[0] > 0
     still = np.zeros(active.size, dtype=np.bool_)
     n_spells[:] = 0
     for i in range(active.size):
         p = active[i]
         we = window_end[p]
-        e_dur = neg_log_u[i]
-        u_type = u[1, i]
-        u_break = u[2, i]
+        if use_counters:
+            hk = 0 if t[0, p] < we else 1  # the first arm still inside its window: the shared key
+            bb = c_borough[p]
+            w0, w1, w2, w3 = philox4x32(keys[bb, hk, 0], keys[bb, hk, 1], c_draw[p], c_quarter[p], c_index[p], spell)
+            e_dur = -np.log(double_of(w0, w1))
+            u_type = single_of(w2)
+            u_break = single_of(w3)
+        else:
+            e_dur = neg_log_u[i]
+            u_type = u[1, i]
+            u_break = u[2, i]
         for a in range(n_arms):
             t0 = t[a, p]
             if t0 >= we:
@@ -375,8 +390,9 @@ def simulate_arms(
     reentry_mix: np.ndarray,
     window_start: np.ndarray,
     window_end: np.ndarray,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None = None,
     rng_other: np.random.Generator | None = None,
+    counters: SpellCounters | None = None,
 ) -> list[ArmOutcomes]:
     """Simulate every young person in several arms on common random numbers.
 
@@ -410,6 +426,11 @@ def simulate_arms(
         without therapy leaves the treated arm the same, bit for bit); spells
         that both arms reach still share their uniforms.  Omitted, every person
         still inside some arm's window draws from ``rng``.
+    counters : SpellCounters, optional
+        Instead of ``rng`` and ``rng_other``: each person's ``k``-th spell takes its
+        uniforms from its own Philox counter (draw, quarter, index, ``k``) under its
+        borough's key, the second key once the first arm has reached its window end
+        (the same rule as ``rng_other``); a person's numbers then depend on nobody else.
 
     Returns
     -------
@@ -425,11 +446,17 @@ def simulate_arms(
     spells: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_arms)]
     active = np.arange(n, dtype=np.int64)
     n_spells = np.zeros(n_arms, dtype=np.int64)
+    spell = 0
+    ctr = _NO_COUNTERS if counters is None else counters.arrays()
     while active.size:
-        u = _spell_uniforms(rng, rng_other, st.t[0], k.window_end, active)
-        # -ln U once per spell, shared by the arms (home spells: the exponential
-        # target; placements: ln U = -(-ln U) exactly); numpy's log, outside the compiled loop
-        neg_log_u = -np.log(u[0])
+        if counters is not None:
+            u, neg_log_u = _NO_UNIFORMS  # drawn inside the compiled loop
+        else:
+            u = _spell_uniforms(rng, rng_other, st.t[0], k.window_end, active)
+            # -ln U once per spell, shared by the arms (home spells: the exponential
+            # target; placements: ln U = -(-ln U) exactly); numpy's log, outside the compiled loop
+            neg_log_u = -np.log(u[0])
+        spell += 1
         buf = (
             np.empty((n_arms, active.size), np.int64),
             np.empty((n_arms, active.size), np.int8),
@@ -439,7 +466,7 @@ def simulate_arms(
         nxt_active = _advance(
             active, u, neg_log_u, k.rows, k.cum_hazard, k.last, k.bucket_start_week, k.buckets_per_hazard, k.div, k.zero,
             k.log_stay, k.breakdown_share, k.cum_escalation, k.cum_mix, k.window_start, k.window_end,
-            st.state, st.t, st.weeks_home, st.weeks_place, st.n_place, st.n_break, *buf, n_spells,
+            st.state, st.t, st.weeks_home, st.weeks_place, st.n_place, st.n_break, *buf, n_spells, *ctr, spell - 1,
         )
         for a in range(n_arms):
             if n_spells[a]:
@@ -534,6 +561,36 @@ class _ArmState:
         )
 
 
+@dataclass(frozen=True)
+class SpellCounters:
+    """Where each person's spell uniforms come from: Philox keys and the person's counter words.
+
+    Parameters
+    ----------
+    keys : ndarray of uint64, shape (B, 2, 2)
+        Per borough: the key of the shared spells and the key of the other arms' own
+        spells (:func:`sibmodel.model.philox.keys_of`).
+    borough, draw_id, quarter, index : ndarray of int, shape (N,)
+        Each person's borough, draw within the run, start quarter and index within the
+        borough's quarter (:class:`sibmodel.model.referrals.People`).
+    """
+
+    keys: np.ndarray
+    borough: np.ndarray
+    draw_id: np.ndarray
+    quarter: np.ndarray
+    index: np.ndarray
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays as the compiled loop reads them: keys (B, 2, 2) uint64, borough, draw, quarter, index (int64)."""
+        return (np.ascontiguousarray(self.keys, dtype=np.uint64),
+                *(np.ascontiguousarray(x, dtype=np.int64) for x in (self.borough, self.draw_id, self.quarter, self.index)))
+
+
+_NO_COUNTERS = (np.zeros((0, 2, 2), dtype=np.uint64), *(np.zeros(0, dtype=np.int64) for _ in range(4)))
+_NO_UNIFORMS = (np.zeros((UNIFORMS_PER_SPELL, 0)), np.zeros(0))
+
+
 def _spell_uniforms(rng, rng_other, t_first: np.ndarray, window_end: np.ndarray, active: np.ndarray) -> np.ndarray:
     """The uniforms of the next spell of the ``active`` people, shape (UNIFORMS_PER_SPELL, len(active)):
     from ``rng``, or, with ``rng_other``, from ``rng`` only where the first arm (start weeks ``t_first``)
@@ -555,6 +612,7 @@ def simulate_from_params(
     window_start: int,
     window_end: int,
     seed,
+    counter_based: bool = False,
 ) -> tuple[ArmOutcomes, ArmOutcomes | None]:
     """Simulate ``n_people`` identical young people from fixed parameters.
 
@@ -573,6 +631,10 @@ def simulate_from_params(
         Tracking window [weeks since referral].
     seed : int or numpy.random.SeedSequence
         Seed of the uniforms.
+    counter_based : bool
+        Take the uniforms from Philox counters as the engine does (:class:`SpellCounters`,
+        one borough, person ``i`` at counter (0, 0, ``i``, spell)) instead of numpy's generator
+        (``seed`` then an int).
     """
     arms = [params_treated] + ([params_counterfactual] if params_counterfactual is not None else [])
     entry = np.stack([p.entry_hazard for p in arms])
@@ -593,6 +655,14 @@ def simulate_from_params(
         reentry_mix=p.reentry_mix,
         window_start=np.full(n_people, window_start, dtype=np.int64),
         window_end=np.full(n_people, window_end, dtype=np.int64),
-        rng=np.random.default_rng(seed),
+        rng=None if counter_based else np.random.default_rng(seed),
+        counters=_single_borough_counters(seed, n_people) if counter_based else None,
     )
     return out[0], (out[1] if len(out) > 1 else None)
+
+
+def _single_borough_counters(seed: int, n_people: int) -> SpellCounters:
+    """Spell counters for ``n_people`` people of one borough, draw 0 and quarter 0 (see :func:`simulate_from_params`)."""
+    keys = np.stack([keys_of(seed, purpose, [""]) for purpose in ("pathways", "pathways:counterfactual")], axis=1)
+    zeros = np.zeros(n_people, dtype=np.int64)
+    return SpellCounters(keys, zeros, zeros, zeros, np.arange(n_people, dtype=np.int64))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from sibmodel.model import philox
 from sibmodel.scenario.schema import Scenario, Tracking
 
 QUARTER_WEEKS = 13
@@ -138,6 +139,8 @@ def team_groups(s: Scenario) -> list[tuple[int, list[int], float | None, str]]:
 class People:
     """Every young person who starts, in one chunk of draws (flat arrays, length N).
 
+    People are ordered by draw, borough, start quarter and index within the quarter.
+
     Parameters
     ----------
     draw : ndarray of int
@@ -150,6 +153,13 @@ class People:
         Week of the start [weeks from programme start].
     counts : ndarray of int, shape (D, B, I, Q)
         Starts per draw and cohort.
+    draw_id : ndarray of int, optional
+        Draw index within the whole run (the counter of every random number of the person).
+    index : ndarray of int, optional
+        Index of the person among the borough's referrals of its draw and quarter (before any
+        team capacity drops some), the person's identity in the random numbers.
+    completion_u : ndarray of float, optional
+        The person's uniform for completing therapy.
     """
 
     draw: np.ndarray
@@ -159,142 +169,167 @@ class People:
     cohort: np.ndarray
     referral_week: np.ndarray
     counts: np.ndarray
+    draw_id: np.ndarray | None = None
+    index: np.ndarray | None = None
+    completion_u: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return int(self.draw.size)
 
 
-def draw_starts(s: Scenario, params: dict[str, np.ndarray], rng_counts: np.random.Generator, rng_weeks: np.random.Generator) -> People:
-    """Draw starts per borough per quarter, split them by intervention, cap by team capacity.
+#: Counter word 2 of a negative binomial's gamma draws (word 2 of the Poisson draw is 0).
+_GAMMA_WORD = 1
 
-    Counts are Poisson around :func:`expected_starts`, or negative binomial
-    (gamma-Poisson, size ``dispersion``) where a dispersion is given.  Starts are
-    split by the borough's intervention mix (sequential binomials).  Where a
-    team's starts in a quarter exceed its capacity, ``floor(capacity)`` of them
-    are kept, chosen uniformly at random across its boroughs (multivariate
-    hypergeometric).  Each start gets a week uniformly within the borough's
-    active weeks of its quarter.
+
+def draw_starts(s: Scenario, params: dict[str, np.ndarray], draw_ids: np.ndarray, entropy) -> People:
+    """Draw starts per borough per quarter, assign the intervention, cap by team capacity.
+
+    Every number comes from counters (:mod:`sibmodel.model.philox`) keyed by the seed, the
+    purpose and the borough's name, with the draw index within the run first in the counter,
+    so a borough's referrals depend on nothing but its own inputs and the draw: not the
+    chunk, nor the other boroughs (except through a team capacity that binds).
+
+    Counts are Poisson around :func:`expected_starts`, or negative binomial (gamma-Poisson,
+    size ``dispersion``) where a dispersion is given (key ``referrals``, counter (draw,
+    quarter, 0 or 1, attempt)).  Each start ``j`` of a borough's quarter then takes four
+    words from key ``starts``, counter (draw, quarter, j, 0): its intervention (by the
+    borough's mix; starts beyond a mix summing below 1 are dropped), its week (uniform within
+    the borough's active weeks of the quarter), a priority and a completion uniform.  Where a
+    team's starts in a quarter exceed its capacity, the ``floor(capacity)`` with the lowest
+    priority are kept: a uniformly random subset across its boroughs (the multivariate
+    hypergeometric draw), and nobody else's numbers move.
     """
+    draw_ids = np.ascontiguousarray(draw_ids, dtype=np.int64)
     mu = expected_starts(s, params)  # (D, B, Q)
+    bnames, inames = list(s.boroughs), list(s.interventions)
     n_d, n_b, n_q = mu.shape
-    disp = np.array([b.starts.dispersion if b.starts.dispersion is not None else np.inf for b in s.boroughs.values()])
-    lam = mu.copy()
-    nb = np.isfinite(disp)
-    if nb.any():
-        k = disp[nb][None, :, None]
-        # standard_gamma: numpy's gamma(k, 1.0) is 1.0 * standard_gamma(k), the same draws and bits
-        lam[:, nb, :] = rng_counts.standard_gamma(k, size=mu[:, nb, :].shape) * mu[:, nb, :] / k
-    total = rng_counts.poisson(lam)
-    inames = list(s.interventions)
     n_i = len(inames)
-    mix = np.array([[b.intervention_mix.get(i, 0.0) for i in inames] for b in s.boroughs.values()])  # (B, I)
-    counts = np.zeros((n_d, n_b, n_i, n_q), dtype=np.int64)
-    remaining = total.copy()
-    left = np.ones(n_b)
-    for ii in range(n_i):
-        p = np.divide(mix[:, ii], left, out=np.zeros(n_b), where=left > 1e-12)
-        p = np.clip(p, 0.0, 1.0)
-        x = _binomial(rng_counts, remaining, p)
-        counts[:, :, ii, :] = x
-        remaining = remaining - x
-        left = left - mix[:, ii]
-    for ii, members, cap, _ in team_groups(s):
-        if cap is None:
-            continue
-        sub = counts[:, members, ii, :]  # (D, m, Q)
-        cap_i = int(np.floor(cap))
-        tot = sub.sum(axis=1)
-        over = tot > cap_i
-        if not over.any():
-            continue
-        # a draw x quarter within capacity keeps every start and draws no random number (its
-        # hypergeometric samples everything left); only those over capacity are drawn, in the same order
-        good = sub.transpose(1, 0, 2)[:, over]  # (m, cells over capacity)
-        kept = np.empty_like(good)
-        pool = tot[over]
-        want = np.full(pool.shape, cap_i, dtype=pool.dtype)
-        for j in range(len(members)):
-            take = rng_counts.hypergeometric(good[j], pool - good[j], want)
-            kept[j] = take
-            pool = pool - good[j]
-            want = want - take
-        sub.transpose(1, 0, 2)[:, over] = kept
-        counts[:, members, ii, :] = sub
-
+    disp = np.array([b.starts.dispersion if b.starts.dispersion is not None else np.inf for b in s.boroughs.values()])
+    mix = np.array([[b.intervention_mix.get(i, 0.0) for i in inames] for b in s.boroughs.values()]).reshape(n_b, n_i)
     active = borough_active_weeks(s)
     q0 = np.arange(n_q) * QUARTER_WEEKS
     lo_bq = np.maximum(q0[None, :], active[:, :1])  # (B, Q) first week a start can have
     hi_bq = np.maximum(np.minimum(q0[None, :] + QUARTER_WEEKS, active[:, 1:]), lo_bq + 1)
-    # one block for the six per-start arrays and the uniforms: numpy asks for huge pages for 4 MB and
-    # more, which spares the page faults of seven separate arrays (a few ms per chunk)
-    block = np.empty((7, int(counts.sum())), dtype=np.int64)
-    u = rng_weeks.random(out=block[6].view(np.float64))
-    d, b, i, q, cohort, week = block[:6]
-    _expand(counts, lo_bq, hi_bq, u, d, b, i, q, cohort, week)
-    return People(d, b, i, q, cohort, week, counts)
-
-
-def _binomial(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """``rng.binomial(n, p[None, :, None])`` for counts ``n`` (D, B, Q) and probabilities ``p`` (B,).
-
-    Where every probability is 0 or 1 (the last intervention of each borough's
-    mix, in the usual case), the draw is known: numpy returns 0 without drawing
-    where ``n == 0`` or ``p == 0``, and returns ``n`` after drawing exactly one
-    double where ``p == 1`` (an inversion with success probability
-    ``1 - p = 0``).  A PCG64 stream is then advanced by that many doubles
-    instead, leaving the same values and the same stream state.
-    """
-    p_cell = np.broadcast_to(p[None, :, None], n.shape)
-    if np.all((p == 0) | (p == 1)) and type(rng.bit_generator) is np.random.PCG64 and np.all(n >= 0):
-        draws = (n != 0) & (p_cell != 0)
-        _skip_doubles(rng, int(np.count_nonzero(draws)))
-        return np.where(draws, n, 0)
-    return rng.binomial(n, p[None, :, None])
-
-
-def _skip_doubles(rng: np.random.Generator, n: int) -> None:
-    """Move a PCG64 generator on as ``n`` draws of a double would.
-
-    A double is one 64-bit step of PCG64 and leaves its buffered 32-bit half
-    alone; ``advance`` makes the steps but clears that buffer, so it is restored.
-    """
-    bg = rng.bit_generator
-    before = bg.state
-    bg.advance(n)
-    after = bg.state
-    after["has_uint32"], after["uinteger"] = before["has_uint32"], before["uinteger"]
-    bg.state = after
+    keys_ref, keys_start = (philox.keys_of(entropy, purpose, bnames) for purpose in ("referrals", "starts"))
+    totals = _referral_counts(keys_ref, draw_ids, np.ascontiguousarray(mu), disp)
+    block = np.empty((6, int(totals.sum())), dtype=np.int64)
+    d, b, i, q, j, week = block
+    prio, comp = np.empty((2, d.size))
+    _expand(totals, keys_start, draw_ids, np.cumsum(mix, axis=1), lo_bq, hi_bq, d, b, i, q, j, week, prio, comp)
+    keep = i >= 0
+    for ii, members, cap, _ in team_groups(s):
+        if cap is not None:
+            member = np.zeros(n_b, dtype=np.bool_)
+            member[members] = True
+            _drop_over_capacity(keep, d, b, i, q, prio, ii, member, int(np.floor(cap)), n_d, n_q)
+    if not keep.all():  # one compiled pass moves the kept starts to the front (7 boolean masks cost ~4x more)
+        n_kept = _compact(keep, block, comp)
+        d, b, i, q, j, week = block[:, :n_kept]
+        comp = comp[:n_kept]
+    counts = np.bincount(((d * n_b + b) * n_i + i) * n_q + q, minlength=n_d * n_b * n_i * n_q).reshape(n_d, n_b, n_i, n_q)
+    return People(d, b, i, q, (b * n_i + i) * n_q + q, week, counts, draw_ids[d], j, comp)
 
 
 @njit(cache=True, nogil=True)
-def _expand(counts, lo_bq, hi_bq, u, d, b, i, q, cohort, week):  # pragma: no cover - compiled; covered through draw_starts
-    """One entry per start, cohort by cohort in the order of ``counts`` (D, B, I, Q).
+def _drop_over_capacity(keep, d, b, i, q, prio, ii, member, cap, n_d, n_q):  # pragma: no cover - compiled
+    """Clear ``keep`` for the starts a team of capacity ``cap`` (intervention ``ii``, boroughs where ``member``)
+    cannot take: in each draw and quarter over capacity, all but the ``cap`` lowest priorities (ties: the
+    earlier start)."""
+    count = np.zeros(n_d * n_q, dtype=np.int64)
+    for k in range(d.size):
+        if i[k] == ii and member[b[k]]:
+            count[d[k] * n_q + q[k]] += 1
+    first = np.zeros(n_d * n_q + 1, dtype=np.int64)
+    for c in range(n_d * n_q):
+        first[c + 1] = first[c] + (count[c] if count[c] > cap else 0)
+    if first[-1] == 0:
+        return
+    at = first[:-1].copy()
+    members = np.empty(first[-1], dtype=np.int64)
+    for k in range(d.size):
+        if i[k] == ii and member[b[k]]:
+            c = d[k] * n_q + q[k]
+            if count[c] > cap:
+                members[at[c]] = k
+                at[c] += 1
+    for c in range(n_d * n_q):
+        if count[c] > cap:
+            cell = members[first[c] : first[c + 1]]
+            order = np.argsort(prio[cell], kind="mergesort")
+            for r in range(cap, cell.size):
+                keep[cell[order[r]]] = False
 
-    Writes draw, borough, intervention and quarter indices, the cohort number
-    ``(b * I + i) * Q + q`` and the week of the start,
-    ``lo + floor(u * (hi - lo))`` with ``lo, hi = lo_bq[b, q], hi_bq[b, q]`` and
-    the start's uniform ``u`` (as numpy computes it: the int64 width times the
-    double, floored, truncated to int64).
+
+@njit(cache=True, nogil=True)
+def _compact(keep, rows, values):  # pragma: no cover - compiled; covered through draw_starts
+    """Move the columns of ``rows`` (R, N) and entries of ``values`` (N,) where ``keep`` to the front, in order;
+    returns how many were kept."""
+    m = 0
+    for k in range(keep.size):
+        if keep[k]:
+            for r in range(rows.shape[0]):
+                rows[r, m] = rows[r, k]
+            values[m] = values[k]
+            m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _referral_counts(keys, draw_ids, mu, disp):  # pragma: no cover - compiled; covered through draw_starts
+    """Starts per draw, borough and quarter: Poisson, or gamma-Poisson of size ``disp[b]`` (finite)."""
+    n_d, n_b, n_q = mu.shape
+    out = np.zeros((n_d, n_b, n_q), dtype=np.int64)
+    for dd in range(n_d):
+        g = draw_ids[dd]
+        for bb in range(n_b):
+            k0, k1 = keys[bb, 0], keys[bb, 1]
+            for qq in range(n_q):
+                lam = mu[dd, bb, qq]
+                if not lam > 0.0:
+                    continue
+                if np.isfinite(disp[bb]):
+                    lam = philox.gamma_variate(k0, k1, g, qq, _GAMMA_WORD, disp[bb]) * lam / disp[bb]
+                out[dd, bb, qq] = philox.poisson_variate(k0, k1, g, qq, 0, lam)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _expand(totals, keys, draw_ids, cum_mix, lo_bq, hi_bq, d, b, i, q, j, week, prio, comp):  # pragma: no cover - compiled
+    """One entry per start, in the order of ``totals`` (D, B, Q) and then index within the quarter.
+
+    Start ``jj`` of borough ``bb`` in quarter ``qq`` of draw ``g`` takes the words of counter
+    ``(g, qq, jj, 0)`` under the borough's key: its intervention (first ``c`` with
+    ``u < cum_mix[bb, c]``; -1 beyond the mix), week ``lo + floor(u * (hi - lo))``, priority and
+    completion uniform.
     """
-    n_d, n_b, n_i, n_q = counts.shape
+    n_d, n_b, n_q = totals.shape
+    n_i = cum_mix.shape[1]
     k = 0
     for dd in range(n_d):
+        g = draw_ids[dd]
         for bb in range(n_b):
-            for ii in range(n_i):
-                for qq in range(n_q):
-                    c = counts[dd, bb, ii, qq]
-                    lo_c = lo_bq[bb, qq]
-                    span_c = hi_bq[bb, qq] - lo_c
-                    coh = (bb * n_i + ii) * n_q + qq
-                    for _ in range(c):
-                        d[k] = dd
-                        b[k] = bb
-                        i[k] = ii
-                        q[k] = qq
-                        cohort[k] = coh
-                        week[k] = lo_c + np.int64(np.floor(u[k] * span_c))
-                        k += 1
+            k0, k1 = keys[bb, 0], keys[bb, 1]
+            for qq in range(n_q):
+                lo_c = lo_bq[bb, qq]
+                span_c = hi_bq[bb, qq] - lo_c
+                for jj in range(totals[dd, bb, qq]):
+                    w0, w1, w2, w3 = philox.philox4x32(k0, k1, g, qq, jj, 0)
+                    u_mix = philox.single_of(w0)
+                    choice = -1
+                    for c in range(n_i):
+                        if u_mix < cum_mix[bb, c]:
+                            choice = c
+                            break
+                    d[k] = dd
+                    b[k] = bb
+                    i[k] = choice
+                    q[k] = qq
+                    j[k] = jj
+                    week[k] = lo_c + np.int64(np.floor(philox.single_of(w1) * span_c))
+                    prio[k] = philox.single_of(w2)
+                    comp[k] = philox.single_of(w3)
+                    k += 1
 
 
 def tracking_window(tracking: Tracking, therapy_weeks, weeks_to_contract_end=None) -> tuple[np.ndarray, np.ndarray]:

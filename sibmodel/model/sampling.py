@@ -1,43 +1,26 @@
-"""Sampling uncertain inputs: uniforms from named streams, a Gaussian copula, ppf.
+"""Sampling uncertain inputs: uniforms per draw index, a Gaussian copula, ppf.
 
-Each uncertain input draws its uniforms from its own stream, named by its
-dotted path, so adding an unrelated input leaves existing draws unchanged.
-Correlated inputs are joined by a Gaussian copula on a Spearman rank
-correlation matrix (converted to the normal scale by ``2 sin(pi rho / 6)``).
-Latin hypercube sampling stratifies each input within a chunk of draws.
+Each uncertain input's uniform in draw ``i`` is a pure function of (root seed,
+its dotted path, ``i``) (:mod:`sibmodel.model.philox`), so adding an unrelated
+input leaves existing draws unchanged, and a draw's inputs do not depend on the
+chunk it runs in.  Correlated inputs are joined by a Gaussian copula on a
+Spearman rank correlation matrix (converted to the normal scale by
+``2 sin(pi rho / 6)``).  Latin hypercube sampling stratifies each input over the
+whole run: draw ``i`` of ``n`` falls in stratum ``perm(i)`` of ``n``, ``perm`` a
+permutation keyed by the seed and the input (:func:`sibmodel.model.philox.permute`).
 """
 
 from __future__ import annotations
-
-import zlib
 
 import numpy as np
 from scipy import stats
 
 from sibmodel.exceptions import CorrelationError, Issue
+from sibmodel.model.philox import key_of, permute, uniform_pairs
 from sibmodel.scenario.quantities import Fixed, Spec
 
 #: Uniforms are kept this far from 0 and 1 so that every ppf is finite [probability].
 U_EPS = 1e-12
-
-
-def stream(entropy: int | tuple, chunk_index: int, name: str) -> np.random.Generator:
-    """The random stream for one purpose within one chunk of draws.
-
-    Equivalent to ``SeedSequence(entropy).spawn(...)[chunk_index]`` followed by a
-    child keyed by a stable hash of ``name``: independent of how chunks are scheduled.
-
-    Parameters
-    ----------
-    entropy : int or tuple of int
-        Root entropy of the run.
-    chunk_index : int
-        Index of the chunk of draws.
-    name : str
-        Purpose of the stream (``"param:care.entry.prob"``, ``"pathways"``, ...).
-    """
-    key = zlib.crc32(name.encode("utf-8"))
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(chunk_index, key))))
 
 
 def uniforms(rng: np.random.Generator, n: int, method: str = "random") -> np.ndarray:
@@ -154,23 +137,54 @@ def correlate_uniforms(u: dict[str, np.ndarray], correlations: list[tuple[str, s
     w, v = np.linalg.eigh(normal_corr)
     root = v * np.sqrt(np.clip(w, 0.0, None))
     z = stats.norm.ppf(np.stack([u[n] for n in names]))  # (m, n_draws)
-    zc = root @ (v.T @ z)
-    # root @ v.T is a symmetric square root: zc has the target correlation
+    # root @ v.T is a symmetric square root: zc has the target correlation.  Summed term by term (not
+    # by a matrix product, whose blocking may depend on the number of draws), so each draw's values
+    # depend on its own uniforms only, to the bit
+    mix = root @ v.T
+    zc = np.zeros_like(z)
+    for j in range(len(names)):
+        zc += mix[:, j : j + 1] * z[j]
     uc = np.clip(stats.norm.cdf(zc), U_EPS, 1 - U_EPS)
     for i, n in enumerate(names):
         out[n] = uc[i]
     return out
 
 
+def input_uniforms(entropy, path: str, draws: np.ndarray, n_total: int, method: str = "random") -> np.ndarray:
+    """One input's uniforms for the given draws, in (0, 1): a pure function of (seed, path, draw index[, run size]).
+
+    Parameters
+    ----------
+    entropy : int or tuple
+        Root entropy of the run.
+    path : str
+        The input's dotted path (its key).
+    draws : ndarray of int
+        Draw indices within the run.
+    n_total : int
+        Draws in the run (the Latin hypercube's strata).
+    method : {"random", "lhs"}
+        Plain uniforms, or one draw per stratum ``perm(i) / n_total`` with a uniform offset inside it.
+    """
+    u = uniform_pairs(key_of(entropy, "param:" + path), draws)
+    if method == "lhs":
+        u = (permute(key_of(entropy, "lhs:" + path), draws, n_total) + u[1]) / n_total
+    elif method == "random":
+        u = u[0]
+    else:
+        raise ValueError(f"unknown sampling method {method!r}; allowed: random, lhs")
+    return np.clip(u, U_EPS, 1.0 - U_EPS)
+
+
 def sample_inputs(
     specs: dict[str, Spec],
     correlations: list[tuple[str, str, float]],
-    n_draws: int,
+    draws,
+    n_total: int,
     entropy,
-    chunk_index: int,
     method: str = "random",
 ) -> dict[str, np.ndarray]:
-    """Draw every input for one chunk of draws.
+    """Draw every input for the given draws of a run.
 
     Parameters
     ----------
@@ -178,24 +192,22 @@ def sample_inputs(
         Every quantity of the scenario (fixed ones give constant arrays).
     correlations : list of (path_a, path_b, spearman)
         Rank correlations between uncertain inputs.
-    n_draws : int
-        Draws in the chunk.
+    draws : int or ndarray of int
+        Draw indices within the run (an int ``n``: draws ``0 .. n - 1``).
+    n_total : int
+        Draws in the whole run (Latin hypercube strata).
     entropy : int or tuple
         Root entropy of the run.
-    chunk_index : int
-        Index of the chunk.
     method : {"random", "lhs"}
         Sampling design.
 
     Returns
     -------
-    dict of path -> ndarray, shape (n_draws,)
+    dict of path -> ndarray, shape (len(draws),)
     """
-    u = {
-        path: uniforms(stream(entropy, chunk_index, "param:" + path), n_draws, method)
-        for path, spec in specs.items()
-        if not spec.is_fixed
-    }
+    draws = np.arange(draws) if np.ndim(draws) == 0 else np.asarray(draws, dtype=np.int64)
+    n_draws = draws.size
+    u = {path: input_uniforms(entropy, path, draws, n_total, method) for path, spec in specs.items() if not spec.is_fixed}
     u = correlate_uniforms(u, correlations)
     out = {}
     for path, spec in specs.items():

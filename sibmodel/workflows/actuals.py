@@ -105,13 +105,13 @@ def export_actuals(run_dir: str | os.PathLike, draw: int, through: str) -> pd.Da
 
     run = load_run(run_dir)
     meta = run.manifest
-    n_draws, chunk_size = int(meta["draws"]), int(meta["chunk_size"])
+    n_draws = int(meta["draws"])
     if not 0 <= draw < n_draws:
         raise ActualsError.one(
             f"not a draw of the run (allowed: 0 to {n_draws - 1})", file=str(run_dir), path="--draw", given=draw
         )
     q = quarter_index(run.scenario, through)
-    hist = draw_history(run.scenario, int(meta["seed_entropy"]), draw, n_draws, chunk_size)
+    hist = draw_history(run.scenario, int(meta["seed_entropy"]), draw, n_draws)
     return history_frame(run.scenario, hist.values[0], q)
 
 

@@ -1,11 +1,12 @@
 """Comparing scenarios on common random numbers: ``sibmodel compare A.yaml B.yaml ...``.
 
-Every scenario is simulated with the same seed, draws and chunk size.  Each
-input has its own named random stream (see :mod:`sibmodel.model.sampling`), so
-draw *i* of every scenario sees the same uniforms: a difference between two
-scenarios, taken draw by draw, is the effect of what differs between them, not
-Monte Carlo noise.  Comparing a scenario with itself gives differences of
-exactly zero.
+Every scenario is simulated with the same seed and draws.  Every random number
+is a pure function of (seed, draw, borough, person, purpose) (see
+:mod:`sibmodel.model.philox`), so draw *i* of every scenario sees the same
+inputs, referrals and pathways wherever the scenarios agree: a difference
+between two scenarios, taken draw by draw, is the effect of what differs
+between them, not Monte Carlo noise (:data:`PAIRING`).  Comparing a scenario
+with itself gives differences of exactly zero.
 
 For each headline figure the table gives, per scenario, the median and 5-95%
 range over draws and, against the first scenario, the per-draw (paired)
@@ -252,7 +253,15 @@ def format_table(table: pd.DataFrame) -> str:
             lines.append(text.rstrip())
     lines.append("")
     lines.append("  For P(...) rows the interval is a 90% Monte Carlo confidence interval of the paired difference.")
+    lines.append(f"  {PAIRING}")
     return "\n".join(lines)
+
+
+#: What pairs the runs of a comparison (printed under the table and stored in ``compare.json``).
+PAIRING = ("Paired draws: every random number is a function of the seed, the draw, the borough and the young person, so "
+           "a change touches only what it changes. A borough the change does not concern keeps its referrals and care "
+           "pathways; its figures can move only through what boroughs share: team capacity, the total cap and top-up "
+           "limit, and the programme-wide baseline of the arm without therapy.")
 
 
 def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, overwrite: bool = False, numbered: bool = False,
@@ -284,7 +293,7 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, over
         doc = {"scenarios": [{"name": r.scenario.metadata.name, "file": p, "scenario_hash": r.summary()["meta"].get("scenario_hash")}
                              for r, p in zip(comparison.runs, comparison.paths)],
                "draws": meta.get("draws"), "seed": meta.get("seed"), "chunk_size": meta.get("chunk_size"), "version": meta.get("version"),
-               "table": records}
+               "pairing": PAIRING, "table": records}
         (tmp / "compare.json").write_text(json.dumps(doc, indent=2))
         write_csv(comparison.table, tmp / "compare.csv")
     return out.target

@@ -11,12 +11,15 @@ break-even volume); and, for everyone else, the investor's IRR and
 P(loss) and the other boroughs' payments and shares of the total cap, with
 and without the candidate.
 
-**Common random numbers.** Both runs share the seed, so every uncertain input
-(hazard ratios, care-entry probability, placement durations, ...) has the same
-draws in both.  Referral counts, the cohort spread and the care pathways are
-drawn from streams shared by all boroughs, so adding a borough re-draws them
-for the others too: differences in the other boroughs' figures include that
-Monte Carlo noise.
+**Paired runs.** Both runs share the seed, and every random number is a pure
+function of (seed, draw, borough, person, purpose) (:mod:`sibmodel.model.philox`):
+every uncertain input has the same draws in both, and each other borough the same
+referrals, cohort spread and care pathways.  A candidate joining changes another
+borough's figures only through what they share: team capacity (a shared team over
+capacity takes a random subset of all its boroughs' starts), the total cap and the
+top-up limit, and the baseline of the arm without therapy, which is set for the
+whole programme.  Where none of these binds, the other boroughs' figures are the
+same, bit for bit; ``others`` reports, per borough, the share of draws where they are.
 
 **Teams.** A candidate that is not yet in the scenario is added to the team of
 each intervention that serves its template borough (``like``; by default the
@@ -308,7 +311,8 @@ class JoinResult:
         Investor figures without and with the candidate (rows) [see stress table].
     others : pandas.DataFrame
         Per other borough: median outcome payments without and with [GBP,
-        discounted] and share of all outcome payments [share].
+        discounted] and share of all outcome payments [share]; ``draws_identical_share``, the share of draws in
+        which all its per-borough figures are the same, bit for bit, without and with the candidate [share].
     p_total_cap_binding : tuple of float
         P(total cap binds) without and with [probability].
     break_even_care_cost_factor : float
@@ -396,6 +400,7 @@ def join_analysis(
         return out
 
     sh0, sh1 = shares(r0), shares(r1)
+    same = identical_draw_share(r0.draws, r1.draws, list(base.boroughs))
     others = pd.DataFrame(
         [
             {
@@ -404,11 +409,12 @@ def join_analysis(
                 "outcome_payments_p50_with_gbp": sh1[b][0],
                 "share_of_payments_p50_without": sh0[b][1],
                 "share_of_payments_p50_with": sh1[b][1],
+                "draws_identical_share": same[b],
             }
             for b in base.boroughs
         ]
     )
-    notes = []
+    notes = [pairing_note(name, same)]
     caps = s.contract.caps
     if caps.per_borough_gbp is not None:
         notes.append(f"Each borough's payments are capped at £{caps.per_borough_gbp:,.0f}.")
@@ -436,6 +442,33 @@ def join_analysis(
         notes=notes,
         assumptions=candidate_assumptions(joined, name, origins),
     )
+
+
+def identical_draw_share(draws_a: pd.DataFrame, draws_b: pd.DataFrame, boroughs: list[str]) -> dict[str, float]:
+    """Per borough, the share of draws in which all its per-borough columns are the same, bit for bit, in two runs
+    of one seed [share]."""
+    out = {}
+    for b in boroughs:
+        cols = [c for c in draws_a.columns if c.startswith(f"borough.{b}.") and c in draws_b.columns]
+        same = np.ones(len(draws_a), dtype=bool)
+        for c in cols:
+            x, y = draws_a[c].to_numpy(float), draws_b[c].to_numpy(float)
+            same &= (x.view(np.int64) == y.view(np.int64))
+        out[b] = float(same.mean()) if cols else float("nan")
+    return out
+
+
+def pairing_note(name: str, same: dict[str, float]) -> str:
+    """The printed statement of what pairs the two runs, and where the other boroughs moved."""
+    whole = sum(1 for v in same.values() if v == 1.0)
+    moved = {b: v for b, v in same.items() if v < 1.0}
+    text = (f"Paired runs: each borough's referrals and care pathways come from its own random numbers, so {name} changes the "
+            "other boroughs' figures only through shared team capacity, the total cap and top-up limit, and the "
+            f"programme-wide baseline of the arm without therapy. {whole} of {len(same)} other boroughs are identical in every draw")
+    if moved:
+        worst = min(moved, key=moved.get)
+        text += f"; the others differ in up to {1 - moved[worst]:.0%} of draws ({worst})"
+    return text + "."
 
 
 def _median_net(res, name: str) -> float:
@@ -483,5 +516,5 @@ def _break_even_starts(joined, name, block, settings, irr_without: float, bracke
     x = optimize.brentq(g, 0.05, hi, xtol=1e-2, rtol=1e-6)
     return x, (
         f"Break-even referrals: {name} must start at least {x:.1f} young people a quarter for the investor's median IRR not to fall "
-        "(adding a borough re-draws every borough's referrals, so values below about one a quarter are within Monte Carlo noise)."
+        "(the search is paired: other boroughs keep their referrals and pathways, and move only through shared capacity and caps)."
     )

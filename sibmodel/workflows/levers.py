@@ -2,10 +2,10 @@
 
 The stress, tornado, reverse-stress, goal-seek and Sobol workflows all run the
 same scenario again with one thing changed, on the same seed.  Because every
-uncertain input draws its uniforms from its own named stream
-(:func:`sibmodel.model.sampling.stream`), a variant that changes one input
-leaves every other input's draws unchanged: the comparison is on common
-random numbers.
+uncertain input's uniform in a draw is a function of the seed, its path and
+the draw (:func:`sibmodel.model.sampling.input_uniforms`), a variant that
+changes one input leaves every other input's draws unchanged: the comparison
+is on common random numbers.
 
 Two kinds of change are offered:
 

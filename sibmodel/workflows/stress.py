@@ -1,10 +1,10 @@
 """The investor's workflows: stress suite, tornado, reverse stress test, goal seek.
 
-Every comparison runs on the same seed, draws and chunk size, so each input
-keeps its own draws (common random numbers, see :mod:`sibmodel.workflows.levers`).
-Referral counts and care pathways share one stream each per chunk, so a
-variant that changes *how many* young people start also re-draws who does
-what; that part of the comparison is ordinary Monte Carlo noise.
+Every comparison runs on the same seed and draws, so each input keeps its own
+draws (common random numbers, see :mod:`sibmodel.workflows.levers`), and each
+young person (draw, borough, quarter, index) keeps its own pathway numbers
+(:mod:`sibmodel.model.philox`): a variant that changes *how many* young people
+start adds or removes people, and the others keep what they do.
 
 Investor figures are those of :meth:`sibmodel.results.run.Results.summary`:
 median IRR is over the draws where an IRR exists (a total loss has none and
@@ -64,7 +64,7 @@ class RunSettings:
     seed : int
         Root seed shared by every variant (common random numbers).
     chunk_size : int
-        Draws per chunk (fixes which stream each draw uses).
+        Draws per chunk (memory and scheduling only; results do not depend on it).
     workers : int
         Local processes (does not change results).
     """

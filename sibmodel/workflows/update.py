@@ -4,7 +4,7 @@ Method (written up in ``docs/design-notes.md``): approximate Bayesian computatio
 aggregates, by importance weighting of a prior sample, then resampling.
 
 1. A prior sample of whole draws is simulated with each draw's history by borough and quarter
-   (:func:`sibmodel.engine.history.run_chunk_with_history`, only on request).
+   (:func:`sibmodel.engine.history.run_draws_with_history`, only on request).
 2. Each draw is summarised through the last observed quarter ``T`` by :data:`STATISTICS`
    (cumulative starts, weeks out of care and payments, and weeks out of care in quarter ``T``:
    the state of the young people still tracked), whitened by the prior sample's covariance.
@@ -26,10 +26,10 @@ import pandas as pd
 
 from sibmodel.contract.payments import cap_in_time_order
 from sibmodel.engine.chunk import DEFAULT_CHUNK_SIZE, year_offset
-from sibmodel.engine.history import History, quarter_labels, run_chunk_with_history
+from sibmodel.engine.history import History, quarter_labels, run_draws_with_history
 from sibmodel.engine.run import chunk_sizes
 from sibmodel.model import finance
-from sibmodel.model.sampling import stream
+from sibmodel.model.philox import key_of, uniform_pairs
 from sibmodel.outputs import (
     BOROUGH_PAID_GBP,
     CAPITAL_OUTSTANDING_GBP,
@@ -109,8 +109,10 @@ def simulate_prior(s, draws: int, seed: int | None, chunk_size: int = DEFAULT_CH
     t0 = time.perf_counter()
     entropy = np.random.SeedSequence(seed).entropy
     cols, series, values, topup, occ = [], {}, [], [], OccupancySum()
+    first = 0
     for k, n in enumerate(chunk_sizes(draws, chunk_size)):
-        res, hist = run_chunk_with_history(s, entropy, k, n)
+        res, hist = run_draws_with_history(s, entropy, np.arange(first, first + n), draws, k)
+        first += n
         cols.append(pd.DataFrame(res.columns))
         for name, arr in res.series.items():
             series.setdefault(name, []).append(arr)
@@ -199,9 +201,11 @@ def kernel_weights(prior_stats: np.ndarray, observed: np.ndarray, target: float)
     return w, h, e
 
 
-def systematic_resample(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` indices drawn in proportion to ``weights`` by systematic resampling (sorted)."""
-    positions = (rng.random() + np.arange(n)) / n
+def systematic_resample(weights: np.ndarray, n: int, offset: float) -> np.ndarray:
+    """``n`` indices drawn in proportion to ``weights`` by systematic resampling (sorted).
+
+    ``offset`` is the one uniform in [0, 1) that places the ``n`` evenly spaced positions."""
+    positions = (offset + np.arange(n)) / n
     return np.minimum(np.searchsorted(np.cumsum(weights), positions), len(weights) - 1)
 
 
@@ -211,7 +215,8 @@ def condition(prior: PriorSample, actuals: Actuals, draws: int) -> tuple[np.ndar
     w, h, e = kernel_weights(
         statistics(prior.history.values, t), statistics(actuals.values, t), target_ess(prior.n_draws)
     )
-    idx = systematic_resample(w, draws, stream(int(prior.meta["seed_entropy"]), 0, "update:resample"))
+    offset = float(uniform_pairs(key_of(int(prior.meta["seed_entropy"]), "update:resample"), 0)[0])
+    idx = systematic_resample(w, draws, offset)
     return w, h, e, idx
 
 
