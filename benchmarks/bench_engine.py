@@ -146,12 +146,28 @@ class _TreeRss:
         return self.peak_single_mb, self.peak_mb
 
 
-def run_cli(scenario: str, draws: int, seed: int, workers: int, scheduler: str | None) -> tuple[float, float, float, int]:
+def run_cli(
+    scenario: str, draws: int, seed: int, workers: int, scheduler: str | None
+) -> tuple[float, float, float, int]:
     """Wall time [s], peak RSS of the largest process and of the whole tree [MB], and starts."""
     exe = str(Path(sys.executable).with_name("sibmodel"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        cmd = [exe, "run", scenario, "--draws", str(draws), "--seed", str(seed), "--quiet", "--no-report", "--out", str(out), "--workers", str(workers)]
+        cmd = [
+            exe,
+            "run",
+            scenario,
+            "--draws",
+            str(draws),
+            "--seed",
+            str(seed),
+            "--quiet",
+            "--no-report",
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+        ]
         if scheduler:
             cmd += ["--scheduler", scheduler]
         t0 = time.perf_counter()
@@ -177,12 +193,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=12345)
     a = ap.parse_args()
     s = load_scenario(ROOT / a.scenario if not Path(a.scenario).is_absolute() else a.scenario)
-    print(f"scenario {a.scenario}   workers {a.workers}   scheduler {a.scheduler or '-'}   load average {os.getloadavg()[0]:.2f}")
-    print(f"{'draws':>10} {'starts/draw':>11} {'wall s':>8} {'draws/s':>9} {'max RSS MB':>10} {'tree RSS MB':>11} {'RNG floor s':>11} {'ratio':>6}")
+    print(
+        f"scenario {a.scenario}   workers {a.workers}   scheduler {a.scheduler or '-'}   load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"{'draws':>10} {'starts/draw':>11} {'wall s':>8} {'draws/s':>9} {'max RSS MB':>10} {'tree RSS MB':>11} "
+        f"{'RNG floor s':>11} {'ratio':>6}"
+    )
     for draws in a.draws:
         wall, rss, tree_mb, starts = run_cli(a.scenario, draws, a.seed, a.workers, a.scheduler)
         floor = rng_floor_s(count_random_numbers(s, draws, a.seed))
-        print(f"{draws:>10,} {starts:>11,.0f} {wall:>8.2f} {draws / wall:>9,.0f} {rss:>10,.0f} {tree_mb:>11,.0f} {floor:>11.3f} {wall / floor:>5.0f}x", flush=True)
+        print(
+            f"{draws:>10,} {starts:>11,.0f} {wall:>8.2f} {draws / wall:>9,.0f} {rss:>10,.0f} {tree_mb:>11,.0f} "
+            f"{floor:>11.3f} {wall / floor:>5.0f}x",
+            flush=True,
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

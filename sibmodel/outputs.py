@@ -112,6 +112,7 @@ CAPITAL_OUTSTANDING_GBP = "capital_outstanding_gbp"
 INVESTOR_CUMULATIVE_NET_CASHFLOW_GBP = "investor_cumulative_net_cashflow_gbp"
 INVESTOR_CAPITAL_DRAWN_CUMULATIVE_GBP = "investor_capital_drawn_cumulative_gbp"
 
+
 def _arm(columns: dict[str, str], label: str, unit: str, summary: str | None) -> tuple[Output, Output]:
     return tuple(
         Output(columns[arm], f"{label}, {words}", unit, None if summary is None else f"{summary}.{arm}")
@@ -131,14 +132,22 @@ OUTPUTS: tuple[Output, ...] = (
     *_arm(BREAKDOWNS, "placement breakdowns", "count", "outcomes.breakdowns"),
     Output(WEEKS_OUT_OF_CARE, "weeks out of care (treated)", "weeks", "outcomes.weeks_out_of_care"),
     Output(TRACKED_WEEKS_PER_START, "tracked weeks per start", "weeks per start", "outcomes.tracked_weeks_per_start"),
-    Output(WEEKS_OUT_OF_CARE_PER_START, "weeks out of care per start", "weeks per start",
-           "policy.weeks_out_of_care_per_start"),
+    Output(
+        WEEKS_OUT_OF_CARE_PER_START,
+        "weeks out of care per start",
+        "weeks per start",
+        "policy.weeks_out_of_care_per_start",
+    ),
     Output(COMPLETION_SHARE, "share of starts completing therapy", "share", "outcomes.completion_share"),
     # contract
     Output(OUTCOME_PAYMENTS_GBP, "outcome payments", "GBP", "contract.outcome_payments_gbp"),
     Output(UNCAPPED_PAYMENTS_GBP, "outcome payments before caps", "GBP", "contract.uncapped_payments_gbp"),
-    Output(BASELINE_GAP_PAYMENTS_GBP, "payments resting on the contractual baseline's gap", "GBP",
-           "contract.baseline_gap_payments_gbp"),
+    Output(
+        BASELINE_GAP_PAYMENTS_GBP,
+        "payments resting on the contractual baseline's gap",
+        "GBP",
+        "contract.baseline_gap_payments_gbp",
+    ),
     Output(TOPUP_PAID_GBP, "paid by the top-up", "GBP", "contract.topup_paid_gbp"),
     Output(BOROUGH_PAID_GBP, "paid by boroughs", "GBP", "contract.borough_paid_gbp"),
     Output(DELIVERY_COSTS_GBP, "delivery costs and fees", "GBP"),
@@ -147,27 +156,59 @@ OUTPUTS: tuple[Output, ...] = (
     Output(CARE_COST_TREATED_GBP, "care costs, with therapy", "GBP"),
     Output(CARE_COST_COUNTERFACTUAL_GBP, "care costs, without therapy", "GBP"),
     Output(GOVERNMENT_VALUE_GBP, "value to government (care costs avoided)", "GBP", "government.value_gbp"),
-    Output(GOVERNMENT_VALUE_DISCOUNTED_GBP, "value to government, discounted", "GBP, discounted",
-           "government.value_discounted_gbp"),
-    Output(GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP, "value to government, published method (reconstruction)", "GBP",
-           "government.value_published_method_gbp"),
+    Output(
+        GOVERNMENT_VALUE_DISCOUNTED_GBP,
+        "value to government, discounted",
+        "GBP, discounted",
+        "government.value_discounted_gbp",
+    ),
+    Output(
+        GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
+        "value to government, published method (reconstruction)",
+        "GBP",
+        "government.value_published_method_gbp",
+    ),
     # commissioners (discounted)
-    Output(COMMISSIONER_OUTCOME_PAYMENTS_GBP, "outcome payments (net of top-up)", "GBP, discounted",
-           "commissioner.total.outcome_payments_gbp"),
-    Output(COMMISSIONER_CARE_COSTS_TREATED_GBP, "care costs, with therapy", "GBP, discounted",
-           "commissioner.total.care_costs_treated_gbp"),
-    Output(COMMISSIONER_CARE_COSTS_COUNTERFACTUAL_GBP, "care costs, without therapy", "GBP, discounted",
-           "commissioner.total.care_costs_counterfactual_gbp"),
-    Output(COMMISSIONER_CARE_COSTS_AVOIDED_GBP, "care costs avoided", "GBP, discounted",
-           "commissioner.total.care_costs_avoided_gbp"),
-    Output(COMMISSIONER_NET_SAVINGS_GBP, "commissioners' net savings", "GBP, discounted",
-           "commissioner.total.net_savings_gbp"),
+    Output(
+        COMMISSIONER_OUTCOME_PAYMENTS_GBP,
+        "outcome payments (net of top-up)",
+        "GBP, discounted",
+        "commissioner.total.outcome_payments_gbp",
+    ),
+    Output(
+        COMMISSIONER_CARE_COSTS_TREATED_GBP,
+        "care costs, with therapy",
+        "GBP, discounted",
+        "commissioner.total.care_costs_treated_gbp",
+    ),
+    Output(
+        COMMISSIONER_CARE_COSTS_COUNTERFACTUAL_GBP,
+        "care costs, without therapy",
+        "GBP, discounted",
+        "commissioner.total.care_costs_counterfactual_gbp",
+    ),
+    Output(
+        COMMISSIONER_CARE_COSTS_AVOIDED_GBP,
+        "care costs avoided",
+        "GBP, discounted",
+        "commissioner.total.care_costs_avoided_gbp",
+    ),
+    Output(
+        COMMISSIONER_NET_SAVINGS_GBP,
+        "commissioners' net savings",
+        "GBP, discounted",
+        "commissioner.total.net_savings_gbp",
+    ),
     # investor
     Output(INVESTOR_CAPITAL_DRAWN_TOTAL_GBP, "capital drawn, total", "GBP", "investor.capital_drawn_total_gbp"),
     Output(INVESTOR_CAPITAL_DRAWN_PEAK_GBP, "peak capital drawn", "GBP", "investor.capital_drawn_peak_gbp"),
     Output(INVESTOR_COMMITMENT_EXCEEDED, "commitment exceeded", "flag"),
-    Output(INVESTOR_EXCESS_OVER_COMMITMENT_GBP, "capital needed beyond the commitment", "GBP",
-           "investor.excess_over_commitment_gbp"),
+    Output(
+        INVESTOR_EXCESS_OVER_COMMITMENT_GBP,
+        "capital needed beyond the commitment",
+        "GBP",
+        "investor.excess_over_commitment_gbp",
+    ),
     Output(INVESTOR_FIRST_EXCEEDED_QUARTER, "first quarter the commitment is exceeded (NaN: never)", "quarter"),
     Output(INVESTOR_DISTRIBUTIONS_TOTAL_GBP, "distributions received", "GBP", "investor.distributions_gbp"),
     Output(INVESTOR_SURPLUS_RETURNED_GBP, "surplus returned above the return cap", "GBP"),
@@ -176,8 +217,12 @@ OUTPUTS: tuple[Output, ...] = (
     Output(INVESTOR_TOTAL_LOSS, "total loss (no IRR)", "flag"),
     Output(INVESTOR_PAYBACK_QUARTER, "payback quarter (NaN: never repaid)", "quarter", "investor.payback_quarter"),
     # the baseline (scenarios with a baseline: block)
-    Output(BASELINE_TIME_AT_HOME_SHARE, "baseline drawn: time at home without therapy", "share",
-           "baseline.time_at_home_share"),
+    Output(
+        BASELINE_TIME_AT_HOME_SHARE,
+        "baseline drawn: time at home without therapy",
+        "share",
+        "baseline.time_at_home_share",
+    ),
     Output(BASELINE_CLAMPED, "baseline outside the reachable range, clamped", "flag"),
     Output(COUNTERFACTUAL_RISK_FACTOR, "counterfactual risk factor", "ratio", "baseline.counterfactual_risk_factor"),
 )
@@ -252,11 +297,20 @@ def has_summary_block(summary: dict, column: str) -> bool:
 #: Published figures an ``observed:`` entry can name -> (per-draw column, whether the figure is ``1 -`` it).
 #: A figure is named by its column's summary path; the shares in care are ``1 -`` time at home.
 OBSERVABLE: dict[str, tuple[str, bool]] = {
-    **{summary_path(c): (c, False) for c in (
-        STARTS, WEEKS_OUT_OF_CARE, TRACKED_WEEKS_PER_START, WEEKS_OUT_OF_CARE_PER_START,
-        TIME_AT_HOME_SHARE["treated"], TIME_AT_HOME_SHARE["counterfactual"], OUTCOME_PAYMENTS_GBP,
-        GOVERNMENT_VALUE_GBP, GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
-    )},
+    **{
+        summary_path(c): (c, False)
+        for c in (
+            STARTS,
+            WEEKS_OUT_OF_CARE,
+            TRACKED_WEEKS_PER_START,
+            WEEKS_OUT_OF_CARE_PER_START,
+            TIME_AT_HOME_SHARE["treated"],
+            TIME_AT_HOME_SHARE["counterfactual"],
+            OUTCOME_PAYMENTS_GBP,
+            GOVERNMENT_VALUE_GBP,
+            GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
+        )
+    },
     **{f"outcomes.care_share.{arm}": (TIME_AT_HOME_SHARE[arm], True) for arm in ARMS},
 }
 

@@ -111,7 +111,9 @@ def test_compare_folder(pfp_vs_halved, tmp_path):
     figs = sorted(p.name for p in (out / "figures").iterdir())
     assert figs == sorted(f"{s}.png" for s in ("compare_distributions", "compare_cashflows", "compare_differences"))
     with_svg = write_comparison(pfp_vs_halved, tmp_path / "cmp-svg", svg=True)  # SVG only when asked for
-    assert sorted(p.name for p in (with_svg / "figures").iterdir()) == sorted(figs + [f.replace(".png", ".svg") for f in figs])
+    assert sorted(p.name for p in (with_svg / "figures").iterdir()) == sorted(
+        figs + [f.replace(".png", ".svg") for f in figs]
+    )
     doc = json.loads((out / "compare.json").read_text())
     assert doc["seed"] == 5 and doc["draws"] == 60
     assert [s["file"] for s in doc["scenarios"]] == [PFP, HALVED]
@@ -131,7 +133,9 @@ def test_compare_figures_have_units(pfp_vs_halved):
 
 
 def test_cli_compare(tmp_path):
-    res = CliRunner().invoke(main, ["compare", PFP, PFP, "--draws", "10", "--seed", "3", "--chunk-size", "10", "--out", str(tmp_path / "c")])
+    res = CliRunner().invoke(
+        main, ["compare", PFP, PFP, "--draws", "10", "--seed", "3", "--chunk-size", "10", "--out", str(tmp_path / "c")]
+    )
     assert res.exit_code == 0, res.output
     assert "seed 3" in res.output and "±0" in res.output
     assert (tmp_path / "c" / "compare.html").is_file()

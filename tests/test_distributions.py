@@ -57,7 +57,17 @@ def _random_specs(rng, n):
             m = float(rng.uniform(0.01, 0.99))
             out.append(spec({"dist": "beta", "mean": m, "sd": float(rng.uniform(0.01, 0.99) * np.sqrt(m * (1 - m)))}))
         elif kind == 1:
-            out.append(spec({"dist": "beta", "alpha": float(rng.uniform(0.2, 80)), "beta": float(rng.uniform(0.2, 80)), "low": lo, "high": lo + w}))
+            out.append(
+                spec(
+                    {
+                        "dist": "beta",
+                        "alpha": float(rng.uniform(0.2, 80)),
+                        "beta": float(rng.uniform(0.2, 80)),
+                        "low": lo,
+                        "high": lo + w,
+                    }
+                )
+            )
         elif kind == 2:
             out.append(spec({"dist": "pert", "low": lo, "mode": lo + float(rng.uniform(0, 1)) * w, "high": lo + w}))
         elif kind == 3:
@@ -67,12 +77,26 @@ def _random_specs(rng, n):
             out.append(spec({"dist": "uniform", "low": lo, "high": lo + w}))
         elif kind == 5:
             out.append(spec({"dist": "normal", "mean": lo, "sd": w}))
-            out.append(spec({"dist": "normal", "mean": 0.5, "sd": float(rng.uniform(0.01, 0.18))}, quantity(0.0, 1.0)))  # truncated
+            out.append(
+                spec({"dist": "normal", "mean": 0.5, "sd": float(rng.uniform(0.01, 0.18))}, quantity(0.0, 1.0))
+            )  # truncated
         elif kind == 6:
-            out.append(spec({"dist": "lognormal", "median": float(rng.uniform(0.01, 10)), "sigma": float(rng.uniform(0.01, 1.5))}))
-            out.append(spec({"dist": "lognormal", "median": 1.0, "sigma": float(rng.uniform(0.05, 0.3))}, quantity(0.0, 3.0)))
+            out.append(
+                spec(
+                    {
+                        "dist": "lognormal",
+                        "median": float(rng.uniform(0.01, 10)),
+                        "sigma": float(rng.uniform(0.01, 1.5)),
+                    }
+                )
+            )
+            out.append(
+                spec({"dist": "lognormal", "median": 1.0, "sigma": float(rng.uniform(0.05, 0.3))}, quantity(0.0, 3.0))
+            )
         else:
-            out.append(spec({"dist": "lognormal", "mean": float(rng.uniform(0.01, 10)), "sd": float(rng.uniform(0.01, 5))}))
+            out.append(
+                spec({"dist": "lognormal", "mean": float(rng.uniform(0.01, 10)), "sd": float(rng.uniform(0.01, 5))})
+            )
     return out
 
 
@@ -96,7 +120,13 @@ def test_ppf_bit_identical_to_frozen_distribution():
     assert sum(s.bounds is not None for s in specs) >= 40
     edge = np.array([0.0, 1.0, np.nan, -0.5, 1.5, 1e-300, 1 - 2**-53, 0.5])
     for s in specs:
-        for u in (uniforms(rng, 300), rng.random(1000), edge, np.concatenate([rng.random(5), edge]), rng.random((3, 4))):
+        for u in (
+            uniforms(rng, 300),
+            rng.random(1000),
+            edge,
+            np.concatenate([rng.random(5), edge]),
+            rng.random((3, 4)),
+        ):
             assert ppf(s, u).tobytes() == _ppf_by_frozen(s, u).tobytes()
         u32 = rng.random(20).astype(np.float32)
         np.testing.assert_array_equal(ppf(s, u32), _ppf_by_frozen(s, u32))
@@ -140,11 +170,14 @@ def test_correlation_matrix_validation():
 
 
 def test_impossible_correlations_in_scenario_are_scenario_errors():
-    data = apply_overrides(resolve(PFP), [
-        "correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.95},"
-        " {inputs: [care.reentry.prob, care.placements.foster.breakdown_share], rank_corr: 0.95},"
-        " {inputs: [care.entry.prob, care.placements.foster.breakdown_share], rank_corr: -0.95}]"
-    ])
+    data = apply_overrides(
+        resolve(PFP),
+        [
+            "correlations=[{inputs: [care.entry.prob, care.reentry.prob], rank_corr: 0.95},"
+            " {inputs: [care.reentry.prob, care.placements.foster.breakdown_share], rank_corr: 0.95},"
+            " {inputs: [care.entry.prob, care.placements.foster.breakdown_share], rank_corr: -0.95}]"
+        ],
+    )
     s = validate_data(data, PFP)
     from sibmodel.engine.run import simulate
 
@@ -153,7 +186,9 @@ def test_impossible_correlations_in_scenario_are_scenario_errors():
 
 
 def test_correlation_to_unknown_input_rejected():
-    data = apply_overrides(resolve(PFP), ["correlations=[{inputs: [care.entry.prb, care.reentry.prob], rank_corr: 0.5}]"])
+    data = apply_overrides(
+        resolve(PFP), ["correlations=[{inputs: [care.entry.prb, care.reentry.prob], rank_corr: 0.5}]"]
+    )
     with pytest.raises(ScenarioError, match="did you mean 'care.entry.prob'"):
         validate_data(data, PFP)
 
@@ -171,7 +206,11 @@ def test_input_uniforms_are_a_function_of_seed_path_and_draw():
     a1 = input_uniforms(5, "x", draws, 1000)
     a2 = input_uniforms(5, "x", np.arange(1000), 1000)[draws]
     np.testing.assert_array_equal(a1, a2)
-    for other in (input_uniforms(5, "z", draws, 1000), input_uniforms(6, "x", draws, 1000), input_uniforms(5, "x", draws + 1000, 2000)):
+    for other in (
+        input_uniforms(5, "z", draws, 1000),
+        input_uniforms(6, "x", draws, 1000),
+        input_uniforms(5, "x", draws + 1000, 2000),
+    ):
         assert not np.isin(a1, other).any()
     lhs = input_uniforms(5, "x", np.arange(1000), 1000, "lhs")
     assert (np.bincount((lhs * 1000).astype(int), minlength=1000) == 1).all()  # one draw per stratum
@@ -226,6 +265,8 @@ def test_truncated_mean_on_a_field_reaching_1e12():
 
     field = TypeAdapter(quantity(0.0, 1e12))
     assert field.validate_python({"dist": "normal", "mean": 750, "sd": 50}).mean() == pytest.approx(750.0, rel=1e-12)
-    assert field.validate_python({"dist": "lognormal", "median": 700, "sigma": 0.2}).mean() == pytest.approx(700 * np.exp(0.02), rel=1e-12)
+    assert field.validate_python({"dist": "lognormal", "median": 700, "sigma": 0.2}).mean() == pytest.approx(
+        700 * np.exp(0.02), rel=1e-12
+    )
     cut = field.validate_python({"dist": "normal", "mean": 1.0, "sd": 0.42})  # ~0.9% of the mass below 0
     assert cut.mean() == pytest.approx(st.truncnorm(-1.0 / 0.42, np.inf, loc=1.0, scale=0.42).mean(), rel=1e-9)

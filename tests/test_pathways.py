@@ -31,7 +31,9 @@ Z = 5.0
 def _close(sample: np.ndarray, exact: float, label: str) -> None:
     sample = np.asarray(sample, dtype=float)
     se = sample.std(ddof=1) / np.sqrt(sample.size)
-    assert abs(sample.mean() - exact) <= Z * se + 1e-12, f"{label}: MC {sample.mean():.5f} vs exact {exact:.5f} (se {se:.5f})"
+    assert abs(sample.mean() - exact) <= Z * se + 1e-12, (
+        f"{label}: MC {sample.mean():.5f} vs exact {exact:.5f} (se {se:.5f})"
+    )
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -169,18 +171,31 @@ def test_per_person_placement_mix_matches_exact_model_per_group():
     tables = HazardTables.from_profiles(base.entry_hazard[None, :], base.reentry_hazard[None, :])
     ones = np.ones(n)
     common = dict(
-        rows=[np.zeros(n, np.int64)], entry_scale=ones, reentry_scale=ones, end_prob=base.end_prob[None, :].repeat(n, 0),
-        breakdown_share=base.breakdown_share[None, :].repeat(n, 0), escalation=base.escalation,
-        window_start=np.zeros(n, np.int64), window_end=np.full(n, 104, np.int64),
+        rows=[np.zeros(n, np.int64)],
+        entry_scale=ones,
+        reentry_scale=ones,
+        end_prob=base.end_prob[None, :].repeat(n, 0),
+        breakdown_share=base.breakdown_share[None, :].repeat(n, 0),
+        escalation=base.escalation,
+        window_start=np.zeros(n, np.int64),
+        window_end=np.full(n, 104, np.int64),
     )
     (arm,) = simulate_arms(tables, **common, entry_mix=emix, reentry_mix=rmix, rng=np.random.default_rng(4))
     occ = occupancy_by_week(arm, 104, base.n_states, group=group, n_groups=2) / (n / 2)
     for g, (em, rm) in enumerate(((mix_a, remix_a), (mix_b, remix_b))):
-        par = PathwayParams(base.entry_hazard, base.reentry_hazard, base.end_prob, base.breakdown_share, base.escalation, em, rm)
+        par = PathwayParams(
+            base.entry_hazard, base.reentry_hazard, base.end_prob, base.breakdown_share, base.escalation, em, rm
+        )
         p = expected_outcomes(par, 0, 104).occupancy
         se = np.sqrt(np.maximum(p * (1 - p), 1.0 / n) / (n / 2))
         assert np.max(np.abs(occ[g] - p) / se) <= Z + 0.5, g
     # equal rows per person give exactly the one-mix result (same uniforms, same comparisons)
     (one,) = simulate_arms(tables, **common, entry_mix=mix_a, reentry_mix=remix_a, rng=np.random.default_rng(4))
-    (rows,) = simulate_arms(tables, **common, entry_mix=np.tile(mix_a, (n, 1)), reentry_mix=np.tile(remix_a, (n, 1)), rng=np.random.default_rng(4))
+    (rows,) = simulate_arms(
+        tables,
+        **common,
+        entry_mix=np.tile(mix_a, (n, 1)),
+        reentry_mix=np.tile(remix_a, (n, 1)),
+        rng=np.random.default_rng(4),
+    )
     np.testing.assert_array_equal(one.weeks_in_placement, rows.weeks_in_placement)

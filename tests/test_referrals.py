@@ -53,8 +53,11 @@ def test_total_mode_hits_expected_total():
 
 def test_poisson_mean_and_variance():
     """Without dispersion, starts per borough-quarter are Poisson: mean = variance (within 5 SE)."""
-    s = _load("referrals.volume_multiplier=1", "boroughs.Bexley.starts={per_quarter: 3.0}",
-              "interventions.MST.delivery.team_capacity_families_per_quarter=null")
+    s = _load(
+        "referrals.volume_multiplier=1",
+        "boroughs.Bexley.starts={per_quarter: 3.0}",
+        "interventions.MST.delivery.team_capacity_families_per_quarter=null",
+    )
     p, ppl = _people(s, 20000)
     x = ppl.counts[:, 0].sum(axis=1)[:, 10]  # Bexley, quarter 10: a full active quarter
     assert abs(x.mean() - 3.0) < 5 * np.sqrt(3.0 / x.size)
@@ -63,8 +66,11 @@ def test_poisson_mean_and_variance():
 
 def test_negative_binomial_variance():
     """Gamma-Poisson with size k: variance = mu + mu^2 / k."""
-    s = _load("referrals.volume_multiplier=1", "boroughs.Bexley.starts={per_quarter: 3.0, dispersion: 2}",
-              "interventions.MST.delivery.team_capacity_families_per_quarter=null")
+    s = _load(
+        "referrals.volume_multiplier=1",
+        "boroughs.Bexley.starts={per_quarter: 3.0, dispersion: 2}",
+        "interventions.MST.delivery.team_capacity_families_per_quarter=null",
+    )
     _, ppl = _people(s, 40000)
     x = ppl.counts[:, 0].sum(axis=1)[:, 10]
     assert abs(x.var() - (3 + 9 / 2)) < 0.35

@@ -56,7 +56,13 @@ def saved(run_dir):
 
 @pytest.fixture(scope="module")
 def hostile_dir(tmp_path_factory):
-    data = apply_overrides(resolve(PFP), [f"metadata.name={json.dumps(HOSTILE)}", f"metadata.description={json.dumps('<b>bold</b> & <img src=x onerror=alert(2)>')}"])
+    data = apply_overrides(
+        resolve(PFP),
+        [
+            f"metadata.name={json.dumps(HOSTILE)}",
+            f"metadata.description={json.dumps('<b>bold</b> & <img src=x onerror=alert(2)>')}",
+        ],
+    )
     s = validate_data(data, PFP)
     res = simulate(s, draws=20, seed=3, chunk_size=20)
     return res.to_dir(tmp_path_factory.mktemp("runs") / "hostile", extra_writers=(run_folder_writer,))
@@ -223,7 +229,7 @@ def test_hostile_scenario_text_is_escaped(hostile_dir):
 
 def test_dollar_signs_in_scenario_text_are_drawn_as_they_are(tmp_path):
     name = "Cost $x^{2}$ in $ and \\frac"
-    data = apply_overrides(resolve(PFP), [f"metadata.name={json.dumps(name)}", "boroughs.Bexley.source=\"$$\""])
+    data = apply_overrides(resolve(PFP), [f"metadata.name={json.dumps(name)}", 'boroughs.Bexley.source="$$"'])
     res = simulate(validate_data(data, PFP), draws=10, seed=1, chunk_size=10)
     for _section, _title, fn in F.RUN_FIGURES.values():
         fig = fn(res)
@@ -239,7 +245,9 @@ def test_an_older_run_folder_without_a_figure_s_data_still_reports(run_dir, tmp_
     old = tmp_path / "old"
     shutil.copytree(run_dir, old)
     cf = pd.read_parquet(old / "cashflows.parquet")
-    cf.drop(columns=[c for c in cf.columns if c.startswith("investor_capital_drawn_cumulative")]).to_parquet(old / "cashflows.parquet")
+    cf.drop(columns=[c for c in cf.columns if c.startswith("investor_capital_drawn_cumulative")]).to_parquet(
+        old / "cashflows.parquet"
+    )
     res = CliRunner().invoke(main, ["report", str(old)])
     assert res.exit_code == 0, res.output
     html = (old / "report.html").read_text()
@@ -257,10 +265,14 @@ def test_cli_report_regenerates_from_the_saved_run(run_dir, tmp_path):
     res = CliRunner().invoke(main, ["report", str(copy)])
     assert res.exit_code == 0, res.output
     assert (copy / "report.html").is_file()
-    assert sorted(p.name for p in (copy / "figures").iterdir()) == sorted(p.name for p in (run_dir / "figures").iterdir())
+    assert sorted(p.name for p in (copy / "figures").iterdir()) == sorted(
+        p.name for p in (run_dir / "figures").iterdir()
+    )
     # the same content, apart from nothing: built from the same saved files
     assert (copy / "report.html").read_text() == (run_dir / "report.html").read_text()
-    assert [p.name for p in copy.iterdir() if p.name.startswith(".")] == [".sibmodel-output.json"], "no temporary files left behind"
+    assert [p.name for p in copy.iterdir() if p.name.startswith(".")] == [".sibmodel-output.json"], (
+        "no temporary files left behind"
+    )
 
 
 @pytest.mark.parametrize("make", ["missing", "empty", "partial", "bad_json"])
@@ -286,10 +298,29 @@ def test_cli_report_on_a_folder_that_is_not_a_run_exits_2(make, tmp_path, run_di
 
 def test_cli_run_writes_report_unless_no_report(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["run", PFP, "--draws", "20", "--seed", "4", "--chunk-size", "20", "--out", str(tmp_path / "a"), "--quiet"])
+    res = runner.invoke(
+        main,
+        ["run", PFP, "--draws", "20", "--seed", "4", "--chunk-size", "20", "--out", str(tmp_path / "a"), "--quiet"],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "a" / "report.html").is_file() and (tmp_path / "a" / "figures").is_dir()
-    res = runner.invoke(main, ["run", PFP, "--draws", "20", "--seed", "4", "--chunk-size", "20", "--out", str(tmp_path / "b"), "--quiet", "--no-report"])
+    res = runner.invoke(
+        main,
+        [
+            "run",
+            PFP,
+            "--draws",
+            "20",
+            "--seed",
+            "4",
+            "--chunk-size",
+            "20",
+            "--out",
+            str(tmp_path / "b"),
+            "--quiet",
+            "--no-report",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "b" / "report.html").exists() and not (tmp_path / "b" / "figures").exists()
 
@@ -311,7 +342,10 @@ def test_cli_figures_choose_the_report_s_figures_and_svg_is_on_request(run_dir, 
     res = runner.invoke(main, ["report", str(copy), "--figures", "time_at_home, investor_returns", "--svg"])
     assert res.exit_code == 0, res.output
     # report order, whatever the order given; an SVG beside each PNG; nothing left of the earlier figures
-    assert _figure_stems(copy) == {".png": ["investor_returns", "time_at_home"], ".svg": ["investor_returns", "time_at_home"]}
+    assert _figure_stems(copy) == {
+        ".png": ["investor_returns", "time_at_home"],
+        ".svg": ["investor_returns", "time_at_home"],
+    }
     html = (copy / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2
     assert html.index('id="fig-investor_returns"') < html.index('id="fig-time_at_home"')
@@ -341,7 +375,9 @@ def test_cli_figures_unknown_name_exits_2_listing_the_names_allowed(given, run_d
 
 def test_cli_no_report_with_figures_or_svg_exits_2(tmp_path):
     for extra in (["--figures", "none"], ["--svg"]):
-        res = CliRunner().invoke(main, ["run", PFP, "--draws", "5", "--out", str(tmp_path / "r"), "--no-report", *extra])
+        res = CliRunner().invoke(
+            main, ["run", PFP, "--draws", "5", "--out", str(tmp_path / "r"), "--no-report", *extra]
+        )
         assert res.exit_code == 2 and "--no-report" in res.output, res.output
     assert not (tmp_path / "r").exists()
 
@@ -372,7 +408,7 @@ def test_figures_help_names_every_figure():
         pass
 
     help_text = f.__click_params__[0].help
-    listed = help_text[help_text.index("(") + 1: help_text.index(")")].split(", ")
+    listed = help_text[help_text.index("(") + 1 : help_text.index(")")].split(", ")
     assert listed == list(F.RUN_FIGURES)
     assert F.figure_names(()) == () and F.figure_names(None) == F.figure_names("all") == tuple(F.RUN_FIGURES)
 
@@ -398,7 +434,10 @@ def _chromium_or_skip():
 
     binary = find_chromium()
     if binary is None:
-        msg = "no Chromium binary found (chromium, chromium-browser, google-chrome; or SIBMODEL_CHROMIUM): install Debian's chromium to run the browser test"
+        msg = (
+            "no Chromium binary found (chromium, chromium-browser, google-chrome; or SIBMODEL_CHROMIUM): "
+            "install Debian's chromium to run the browser test"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail("CI must run the browser test, but " + msg)
         pytest.skip(msg)
@@ -486,5 +525,7 @@ def test_report_carries_its_own_caveats(run_dir, run):
     assert f"median {format_percent(b['p50'])}" in text
     assert "sibmodel baseline SCENARIO --baselines" in text
     assert "Read first: what the published value to government measures." in text
-    assert "weeks out of care with therapy × the weekly cost of the cheapest placement (here foster, £646 a week" in text
+    assert (
+        "weeks out of care with therapy × the weekly cost of the cheapest placement (here foster, £646 a week" in text
+    )
     assert "It is not care costs avoided" in text

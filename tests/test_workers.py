@@ -75,8 +75,14 @@ def _fake_cgroup(monkeypatch, files: dict[str, str]) -> None:
     [
         ({"/sys/fs/cgroup/cpu.max": "150000 100000"}, 1.5),  # v2, docker --cpus 1.5
         ({"/sys/fs/cgroup/cpu.max": "max 100000"}, None),  # v2, no quota
-        ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "200000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000"}, 2.0),  # v1
-        ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000"}, None),  # v1, none
+        (
+            {"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "200000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000"},
+            2.0,
+        ),  # v1
+        (
+            {"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000"},
+            None,
+        ),  # v1, none
         ({}, None),  # no cgroup files
         ({"/sys/fs/cgroup/cpu.max": "garbage"}, None),
     ],
@@ -100,9 +106,24 @@ def test_cpu_quota_caps_the_cores_rounded_up(monkeypatch):
     [
         ({"/sys/fs/cgroup/memory.max": str(4 * GB), "/sys/fs/cgroup/memory.current": str(GB)}, 3 * GB),  # v2
         ({"/sys/fs/cgroup/memory.max": "max", "/sys/fs/cgroup/memory.current": str(GB)}, None),  # v2, no limit
-        ({"/sys/fs/cgroup/memory/memory.limit_in_bytes": str(2 * GB), "/sys/fs/cgroup/memory/memory.usage_in_bytes": str(GB // 2)}, GB + GB // 2),  # v1
-        ({"/sys/fs/cgroup/memory/memory.limit_in_bytes": str(2**63 - 4096), "/sys/fs/cgroup/memory/memory.usage_in_bytes": "1"}, None),  # v1, none
-        ({"/sys/fs/cgroup/memory.max": str(GB), "/sys/fs/cgroup/memory.current": str(2 * GB)}, 0),  # over its limit already
+        (
+            {
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes": str(2 * GB),
+                "/sys/fs/cgroup/memory/memory.usage_in_bytes": str(GB // 2),
+            },
+            GB + GB // 2,
+        ),  # v1
+        (
+            {
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes": str(2**63 - 4096),
+                "/sys/fs/cgroup/memory/memory.usage_in_bytes": "1",
+            },
+            None,
+        ),  # v1, none
+        (
+            {"/sys/fs/cgroup/memory.max": str(GB), "/sys/fs/cgroup/memory.current": str(2 * GB)},
+            0,
+        ),  # over its limit already
     ],
 )
 def test_cgroup_memory_headroom(monkeypatch, files, headroom):
@@ -111,8 +132,14 @@ def test_cgroup_memory_headroom(monkeypatch, files, headroom):
 
 
 def test_memory_limit_of_the_container_caps_the_available_memory(monkeypatch):
-    meminfo = "MemTotal:       268435456 kB\nMemFree:        1000 kB\nMemAvailable:   209715200 kB\n"  # 200 GiB on the host
-    files = {"/proc/meminfo": meminfo, "/sys/fs/cgroup/memory.max": str(4 * GB), "/sys/fs/cgroup/memory.current": str(GB)}
+    meminfo = (
+        "MemTotal:       268435456 kB\nMemFree:        1000 kB\nMemAvailable:   209715200 kB\n"  # 200 GiB on the host
+    )
+    files = {
+        "/proc/meminfo": meminfo,
+        "/sys/fs/cgroup/memory.max": str(4 * GB),
+        "/sys/fs/cgroup/memory.current": str(GB),
+    }
     _fake_cgroup(monkeypatch, files)
     assert parallel.available_memory_bytes() == 3 * GB
     del files["/sys/fs/cgroup/memory.max"]
@@ -128,7 +155,14 @@ def test_available_memory_is_read_where_the_platform_tells():
 
 @pytest.mark.parametrize(
     ("workers", "chunks", "scheduler", "used"),
-    [(1, 10, None, 1), (4, 1, None, 1), (4, 2, None, 2), (4, 10, None, 4), (3, 10, "local", 3), (3, 10, "tcp://h:8786", None)],
+    [
+        (1, 10, None, 1),
+        (4, 1, None, 1),
+        (4, 2, None, 2),
+        (4, 10, None, 4),
+        (3, 10, "local", 3),
+        (3, 10, "tcp://h:8786", None),
+    ],
 )
 def test_processes_recorded(workers, chunks, scheduler, used):
     assert parallel.processes_used(workers, chunks, scheduler) == used
@@ -143,7 +177,8 @@ from sibmodel.engine.allocator import keep_freed_memory
 from sibmodel.engine.chunk import run_chunk
 from sibmodel.scenario.load import load_scenario
 keep_freed_memory()
-chunk = run_chunk(load_scenario(sys.argv[1]), np.random.SeedSequence(3).entropy, 0, 0, int(sys.argv[2]), int(sys.argv[2]))
+n = int(sys.argv[2])
+chunk = run_chunk(load_scenario(sys.argv[1]), np.random.SeedSequence(3).entropy, 0, 0, n, n)
 with open("/proc/self/status") as f:
     peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 print(peak, int(chunk.columns["starts"].sum()))
@@ -151,7 +186,9 @@ print(peak, int(chunk.columns["starts"].sum()))
 
 
 def _peak_and_people(path: str, chunk: int) -> tuple[int, int]:
-    out = subprocess.run([sys.executable, "-c", _PEAK_OF_ONE_CHUNK, path, str(chunk)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_OF_ONE_CHUNK, path, str(chunk)], capture_output=True, text=True, check=True
+    )
     peak, people = out.stdout.split()[-2:]
     return int(peak), int(people)
 
@@ -163,7 +200,10 @@ def test_chunk_memory_estimate_covers_measured_chunks(path, small, large):
     kernel measured in a process running one chunk: above it at two chunk sizes, not wildly
     so, and the memory each extra young person takes below the estimate's per-person term."""
     s = load_scenario(path)
-    (peak_small, people_small), (peak_large, people_large) = _peak_and_people(path, small), _peak_and_people(path, large)
+    (peak_small, people_small), (peak_large, people_large) = (
+        _peak_and_people(path, small),
+        _peak_and_people(path, large),
+    )
     for chunk, peak in ((small, peak_small), (large, peak_large)):
         estimate = chunk_memory_bytes(s, chunk)
         assert peak <= estimate <= 3 * peak

@@ -27,8 +27,22 @@ def _check(output: str, money: bool) -> None:
 
 CASES = {
     "stress": (["stress", "{pfp}", "--draws", "30", "--seed", "1"], True),
-    "join": (["join", "{pfp}", "--borough", "Croydon", "--starts-per-quarter", "2", "--no-break-even", "--draws", "30",
-              "--seed", "1"], True),
+    "join": (
+        [
+            "join",
+            "{pfp}",
+            "--borough",
+            "Croydon",
+            "--starts-per-quarter",
+            "2",
+            "--no-break-even",
+            "--draws",
+            "30",
+            "--seed",
+            "1",
+        ],
+        True,
+    ),
     "baseline": (["baseline", "{pfp}", "--draws", "30", "--seed", "1", "--baselines", "0.35,0.8"], True),
     "sensitivity": (["sensitivity", "{pfp}", "--n-base", "4", "--replicates", "2", "--seed", "1"], False),
 }
@@ -43,8 +57,14 @@ def test_workflow_tables_are_readable(name, tmp_path):
 
 
 def test_calibrate_prints_percentages_within_the_width():
-    res = invoke("calibrate", scenario_file("pfp.yaml"), "--target", "time_at_home.treated=0.894",
-                 "--param", "interventions.*.effect.hazard_ratio")
+    res = invoke(
+        "calibrate",
+        scenario_file("pfp.yaml"),
+        "--target",
+        "time_at_home.treated=0.894",
+        "--param",
+        "interventions.*.effect.hazard_ratio",
+    )
     assert res.exit_code in (0, 1), res.output
     assert "89.40%" in res.output  # the target, as a percentage
     _check(res.output, money=False)
@@ -52,8 +72,15 @@ def test_calibrate_prints_percentages_within_the_width():
 
 def test_render_table_by_hand():
     """Kinds from column names; NaN as "–"; a wide table split into parts that repeat the first column."""
-    df = pd.DataFrame({"who": ["a", "b"], "net_savings_p50_gbp": [1234567.0, float("nan")], "p_loss": [0.25, 1.0],
-                       "starts": [12.4, 3.0], **{f"x{i}_gbp": [1e3, 2e3] for i in range(12)}})
+    df = pd.DataFrame(
+        {
+            "who": ["a", "b"],
+            "net_savings_p50_gbp": [1234567.0, float("nan")],
+            "p_loss": [0.25, 1.0],
+            "starts": [12.4, 3.0],
+            **{f"x{i}_gbp": [1e3, 2e3] for i in range(12)},
+        }
+    )
     text = render_table(df)
     assert "£1.23m" in text and "–" in text and "25.0%" in text and "100.0%" in text and " 12 " in text + " "
     assert "£1,000" in text

@@ -116,20 +116,69 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
 
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--draws", type=click.IntRange(min=1), default=2000, show_default=True, help="Monte Carlo draws (2,000 gives stable 5th/95th percentiles).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed; omitted: fresh entropy, recorded in the manifest.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run folder [default: runs/<scenario file name>" + DEFAULT_OUT_HELP + "].")
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Monte Carlo draws (2,000 gives stable 5th/95th percentiles).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Root seed; omitted: fresh entropy, recorded in the manifest.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run folder [default: runs/<scenario file name>" + DEFAULT_OUT_HELP + "].",
+)
 @overwrite_option
 @set_option
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes, local or (with --scheduler local) Dask; not used with a cluster address [default: on Linux one per core, as many as fit in memory; elsewhere 1]. Output is identical for any number.")
-@click.option("--scheduler", default=None, metavar="ADDRESS|local", help="Run the chunks on Dask: 'local' starts a LocalCluster for the run; an address (tcp://host:8786) uses a running cluster. Needs sibmodel[dask].")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (memory only: the results do not depend on it; default 500).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes, local or (with --scheduler local) Dask; not used with a cluster address [default: "
+    "on Linux one per core, as many as fit in memory; elsewhere 1]. Output is identical for any number.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS|local",
+    help="Run the chunks on Dask: 'local' starts a LocalCluster for the run; an address (tcp://host:8786) uses "
+    "a running cluster. Needs sibmodel[dask].",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Draws per chunk (memory only: the results do not depend on it; default 500).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html and figures/ (faster for batch runs).")
 @figures_option
 @svg_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress bar).")
-def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler, chunk_size, as_json, no_report, figures, svg, quiet) -> None:
+def run(
+    scenario,
+    draws,
+    seed,
+    out_dir,
+    overwrite,
+    overrides,
+    workers,
+    scheduler,
+    chunk_size,
+    as_json,
+    no_report,
+    figures,
+    svg,
+    quiet,
+) -> None:
     """Simulate SCENARIO and write the run folder (summary, draws, cashflows, manifest, report.html)."""
     from pathlib import Path
 
@@ -142,7 +191,10 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
     from sibmodel.scenario.load import load_scenario
 
     if no_report and (figures is not None or svg):
-        raise click.UsageError("--no-report writes no report, so --figures and --svg have nothing to choose; give one or the other (--figures none: the report without figures)")
+        raise click.UsageError(
+            "--no-report writes no report, so --figures and --svg have nothing to choose; give one or the other "
+            "(--figures none: the report without figures)"
+        )
     s = load_scenario(scenario, overrides)
     asked = Path(out_dir) if out_dir else default_output(Path(scenario).stem, overrides)
     if workers is None:
@@ -151,8 +203,14 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
     with claim(asked, overwrite=overwrite, numbered=out_dir is None) as target:
         with progress_bar(draws, enabled=not quiet) as bar:
             res = simulate(
-                s, draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers,
-                scheduler=scheduler, spool_dir=target.parent, progress=bar,
+                s,
+                draws=draws,
+                seed=seed,
+                chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+                workers=workers,
+                scheduler=scheduler,
+                spool_dir=target.parent,
+                progress=bar,
             )
         try:
             if overrides:
@@ -174,19 +232,45 @@ def run(scenario, draws, seed, out_dir, overwrite, overrides, workers, scheduler
     elif not quiet:
         click.echo(headline_table(summary))
         click.echo("")
-        click.echo(f"Wrote {target}/ (summary.json, draws.parquet, cashflows.parquet, occupancy.parquet, manifest.json{'' if no_report else ', report.html, figures/'})")
+        click.echo(
+            f"Wrote {target}/ (summary.json, draws.parquet, cashflows.parquet, occupancy.parquet, "
+            f"manifest.json{'' if no_report else ', report.html, figures/'})"
+        )
         if target != asked:
             click.echo(f"({asked}/ holds an earlier output and was kept; --overwrite replaces it)")
 
 
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--target", "targets", multiple=True, required=True, metavar="NAME=VALUE",
-              help="A figure to meet: time_at_home.treated, time_at_home.counterfactual, care_share.treated, care_share.counterfactual.")
-@click.option("--param", "params", multiple=True, metavar="PATH",
-              help="Input to solve for (dotted path; '*' matches several, moved by one factor). Default: care.entry.prob and/or interventions.*.effect.hazard_ratio.")
-@click.option("--write", "write_path", type=click.Path(dir_okay=False), default=None, help="Write the calibrated scenario here (a new file, or with --overwrite one calibrate wrote).")
-@click.option("--overwrite", is_flag=True, help="Replace an earlier file written by sibmodel calibrate at --write (never any other file).")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="NAME=VALUE",
+    help="A figure to meet: time_at_home.treated, time_at_home.counterfactual, care_share.treated, "
+    "care_share.counterfactual.",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="PATH",
+    help="Input to solve for (dotted path; '*' matches several, moved by one factor). Default: care.entry.prob "
+    "and/or interventions.*.effect.hazard_ratio.",
+)
+@click.option(
+    "--write",
+    "write_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the calibrated scenario here (a new file, or with --overwrite one calibrate wrote).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an earlier file written by sibmodel calibrate at --write (never any other file).",
+)
 @set_option
 def calibrate(scenario, targets, params, write_path, overwrite, overrides) -> None:
     """Solve inputs of SCENARIO on the exact cohort model so that published targets are met."""
@@ -231,7 +315,15 @@ def validation(run_dir, markdown) -> None:
     path = Path(run_dir) / "summary.json"
     rows = read_summary(run_dir).get("validation") or []
     if not rows:
-        raise ScenarioError([Issue(str(path), "validation", "the run's scenario has no observed: block, so there is nothing to validate")])
+        raise ScenarioError(
+            [
+                Issue(
+                    str(path),
+                    "validation",
+                    "the run's scenario has no observed: block, so there is nothing to validate",
+                )
+            ]
+        )
     click.echo(validation_table(rows, markdown=markdown))
 
 
@@ -248,13 +340,37 @@ def report(run_dir: str, figures, svg) -> None:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--draws", type=click.IntRange(min=2), default=1000, show_default=True, help="Monte Carlo draws per scenario.")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="The root seed every scenario is run with; omitted: fresh entropy, shared by all and recorded.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Comparison folder [default: runs/compare-<A>-vs-<B>...; -2, -3, ... is added when that folder exists, so a default never replaces an earlier output].")
+@click.option(
+    "--draws", type=click.IntRange(min=2), default=1000, show_default=True, help="Monte Carlo draws per scenario."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The root seed every scenario is run with; omitted: fresh entropy, shared by all and recorded.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Comparison folder [default: runs/compare-<A>-vs-<B>...; -2, -3, ... is added when that folder exists, "
+    "so a default never replaces an earlier output].",
+)
 @overwrite_option
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes per scenario [default: on Linux one per core, as many as fit in memory; elsewhere 1]; results do not change.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Draws per chunk (memory only: the results do not depend on it; default 500).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local worker processes per scenario [default: on Linux one per core, as many as fit in memory; "
+    "elsewhere 1]; results do not change.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Draws per chunk (memory only: the results do not depend on it; default 500).",
+)
 @svg_option
 def compare(scenarios, draws, seed, out_dir, overwrite, workers, chunk_size, svg) -> None:
     """Run SCENARIOS (two or more) on common random numbers and compare their headline figures."""
@@ -273,9 +389,20 @@ def compare(scenarios, draws, seed, out_dir, overwrite, workers, chunk_size, svg
     loaded = [load_scenario(p) for p in scenarios]
     if seed is None:
         seed = int(np.random.SeedSequence().entropy)
-    asked = Path(out_dir) if out_dir else default_output("compare-" + "-vs-".join(safe_name(Path(p).stem) for p in scenarios))
+    asked = (
+        Path(out_dir)
+        if out_dir
+        else default_output("compare-" + "-vs-".join(safe_name(Path(p).stem) for p in scenarios))
+    )
     with claim(asked, overwrite=overwrite, numbered=out_dir is None) as target:  # locked and checked before running
-        comp = run_comparison(loaded, list(scenarios), draws=draws, seed=seed, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, workers=workers or min(workers_for(x, chunk_size) for x in loaded))
+        comp = run_comparison(
+            loaded,
+            list(scenarios),
+            draws=draws,
+            seed=seed,
+            chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+            workers=workers or min(workers_for(x, chunk_size) for x in loaded),
+        )
         write_comparison(comp, target, overwrite=overwrite, command_line=command_line(), svg=svg)
     click.echo(f"{draws} draws per scenario, seed {seed}")
     click.echo(format_table(comp.table))

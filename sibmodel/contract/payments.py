@@ -148,8 +148,16 @@ def compute_payments(
     # straight into draw x borough rows (weeks counted exactly, then priced).  With one,
     # each person's quarters are kept so the cap can be applied in time order.
     inputs = PaymentInputs(
-        people, treated, counterfactual, window_start, window_end, reference_weekly_cost,
-        n_draws, len(s.boroughs), n_quarters, by_person=caps.per_young_person_gbp is not None,
+        people,
+        treated,
+        counterfactual,
+        window_start,
+        window_end,
+        reference_weekly_cost,
+        n_draws,
+        len(s.boroughs),
+        n_quarters,
+        by_person=caps.per_young_person_gbp is not None,
     )
     earned = earn(s, params, inputs)
     achieved, uncapped = _capped_per_person(earned, inputs, caps.per_young_person_gbp)
@@ -162,11 +170,12 @@ def compute_payments(
 
 
 def earn(s: Scenario, params: dict[str, np.ndarray], inputs: PaymentInputs) -> Earned:
-    """What each tariff earns, before caps: every tariff paid by its metric (:data:`sibmodel.contract.metrics.METRICS`)."""
+    """What each tariff earns, before caps: every tariff paid by its metric
+    (:data:`sibmodel.contract.metrics.METRICS`)."""
     earned = Earned.zeros(inputs)
     for i, tariff in enumerate(s.contract.tariffs):
         base = f"contract.tariffs.{i}."
-        drawn = {path[len(base):]: values for path, values in params.items() if path.startswith(base)}
+        drawn = {path[len(base) :]: values for path, values in params.items() if path.startswith(base)}
         METRICS[tariff.metric].pay(tariff, drawn, inputs, earned)
     return earned
 

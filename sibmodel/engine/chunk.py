@@ -240,7 +240,8 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy) -> Pathway:
     per_borough = n_i * cal.n_referral_quarters
     cells = (inp.draw_ids[:, None], np.arange(per_borough)[None, :])
     z = np.concatenate(
-        [special.ndtri(uniform_pairs(key_of(entropy, "cohort_spread", bn), *cells)) for bn in bnames], axis=2,
+        [special.ndtri(uniform_pairs(key_of(entropy, "cohort_spread", bn), *cells)) for bn in bnames],
+        axis=2,
     ).reshape(2, n_draws, n_cohorts)
     spread = s.care.cohort_spread
     odds = np.stack([params[f"boroughs.{n}.entry_odds_ratio"] for n in bnames], axis=1)  # (D, B)
@@ -309,9 +310,18 @@ def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy) -
     rows_c = eff.shape[0] + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
     # the treated arm draws its own uniforms, so that the arm without therapy cannot move it
     treated, cf = simulate_arms(
-        tables, rows=[rows_t, rows_c], entry_scale=pw.entry_scale, reentry_scale=pw.reentry_scale, end_prob=pw.end_prob,
-        breakdown_share=pw.breakdown, escalation=pw.escalation, entry_mix=pw.entry_mix, reentry_mix=pw.reentry_mix,
-        window_start=ws, window_end=we, counters=spell_counters(s, people, entropy),
+        tables,
+        rows=[rows_t, rows_c],
+        entry_scale=pw.entry_scale,
+        reentry_scale=pw.reentry_scale,
+        end_prob=pw.end_prob,
+        breakdown_share=pw.breakdown,
+        escalation=pw.escalation,
+        entry_mix=pw.entry_mix,
+        reentry_mix=pw.reentry_mix,
+        window_start=ws,
+        window_end=we,
+        counters=spell_counters(s, people, entropy),
     )
     return Arms(treated, cf, ws, we, completed, hr, cf_factor, cf_clamped)
 
@@ -330,16 +340,26 @@ def stage_outcomes(people: People, arms: Arms, n_draws: int) -> dict[str, np.nda
     col[TRACKED_WEEKS] = next(sums)
     for arm, _out in pairs:
         col[WEEKS_HOME[arm]] = next(sums)
-        col[TIME_AT_HOME_SHARE[arm]] = np.divide(col[WEEKS_HOME[arm]], col[TRACKED_WEEKS], out=np.full(n_draws, np.nan), where=col[TRACKED_WEEKS] > 0)
-        col[ENTERED_CARE_SHARE[arm]] = np.divide(next(sums), col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0)
+        col[TIME_AT_HOME_SHARE[arm]] = np.divide(
+            col[WEEKS_HOME[arm]], col[TRACKED_WEEKS], out=np.full(n_draws, np.nan), where=col[TRACKED_WEEKS] > 0
+        )
+        col[ENTERED_CARE_SHARE[arm]] = np.divide(
+            next(sums), col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0
+        )
         col[PLACEMENTS[arm]] = next(sums)
         col[BREAKDOWNS[arm]] = next(sums)
     col[WEEKS_OUT_OF_CARE] = col[WEEKS_HOME["treated"]]
-    for name, total in ((TRACKED_WEEKS_PER_START, col[TRACKED_WEEKS]), (WEEKS_OUT_OF_CARE_PER_START, col[WEEKS_OUT_OF_CARE])):
+    for name, total in (
+        (TRACKED_WEEKS_PER_START, col[TRACKED_WEEKS]),
+        (WEEKS_OUT_OF_CARE_PER_START, col[WEEKS_OUT_OF_CARE]),
+    ):
         col[name] = np.divide(total, col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0)
     if arms.completed is not None:
         col[COMPLETION_SHARE] = np.divide(
-            np.bincount(d, weights=arms.completed, minlength=n_draws), col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0
+            np.bincount(d, weights=arms.completed, minlength=n_draws),
+            col[STARTS],
+            out=np.full(n_draws, np.nan),
+            where=col[STARTS] > 0,
         )
     return col
 
@@ -375,8 +395,18 @@ def stage_payments(s: Scenario, inp: Inputs, people: People, arms: Arms, pw: Pat
     """Outcome payments (:func:`sibmodel.contract.payments.compute_payments`); care-days-saved tariffs price a week at
     each borough's entry-mix cost."""
     ref_cost = (care.weekly_cost * pw.mix_by_borough[None, :, :]).sum(axis=2)  # (D, B)
-    return compute_payments(s, people, arms.treated, arms.window_start, arms.window_end, inp.params, ref_cost,
-                            inp.n_draws, Calendar.of(s).n_quarters, counterfactual=arms.counterfactual)
+    return compute_payments(
+        s,
+        people,
+        arms.treated,
+        arms.window_start,
+        arms.window_end,
+        inp.params,
+        ref_cost,
+        inp.n_draws,
+        Calendar.of(s).n_quarters,
+        counterfactual=arms.counterfactual,
+    )
 
 
 def stage_delivery_costs(s: Scenario, inp: Inputs, people: People, n_cash_quarters: int) -> np.ndarray:
@@ -390,13 +420,20 @@ def stage_delivery_costs(s: Scenario, inp: Inputs, people: People, n_cash_quarte
     for ii, members, _cap, tname in team_groups(s):
         iv = s.interventions[inames[ii]]
         path = f"interventions.{inames[ii]}.delivery.teams.{tname}.cost_per_quarter_gbp"
-        cost_q = params[path] if path in params else params[f"interventions.{inames[ii]}.delivery.team_cost_per_quarter_gbp"]
+        cost_q = (
+            params[path] if path in params else params[f"interventions.{inames[ii]}.delivery.team_cost_per_quarter_gbp"]
+        )
         first = int(active[members, 0].min()) // QUARTER_WEEKS
         last = min(n_q - 1, (int(active[members, 1].max()) + iv.therapy_weeks - 1) // QUARTER_WEEKS)
         costs[:, first : last + 1] += cost_q[:, None]
-    var_cost = np.stack([params[f"interventions.{n}.delivery.variable_cost_per_family_gbp"] for n in inames], axis=1)  # (D, I)
-    costs += np.bincount(people.draw * n_qc + people.quarter, weights=var_cost[people.draw, people.intervention],
-                         minlength=n_draws * n_qc).reshape(n_draws, n_qc)
+    var_cost = np.stack(
+        [params[f"interventions.{n}.delivery.variable_cost_per_family_gbp"] for n in inames], axis=1
+    )  # (D, I)
+    costs += np.bincount(
+        people.draw * n_qc + people.quarter,
+        weights=var_cost[people.draw, people.intervention],
+        minlength=n_draws * n_qc,
+    ).reshape(n_draws, n_qc)
     finance.add_fees(costs, n_q, params.__getitem__)
     return costs
 
@@ -405,20 +442,29 @@ def stage_investor(s: Scenario, inp: Inputs, pay: Payments, costs: np.ndarray):
     """The investor's waterfall (:func:`sibmodel.model.finance.investor_waterfall`) on payments received and costs."""
     dist = s.investment.distribution
     return finance.investor_waterfall(
-        pay.paid.sum(axis=1), costs, inp.params["investment.commitment_gbp"], dist.policy, dist.return_cap_multiple,
+        pay.paid.sum(axis=1),
+        costs,
+        inp.params["investment.commitment_gbp"],
+        dist.policy,
+        dist.return_cap_multiple,
         dist.surplus_share_to_investor,
     )
 
 
-def stage_money_columns(s: Scenario, people: People, arms: Arms, care: CareCosts, pay: Payments, costs: np.ndarray,
-                        n_draws: int) -> dict[str, np.ndarray]:
+def stage_money_columns(
+    s: Scenario, people: People, arms: Arms, care: CareCosts, pay: Payments, costs: np.ndarray, n_draws: int
+) -> dict[str, np.ndarray]:
     """Per-draw money: payments, costs, value to government, and the commissioners' figures discounted to the
     price year, in total and per borough."""
     bnames = list(s.boroughs)
     n_b = len(bnames)
     n_q, n_qc = Calendar.of(s).n_quarters, pay.paid.shape[2]
     disc_rate = s.discounting
-    schedule = None if disc_rate.declining_schedule is None else [(st.from_year, st.real_rate_annual) for st in disc_rate.declining_schedule]
+    schedule = (
+        None
+        if disc_rate.declining_schedule is None
+        else [(st.from_year, st.real_rate_annual) for st in disc_rate.declining_schedule]
+    )
     df = finance.discount_factors(n_qc, disc_rate.real_rate_annual, schedule, year_offset(s))
     df_q = df[:n_q]
     care_cost = care.by_arm
@@ -454,13 +500,16 @@ def stage_money_columns(s: Scenario, people: People, arms: Arms, care: CareCosts
     col[COMMISSIONER_CARE_COSTS_TREATED_GBP] = care_disc["treated"].sum(axis=1)
     col[COMMISSIONER_CARE_COSTS_COUNTERFACTUAL_GBP] = care_disc["counterfactual"].sum(axis=1)
     col[COMMISSIONER_CARE_COSTS_AVOIDED_GBP] = avoided_disc.sum(axis=1)
-    col[COMMISSIONER_NET_SAVINGS_GBP] = col[COMMISSIONER_CARE_COSTS_AVOIDED_GBP] - col[COMMISSIONER_OUTCOME_PAYMENTS_GBP]
+    col[COMMISSIONER_NET_SAVINGS_GBP] = (
+        col[COMMISSIONER_CARE_COSTS_AVOIDED_GBP] - col[COMMISSIONER_OUTCOME_PAYMENTS_GBP]
+    )
     col[GOVERNMENT_VALUE_DISCOUNTED_GBP] = avoided_disc.sum(axis=1)
     return col
 
 
 def stage_baseline_columns(s: Scenario, inp: Inputs, arms: Arms) -> dict[str, np.ndarray]:
-    """The baseline drawn, the counterfactual risk factor and the implied hazard ratios (scenarios with ``baseline:``)."""
+    """The baseline drawn, the counterfactual risk factor and the implied hazard ratios (scenarios with
+    ``baseline:``)."""
     if s.baseline is None:
         return {}
     col = {
@@ -520,7 +569,9 @@ def run_draws(s: Scenario, entropy, draw_ids, n_total: int, chunk_index: int = 0
     costs = stage_delivery_costs(s, inp, people, pay.paid.shape[2])
     inv = stage_investor(s, inp, pay, costs)
     col.update(stage_money_columns(s, people, arms, care, pay, costs, n_draws))
-    col[COST_PER_FAMILY_GBP] = np.divide(col[OUTCOME_PAYMENTS_GBP], col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0)
+    col[COST_PER_FAMILY_GBP] = np.divide(
+        col[OUTCOME_PAYMENTS_GBP], col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0
+    )
     for name, value in inv.columns().items():
         col[INVESTOR_PREFIX + name] = value
     col.update(stage_baseline_columns(s, inp, arms))

@@ -186,7 +186,9 @@ def processes_used(workers: int, n_chunks: int, scheduler: str | None) -> int | 
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """sibmodel's local process pool: workers forked where the platform allows (:func:`pool_context`),
     that leave Ctrl-C and SIGTERM to this process and die with it (:func:`_init_worker`)."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_init_worker, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=pool_context(), initializer=_init_worker, initargs=(os.getpid(),)
+    )
 
 
 def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator:
@@ -215,9 +217,7 @@ def _connect(scheduler: str, workers: int):
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
-        raise SchedulerError(
-            "--scheduler needs Dask: pip install 'sibmodel[dask]' (or dask[distributed])"
-        ) from exc
+        raise SchedulerError("--scheduler needs Dask: pip install 'sibmodel[dask]' (or dask[distributed])") from exc
     if scheduler == "local":
         # Worker processes inherit SIGINT ignored (Python keeps an ignored SIGINT), so that
         # Ctrl-C reaches only this process, which then closes the cluster cleanly.
@@ -379,8 +379,10 @@ def _cgroup_cpu_limit() -> float | None:
 def _cgroup_memory_headroom() -> int | None:
     """Memory the cgroup may still use before its limit [bytes], ``None`` without a limit
     (cgroup v2 ``memory.max - memory.current``, else v1 ``limit_in_bytes - usage_in_bytes``)."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         limit, usage = _read(limit_file), _read(usage_file)
         if limit is None or usage is None or limit == "max":
             continue

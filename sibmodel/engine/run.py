@@ -117,6 +117,14 @@ def simulate(
         store.discard()
         raise
     elapsed = time.perf_counter() - t0
-    meta = run_meta(s, store.n_draws, entropy=entropy, seed=seed, chunk_size=chunk_size, elapsed_s=elapsed,
-                    workers=processes_used(workers, len(sizes), scheduler), scheduler=scheduler)
+    meta = run_meta(
+        s,
+        store.n_draws,
+        entropy=entropy,
+        seed=seed,
+        chunk_size=chunk_size,
+        elapsed_s=elapsed,
+        workers=processes_used(workers, len(sizes), scheduler),
+        scheduler=scheduler,
+    )
     return Results(s, meta=meta, occupancy_mean=occ.mean(store.n_draws), store=store)

@@ -252,7 +252,9 @@ def _bucket_guess(tables, h, r, target, bucket_start_week, buckets_per_hazard): 
     n_below = 0
     for k in range(_GUESS_WEEKS):  # min(): stays inside rows shorter than the window (never certain)
         n_below += tables[h, r, min(start + k, width - 1)] < target
-    certain = (per_hazard >= 0.0) & (n_below < _GUESS_WEEKS) & ((start == 0) | (tables[h, r, max(start - 1, 0)] < target))
+    certain = (
+        (per_hazard >= 0.0) & (n_below < _GUESS_WEEKS) & ((start == 0) | (tables[h, r, max(start - 1, 0)] < target))
+    )
     return start + n_below, certain
 
 
@@ -284,6 +286,7 @@ def _category(u, cum_shares, i, j):  # pragma: no cover - compiled
     return min(k, n_k - 1)
 
 
+# fmt: off
 @njit(cache=True, error_model="numpy", nogil=True)
 def _advance(
     active, u, neg_log_u, rows, tables, last, bucket_start_week, buckets_per_hazard, div, zero, log_stay,
@@ -375,8 +378,10 @@ def _advance(
             else:
                 t[a, p] = we
     return active[still]
+# fmt: on
 
 
+# fmt: off
 def simulate_arms(
     tables: HazardTables,
     *,
@@ -439,8 +444,8 @@ def simulate_arms(
     """
     if tables.cum_entry.shape[1] - 1 < int(window_end.max(initial=0)):
         raise ValueError("hazard tables are shorter than the longest tracking window")
-    k = _KernelInputs.of(tables, rows, entry_scale, reentry_scale, end_prob, breakdown_share, escalation, entry_mix, reentry_mix,
-                         window_start, window_end)
+    k = _KernelInputs.of(tables, rows, entry_scale, reentry_scale, end_prob, breakdown_share, escalation,
+                         entry_mix, reentry_mix, window_start, window_end)
     n_arms, n = k.rows.shape
     st = _ArmState.empty(n_arms, n, int(end_prob.shape[1]))
     spells: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_arms)]
@@ -464,8 +469,8 @@ def simulate_arms(
             np.empty((n_arms, active.size), np.int64),
         )
         nxt_active = _advance(
-            active, u, neg_log_u, k.rows, k.cum_hazard, k.last, k.bucket_start_week, k.buckets_per_hazard, k.div, k.zero,
-            k.log_stay, k.breakdown_share, k.cum_escalation, k.cum_mix, k.window_start, k.window_end,
+            active, u, neg_log_u, k.rows, k.cum_hazard, k.last, k.bucket_start_week, k.buckets_per_hazard, k.div,
+            k.zero, k.log_stay, k.breakdown_share, k.cum_escalation, k.cum_mix, k.window_start, k.window_end,
             st.state, st.t, st.weeks_home, st.weeks_place, st.n_place, st.n_break, *buf, n_spells, *ctr, spell - 1,
         )
         for a in range(n_arms):
@@ -473,6 +478,7 @@ def simulate_arms(
                 spells[a].append(tuple(x[a, : n_spells[a]] for x in buf))
         active = nxt_active
     return [st.outcomes(a, spells[a]) for a in range(n_arms)]
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -494,11 +500,26 @@ class _KernelInputs:
     window_end: np.ndarray
 
     @classmethod
-    def of(cls, tables, rows, entry_scale, reentry_scale, end_prob, breakdown_share, escalation, entry_mix, reentry_mix,
-           window_start, window_end) -> _KernelInputs:
+    def of(
+        cls,
+        tables,
+        rows,
+        entry_scale,
+        reentry_scale,
+        end_prob,
+        breakdown_share,
+        escalation,
+        entry_mix,
+        reentry_mix,
+        window_start,
+        window_end,
+    ) -> _KernelInputs:
         # entry (index HOME_NEVER) and re-entry (index HOME_AFTER) stacked, so the compiled loop indexes by state
         cum_hazard = np.ascontiguousarray(np.stack([tables.cum_entry, tables.cum_reentry]), dtype=float)
-        cum_mix = np.ascontiguousarray(np.stack([np.atleast_2d(np.cumsum(m, axis=-1)) for m in np.broadcast_arrays(entry_mix, reentry_mix)]), dtype=float)
+        cum_mix = np.ascontiguousarray(
+            np.stack([np.atleast_2d(np.cumsum(m, axis=-1)) for m in np.broadcast_arrays(entry_mix, reentry_mix)]),
+            dtype=float,
+        )
         with np.errstate(divide="ignore"):
             log_stay = np.log1p(-np.minimum(end_prob, 1.0))  # ln(1 - q) per person and type, -inf when q == 1
         scales = np.stack([entry_scale, reentry_scale]).astype(float)
@@ -583,8 +604,10 @@ class SpellCounters:
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The arrays as the compiled loop reads them: keys (B, 2, 2) uint64, borough, draw, quarter, index (int64)."""
-        return (np.ascontiguousarray(self.keys, dtype=np.uint64),
-                *(np.ascontiguousarray(x, dtype=np.int64) for x in (self.borough, self.draw_id, self.quarter, self.index)))
+        return (
+            np.ascontiguousarray(self.keys, dtype=np.uint64),
+            *(np.ascontiguousarray(x, dtype=np.int64) for x in (self.borough, self.draw_id, self.quarter, self.index)),
+        )
 
 
 _NO_COUNTERS = (np.zeros((0, 2, 2), dtype=np.uint64), *(np.zeros(0, dtype=np.int64) for _ in range(4)))
@@ -662,7 +685,8 @@ def simulate_from_params(
 
 
 def _single_borough_counters(seed: int, n_people: int) -> SpellCounters:
-    """Spell counters for ``n_people`` people of one borough, draw 0 and quarter 0 (see :func:`simulate_from_params`)."""
+    """Spell counters for ``n_people`` people of one borough, draw 0 and quarter 0 (see
+    :func:`simulate_from_params`)."""
     keys = np.stack([keys_of(seed, purpose, [""]) for purpose in ("pathways", "pathways:counterfactual")], axis=1)
     zeros = np.zeros(n_people, dtype=np.int64)
     return SpellCounters(keys, zeros, zeros, zeros, np.arange(n_people, dtype=np.int64))

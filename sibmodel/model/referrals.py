@@ -68,7 +68,9 @@ def borough_active_weeks(s: Scenario) -> np.ndarray:
     out = np.zeros((len(s.boroughs), 2), dtype=np.int64)
     for i, b in enumerate(s.boroughs.values()):
         first = max(0, week_of(b.join_date, start))
-        last = cal.referral_end_week if b.leave_date is None else min(cal.referral_end_week, week_of(b.leave_date, start))
+        last = (
+            cal.referral_end_week if b.leave_date is None else min(cal.referral_end_week, week_of(b.leave_date, start))
+        )
         out[i] = first, max(first, last)
     return out
 
@@ -227,7 +229,9 @@ def draw_starts(s: Scenario, params: dict[str, np.ndarray], draw_ids: np.ndarray
         n_kept = _compact(keep, block, comp)
         d, b, i, q, j, week = block[:, :n_kept]
         comp = comp[:n_kept]
-    counts = np.bincount(((d * n_b + b) * n_i + i) * n_q + q, minlength=n_d * n_b * n_i * n_q).reshape(n_d, n_b, n_i, n_q)
+    counts = np.bincount(((d * n_b + b) * n_i + i) * n_q + q, minlength=n_d * n_b * n_i * n_q).reshape(
+        n_d, n_b, n_i, n_q
+    )
     return People(d, b, i, q, (b * n_i + i) * n_q + q, week, counts, draw_ids[d], j, comp)
 
 
@@ -295,7 +299,9 @@ def _referral_counts(keys, draw_ids, mu, disp):  # pragma: no cover - compiled; 
 
 
 @njit(cache=True, nogil=True)
-def _expand(totals, keys, draw_ids, cum_mix, lo_bq, hi_bq, d, b, i, q, j, week, prio, comp):  # pragma: no cover - compiled
+def _expand(
+    totals, keys, draw_ids, cum_mix, lo_bq, hi_bq, d, b, i, q, j, week, prio, comp
+):  # pragma: no cover - compiled
     """One entry per start, in the order of ``totals`` (D, B, Q) and then index within the quarter.
 
     Start ``jj`` of borough ``bb`` in quarter ``qq`` of draw ``g`` takes the words of counter
@@ -361,7 +367,9 @@ def tracking_window(tracking: Tracking, therapy_weeks, weeks_to_contract_end=Non
     return start, end
 
 
-def person_tracking(s: Scenario, people: People, therapy_weeks: np.ndarray, contract_end_week: int) -> tuple[np.ndarray, np.ndarray]:
+def person_tracking(
+    s: Scenario, people: People, therapy_weeks: np.ndarray, contract_end_week: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Tracking window of each person in weeks since referral: (start, end); see :func:`tracking_window`.
 
     Parameters
@@ -371,4 +379,6 @@ def person_tracking(s: Scenario, people: People, therapy_weeks: np.ndarray, cont
     contract_end_week : int
         Week of the contract end [weeks from programme start].
     """
-    return tracking_window(s.contract.tracking, therapy_weeks[people.intervention], contract_end_week - people.referral_week)
+    return tracking_window(
+        s.contract.tracking, therapy_weeks[people.intervention], contract_end_week - people.referral_week
+    )

@@ -77,11 +77,21 @@ def validate_correlation(matrix: np.ndarray, names: list[str], tol: float = 1e-1
     issues = []
     m = np.asarray(matrix, dtype=float)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(names):
-        raise CorrelationError([Issue(None, "correlations", f"matrix must be square of size {len(names)}", m.shape, has_given=True)])
+        raise CorrelationError(
+            [Issue(None, "correlations", f"matrix must be square of size {len(names)}", m.shape, has_given=True)]
+        )
     if not np.allclose(m, m.T, atol=tol):
         issues.append(Issue(None, "correlations", "rank-correlation matrix is not symmetric"))
     if not np.allclose(np.diag(m), 1.0, atol=tol):
-        issues.append(Issue(None, "correlations", "rank-correlation matrix must have a unit diagonal", np.diag(m).tolist(), has_given=True))
+        issues.append(
+            Issue(
+                None,
+                "correlations",
+                "rank-correlation matrix must have a unit diagonal",
+                np.diag(m).tolist(),
+                has_given=True,
+            )
+        )
     if np.any(np.abs(m) > 1 + tol):
         issues.append(Issue(None, "correlations", "correlations must lie in [-1, 1]"))
     if not issues:
@@ -93,7 +103,8 @@ def validate_correlation(matrix: np.ndarray, names: list[str], tol: float = 1e-1
                     "correlations",
                     "the correlations between "
                     + ", ".join(names)
-                    + f" are not jointly possible (matrix not positive semi-definite; smallest eigenvalue {w.min():.3g}); weaken some of them",
+                    + " are not jointly possible (matrix not positive semi-definite; smallest eigenvalue "
+                    f"{w.min():.3g}); weaken some of them",
                 )
             )
     if issues:
@@ -207,7 +218,9 @@ def sample_inputs(
     """
     draws = np.arange(draws) if np.ndim(draws) == 0 else np.asarray(draws, dtype=np.int64)
     n_draws = draws.size
-    u = {path: input_uniforms(entropy, path, draws, n_total, method) for path, spec in specs.items() if not spec.is_fixed}
+    u = {
+        path: input_uniforms(entropy, path, draws, n_total, method) for path, spec in specs.items() if not spec.is_fixed
+    }
     u = correlate_uniforms(u, correlations)
     out = {}
     for path, spec in specs.items():

@@ -49,11 +49,14 @@ from sibmodel.report.tables import kind_label, seed_text
 
 CAPTION_GID = "sibmodel-caption"
 #: boxplot's keyword for horizontal boxes (``vert`` is deprecated from Matplotlib 3.10).
-_HORIZONTAL = {"orientation": "horizontal"} if tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10) else {"vert": False}
+_HORIZONTAL = (
+    {"orientation": "horizontal"}
+    if tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
+    else {"vert": False}
+)
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
 TREATED, COUNTERFACTUAL = "#1f77b4", "#d62728"
 OBSERVED = "#111111"
-
 
 
 # --------------------------------------------------------------------------- helpers
@@ -69,7 +72,9 @@ def _figure(width_in: float, height_in: float, caption: str) -> Figure:
     fig = Figure(figsize=(width_in, height_in + caption_in), dpi=100)
     bottom = caption_in / (height_in + caption_in)
     fig.set_layout_engine(ConstrainedLayoutEngine(rect=(0, bottom, 1, 1 - bottom)))
-    fig.text(0.01, 0.01, _plain("\n".join(lines)), ha="left", va="bottom", fontsize=7.5, color="#444444", gid=CAPTION_GID)
+    fig.text(
+        0.01, 0.01, _plain("\n".join(lines)), ha="left", va="bottom", fontsize=7.5, color="#444444", gid=CAPTION_GID
+    )
     fig.sibmodel_caption = caption
     return fig
 
@@ -119,7 +124,15 @@ def _quarter_dates(cashflows: pd.DataFrame) -> pd.DatetimeIndex:
 
 def _fan(ax, x, cf: pd.DataFrame, name: str, scale: float, colour: str, label: str) -> None:
     """Shade the 5-95% band of ``name`` and draw its median and mean."""
-    ax.fill_between(x, cf[f"{name}_p5"] / scale, cf[f"{name}_p95"] / scale, color=colour, alpha=0.2, lw=0, label=f"{label}: 5\u201395% of draws")
+    ax.fill_between(
+        x,
+        cf[f"{name}_p5"] / scale,
+        cf[f"{name}_p95"] / scale,
+        color=colour,
+        alpha=0.2,
+        lw=0,
+        label=f"{label}: 5\u201395% of draws",
+    )
     ax.plot(x, cf[f"{name}_p50"] / scale, color=colour, lw=2, label=f"{label}: median")
     ax.plot(x, cf[f"{name}_mean"] / scale, color=colour, lw=1, ls="--", label=f"{label}: mean")
 
@@ -176,7 +189,12 @@ def investor_returns(run) -> Figure:
     """
     d = run.draws
     inv = run.summary()["investor"]
-    fig = _figure(10, 4, source_line(run) + " Money multiple = distributions received / capital drawn; IRR annualised from quarterly flows.")
+    fig = _figure(
+        10,
+        4,
+        source_line(run)
+        + " Money multiple = distributions received / capital drawn; IRR annualised from quarterly flows.",
+    )
     ax1, ax2 = fig.subplots(1, 2)
     moic = _finite(d[INVESTOR_MOIC])
     ax1.hist(moic, bins=40, color=TREATED, alpha=0.8)
@@ -214,11 +232,19 @@ def capital_drawn(run) -> Figure:
     """Fan chart of capital drawn to date [GBP m] by quarter, with the commitment as a line."""
     inv = run.summary()["investor"]
     fig, ax, x, cf = _quarterly(
-        run, f"Commitment from the scenario's investment block; P(commitment exceeded) = {inv['p_commitment_exceeded']:.1%}.",
-        "capital drawn to date [\u00a3m]", "Investor capital drawn over time",
+        run,
+        "Commitment from the scenario's investment block; P(commitment exceeded) = "
+        f"{inv['p_commitment_exceeded']:.1%}.",
+        "capital drawn to date [\u00a3m]",
+        "Investor capital drawn over time",
     )
     _fan(ax, x, cf, INVESTOR_CAPITAL_DRAWN_CUMULATIVE_GBP, 1e6, TREATED, "capital drawn")
-    ax.axhline(inv["commitment_gbp"] / 1e6, color=COUNTERFACTUAL, lw=1.5, label=f"commitment \u00a3{inv['commitment_gbp'] / 1e6:,.2f}m")
+    ax.axhline(
+        inv["commitment_gbp"] / 1e6,
+        color=COUNTERFACTUAL,
+        lw=1.5,
+        label=f"commitment \u00a3{inv['commitment_gbp'] / 1e6:,.2f}m",
+    )
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower right", fontsize=8)
     return fig
@@ -227,8 +253,10 @@ def capital_drawn(run) -> Figure:
 def cumulative_cashflow(run) -> Figure:
     """Fan chart of the investor's cumulative net cashflow [GBP m] by quarter."""
     fig, ax, x, cf = _quarterly(
-        run, "Net cashflow = distributions received - capital drawn, undiscounted.",
-        "cumulative net cashflow to investor [\u00a3m]", "Investor cumulative net cashflow",
+        run,
+        "Net cashflow = distributions received - capital drawn, undiscounted.",
+        "cumulative net cashflow to investor [\u00a3m]",
+        "Investor cumulative net cashflow",
     )
     _fan(ax, x, cf, INVESTOR_CUMULATIVE_NET_CASHFLOW_GBP, 1e6, TREATED, "cumulative net cashflow")
     ax.axhline(0.0, color="#333333", lw=1)
@@ -239,11 +267,15 @@ def cumulative_cashflow(run) -> Figure:
 def outcome_payments(run) -> Figure:
     """Outcome payments received by quarter [GBP k]: mean with the 5-95% range, and delivery costs."""
     fig, ax, x, cf = _quarterly(
-        run, "Payments fall due quarterly in arrears after the contract's payment lag; undiscounted.",
-        "per quarter [\u00a3k]", "Outcome payments by quarter",
+        run,
+        "Payments fall due quarterly in arrears after the contract's payment lag; undiscounted.",
+        "per quarter [\u00a3k]",
+        "Outcome payments by quarter",
     )
     mean = cf["outcome_payments_gbp_mean"] / 1e3
-    err = np.vstack([mean - cf["outcome_payments_gbp_p5"] / 1e3, cf["outcome_payments_gbp_p95"] / 1e3 - mean]).clip(min=0)
+    err = np.vstack([mean - cf["outcome_payments_gbp_p5"] / 1e3, cf["outcome_payments_gbp_p95"] / 1e3 - mean]).clip(
+        min=0
+    )
     ax.bar(x, mean, width=70, color=TREATED, alpha=0.8, label="outcome payments: mean")
     ax.errorbar(x, mean, yerr=err, fmt="none", ecolor="#333333", lw=0.8, capsize=2, label="5\u201395% of draws")
     ax.plot(x, cf["delivery_costs_gbp_mean"] / 1e3, color=COUNTERFACTUAL, lw=1.5, label="delivery costs and fees: mean")
@@ -264,14 +296,25 @@ def borough_net_savings(run) -> Figure:
     data = [_finite(run.draws[f"borough.{n}.net_savings_gbp"]) / 1e3 for n in names]
     height = 1.0 + 0.42 * len(names)
     fig = _figure(
-        9, height,
+        9,
+        height,
         source_line(run) + f" Care costs avoided (counterfactual - treated) minus outcome payments, discounted at "
-        f"{com['discount_rate_real_annual']:.1%} real to {com['price_year']} prices. Boxes 25\u201375%, whiskers 5\u201395% of draws.",
+        f"{com['discount_rate_real_annual']:.1%} real to {com['price_year']} prices. Boxes 25\u201375%, "
+        "whiskers 5\u201395% of draws.",
     )
     ax = fig.subplots()
     pos = np.arange(len(names))[::-1]
-    ax.boxplot(data, positions=pos, **_HORIZONTAL, whis=(5, 95), showfliers=False, widths=0.6,
-               patch_artist=True, boxprops={"facecolor": "#cfe0f1", "edgecolor": TREATED}, medianprops={"color": TREATED})
+    ax.boxplot(
+        data,
+        positions=pos,
+        **_HORIZONTAL,
+        whis=(5, 95),
+        showfliers=False,
+        widths=0.6,
+        patch_artist=True,
+        boxprops={"facecolor": "#cfe0f1", "edgecolor": TREATED},
+        medianprops={"color": TREATED},
+    )
     ax.axvline(0.0, color=COUNTERFACTUAL, lw=1.5, label="break-even (net savings 0)")
     ax.set_yticks(pos, [_plain(n) for n in names])
     right = ax.secondary_yaxis("right")
@@ -288,9 +331,14 @@ def time_at_home(run) -> Figure:
     """Share of tracked time at home, with therapy and without (counterfactual) [%], with published values."""
     d = run.draws
     obs = {arm: observed_time_at_home(run.scenario, arm) for arm in ("treated", "counterfactual")}
-    fig = _figure(8, 4, source_line(run) + " Both arms simulated on common random numbers." + _observed_sources(obs.values()))
+    fig = _figure(
+        8, 4, source_line(run) + " Both arms simulated on common random numbers." + _observed_sources(obs.values())
+    )
     ax = fig.subplots()
-    for arm, colour, label in (("treated", TREATED, "with therapy"), ("counterfactual", COUNTERFACTUAL, "without (counterfactual)")):
+    for arm, colour, label in (
+        ("treated", TREATED, "with therapy"),
+        ("counterfactual", COUNTERFACTUAL, "without (counterfactual)"),
+    ):
         x = _finite(d[f"time_at_home_share_{arm}"]) * 100
         ax.hist(x, bins=30, color=colour, alpha=0.55, label=f"{label}: median {np.median(x):.1f}%" if x.size else label)
         if obs[arm] is not None:
@@ -309,9 +357,18 @@ def weeks_out_of_care(run) -> Figure:
     """Weeks out of care over the tracking windows, with therapy and without [weeks, all starts]."""
     d = run.draws
     obs = observed_value(run.scenario, summary_path(WEEKS_OUT_OF_CARE))
-    fig = _figure(8, 4, source_line(run) + " Weeks at home within each young person's tracking window, summed over all starts." + _observed_sources([obs]))
+    fig = _figure(
+        8,
+        4,
+        source_line(run)
+        + " Weeks at home within each young person's tracking window, summed over all starts."
+        + _observed_sources([obs]),
+    )
     ax = fig.subplots()
-    for col, colour, label in ((WEEKS_HOME["treated"], TREATED, "with therapy"), (WEEKS_HOME["counterfactual"], COUNTERFACTUAL, "without (counterfactual)")):
+    for col, colour, label in (
+        (WEEKS_HOME["treated"], TREATED, "with therapy"),
+        (WEEKS_HOME["counterfactual"], COUNTERFACTUAL, "without (counterfactual)"),
+    ):
         x = _finite(d[col])
         ax.hist(x, bins=30, color=colour, alpha=0.55, label=f"{label}: median {np.median(x):,.0f}" if x.size else label)
     if obs is not None:
@@ -324,7 +381,9 @@ def weeks_out_of_care(run) -> Figure:
 
 
 # --------------------------------------------------------------------------- what the baseline decides
-def draw_baseline_decides(fig: Figure, x: np.ndarray, all_bands: tuple, borough_p50: dict, break_even: dict, price_year) -> None:
+def draw_baseline_decides(
+    fig: Figure, x: np.ndarray, all_bands: tuple, borough_p50: dict, break_even: dict, price_year
+) -> None:
     """Net savings against the baseline, in two panels of ``fig``: all boroughs' median and 5-95% band
     with their break-even; each borough's median with its break-even marked on the zero line.
 
@@ -402,9 +461,12 @@ def baseline_decides(run) -> Figure | None:
         root, below, above = first_crossing(centres, y[:, None])
         break_even[name] = float(root[0]) if not (below[0] or above[0]) else np.nan
     fig = _figure(
-        11, 4.6,
-        source_line(run) + " Draws grouped into ten bins of the baseline drawn (time at home without therapy); lines join the "
-        "bins' medians of net savings (care costs avoided minus outcome payments, discounted). A break-even outside the "
+        11,
+        4.6,
+        source_line(run)
+        + " Draws grouped into ten bins of the baseline drawn (time at home without therapy); lines join the "
+        "bins' medians of net savings (care costs avoided minus outcome payments, discounted). A break-even "
+        "outside the "
         "range drawn is not marked; `sibmodel baseline --baselines` solves it per draw.",
     )
     draw_baseline_decides(fig, centres, bands, borough_p50, break_even, com["price_year"])
@@ -429,7 +491,15 @@ def validation(run) -> Figure | None:
     if not rows:
         return None
     srcs = sorted({r["source"] for r in rows})
-    fig = _figure(9, 0.4 + 0.85 * len(rows), source_line(run) + " Published values: " + " ".join(srcs) + " Only a figure of kind 'independent' is a check no input was set from; a red diamond lies outside the model's 5\u201395%.")
+    fig = _figure(
+        9,
+        0.4 + 0.85 * len(rows),
+        source_line(run)
+        + " Published values: "
+        + " ".join(srcs)
+        + " Only a figure of kind 'independent' is a check no input was set from; a red diamond lies outside "
+        "the model's 5\u201395%.",
+    )
     axes = np.atleast_1d(fig.subplots(len(rows), 1))
     for ax, r in zip(axes, rows):
         unit, k = _unit(r["figure"])
@@ -439,7 +509,15 @@ def validation(run) -> Figure | None:
             ax.plot([r["p50"] * k], [0], "|", color=TREATED, ms=16, mew=2, label="model median")
         else:  # e.g. shares of a run without starts: an empty state, not NaN axis limits
             model = []
-            ax.text(0.5, 0.5, "no model value (no draw defines this figure)", transform=ax.transAxes, ha="center", va="center", fontsize=8)
+            ax.text(
+                0.5,
+                0.5,
+                "no model value (no draw defines this figure)",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
         colour = OBSERVED if r["inside_p5_p95"] else COUNTERFACTUAL
         ax.plot([r["observed"] * k], [0], "D", color=colour, ms=7, label="published")
         lo = min([*model, r["observed"]]) * k
@@ -464,9 +542,14 @@ def _labels(runs: Sequence) -> list[str]:
 def _compare_caption(runs: Sequence) -> str:
     m = _meta(runs[0])
     return (
-        f"Source: sibmodel {m.get('version', '?')}; {len(runs)} scenarios each run with {m.get('draws', '?')} draws on the same "
+        f"Source: sibmodel {m.get('version', '?')}; {len(runs)} scenarios each run with {m.get('draws', '?')} "
+        "draws on the same "
         f"{seed_text(m)} (common random numbers): "
-        + "; ".join(f"#{i} \u201c{run_label(r)}\u201d (hash {str(_meta(r).get('scenario_hash', '?'))[:12]})" for i, r in enumerate(runs)) + "."
+        + "; ".join(
+            f"#{i} \u201c{run_label(r)}\u201d (hash {str(_meta(r).get('scenario_hash', '?'))[:12]})"
+            for i, r in enumerate(runs)
+        )
+        + "."
     )
 
 
@@ -482,7 +565,12 @@ def compare_distributions(runs: Sequence) -> Figure:
     Panels: money multiple [x], commissioners' net savings [GBP m, discounted],
     time at home with therapy [%], outcome payments [GBP m].
     """
-    fig = _figure(10, 7, _compare_caption(runs) + " Curves are empirical cumulative distributions: a curve further right means larger values.")
+    fig = _figure(
+        10,
+        7,
+        _compare_caption(runs)
+        + " Curves are empirical cumulative distributions: a curve further right means larger values.",
+    )
     axes = fig.subplots(2, 2).ravel()
     panels = [
         (INVESTOR_MOIC, 1.0, "money multiple [x]", 1.0),
@@ -510,7 +598,14 @@ def compare_cashflows(runs: Sequence) -> Figure:
         cf = r.cashflows
         x = _quarter_dates(cf)
         colour = COLOURS[i % len(COLOURS)]
-        ax.fill_between(x, cf["investor_cumulative_net_cashflow_gbp_p5"] / 1e6, cf["investor_cumulative_net_cashflow_gbp_p95"] / 1e6, color=colour, alpha=0.15, lw=0)
+        ax.fill_between(
+            x,
+            cf["investor_cumulative_net_cashflow_gbp_p5"] / 1e6,
+            cf["investor_cumulative_net_cashflow_gbp_p95"] / 1e6,
+            color=colour,
+            alpha=0.15,
+            lw=0,
+        )
         ax.plot(x, cf["investor_cumulative_net_cashflow_gbp_p50"] / 1e6, color=colour, lw=2, label=f"{label}: median")
     ax.axhline(0.0, color="#333333", lw=1)
     ax.set_xlabel("quarter ending [date]")
@@ -531,15 +626,29 @@ def compare_differences(table: pd.DataFrame, runs: Sequence) -> Figure:
     """
     rows = table[table["scenario_index"] > 0]
     figures = list(dict.fromkeys(rows["label"]))
-    fig = _figure(10, 0.6 + 0.7 * max(len(figures), 1), _compare_caption(runs) + " Differences are taken draw by draw (paired); bars span the 5\u201395% of the per-draw differences (for probabilities: a 90% Monte Carlo confidence interval), dots are medians.")
+    fig = _figure(
+        10,
+        0.6 + 0.7 * max(len(figures), 1),
+        _compare_caption(runs)
+        + " Differences are taken draw by draw (paired); bars span the 5\u201395% of the per-draw differences "
+        "(for probabilities: a 90% Monte Carlo confidence interval), dots are medians.",
+    )
     axes = np.atleast_1d(fig.subplots(len(figures), 1)) if figures else [fig.subplots()]
     for ax, label in zip(axes, figures):
         sub = rows[rows["label"] == label]
         for j, (_, r) in enumerate(sub.iterrows()):
             colour = COLOURS[int(r["scenario_index"]) % len(COLOURS)]
             y = -j
-            ax.hlines(y, r["diff_p5"] * r["display_scale"], r["diff_p95"] * r["display_scale"], color=colour, lw=6, alpha=0.4)
-            ax.plot([r["diff_p50"] * r["display_scale"]], [y], "o", color=colour, label=_plain(f"#{int(r['scenario_index'])} {r['scenario']}"))
+            ax.hlines(
+                y, r["diff_p5"] * r["display_scale"], r["diff_p95"] * r["display_scale"], color=colour, lw=6, alpha=0.4
+            )
+            ax.plot(
+                [r["diff_p50"] * r["display_scale"]],
+                [y],
+                "o",
+                color=colour,
+                label=_plain(f"#{int(r['scenario_index'])} {r['scenario']}"),
+            )
         ax.axvline(0.0, color="#333333", lw=1)
         ax.set_yticks([])
         ax.set_ylim(-len(sub) + 0.4, 0.6)
@@ -614,7 +723,11 @@ def figure_names(text: str | Sequence[str] | None) -> tuple[str, ...]:
         items = list(text)
     bad = [t for t in items if t not in RUN_FIGURES]
     if bad or (isinstance(text, str) and not items):
-        what = f"{', '.join(map(repr, bad))} {'is not a figure' if len(bad) == 1 else 'are not figures'} of the report" if bad else "no figure named"
+        what = (
+            f"{', '.join(map(repr, bad))} {'is not a figure' if len(bad) == 1 else 'are not figures'} of the report"
+            if bad
+            else "no figure named"
+        )
         allowed = f"a comma-separated list of {', '.join(RUN_FIGURES)}; or {ALL_FIGURES} or {NO_FIGURES} alone"
         raise ScenarioError.one(f"{what}; allowed: {allowed}", file="--figures", given=text)
     return tuple(name for name in RUN_FIGURES if name in items)
@@ -647,11 +760,19 @@ def update_fan(record: dict) -> Figure:
     fan = record["fan"]
     quarters = fan["quarters"]
     x = np.arange(len(quarters))
-    fig = _figure(8.0, 3.6, "Outcome payments for each quarter's outcomes (top-up included), cumulative, undiscounted; "
-                  f"bands: 5-95% of draws. Actuals through {record['observed_through']} ({record['actuals_file']}); "
-                  f"posterior from {record['prior_draws']} prior draws, effective sample size {record['effective_sample_size']:.0f}.")
+    fig = _figure(
+        8.0,
+        3.6,
+        "Outcome payments for each quarter's outcomes (top-up included), cumulative, undiscounted; "
+        f"bands: 5-95% of draws. Actuals through {record['observed_through']} ({record['actuals_file']}); "
+        f"posterior from {record['prior_draws']} prior draws, effective sample size "
+        f"{record['effective_sample_size']:.0f}.",
+    )
     ax = fig.add_subplot()
-    for name, colour, label in (("prior", COUNTERFACTUAL, "before the actuals (prior)"), ("posterior", TREATED, "after (posterior)")):
+    for name, colour, label in (
+        ("prior", COUNTERFACTUAL, "before the actuals (prior)"),
+        ("posterior", TREATED, "after (posterior)"),
+    ):
         band = fan[name]
         ax.fill_between(x, np.asarray(band["p5"]) / 1e6, np.asarray(band["p95"]) / 1e6, color=colour, alpha=0.2, lw=0)
         ax.plot(x, np.asarray(band["p50"]) / 1e6, color=colour, lw=1.5, label=f"{label}: median, 5\u201395%")

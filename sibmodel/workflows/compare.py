@@ -79,16 +79,58 @@ def _col(name: str):
 
 METRICS: tuple[Metric, ...] = (
     Metric(STARTS, "starts [young people]", "count", _col(STARTS), "young people", 1.0),
-    Metric("time_at_home_treated", "time at home with therapy [share]", "share", _col(TIME_AT_HOME_SHARE["treated"]), "percentage points", 100.0),
+    Metric(
+        "time_at_home_treated",
+        "time at home with therapy [share]",
+        "share",
+        _col(TIME_AT_HOME_SHARE["treated"]),
+        "percentage points",
+        100.0,
+    ),
     Metric(WEEKS_OUT_OF_CARE, "weeks out of care [weeks]", "count", _col(WEEKS_OUT_OF_CARE), "weeks", 1.0),
     Metric(OUTCOME_PAYMENTS_GBP, "outcome payments [GBP]", "gbp", _col(OUTCOME_PAYMENTS_GBP), "\u00a3m", 1e-6),
     Metric(INVESTOR_MOIC, "money multiple [x]", "ratio", _col(INVESTOR_MOIC), "x", 1.0),
     Metric(INVESTOR_IRR_ANNUAL, "IRR [a year]", "share", _col(INVESTOR_IRR_ANNUAL), "percentage points", 100.0),
-    Metric(INVESTOR_CAPITAL_DRAWN_PEAK_GBP, "peak capital drawn [GBP]", "gbp", _col(INVESTOR_CAPITAL_DRAWN_PEAK_GBP), "\u00a3m", 1e-6),
-    Metric("p_loss", "P(loss: multiple < 1)", "prob", lambda d: loss_indicator(d[INVESTOR_MOIC]), "percentage points", 100.0),
-    Metric("p_commitment_exceeded", "P(commitment exceeded)", "prob", lambda d: d[INVESTOR_COMMITMENT_EXCEEDED].to_numpy(dtype=float), "percentage points", 100.0),
-    Metric(COMMISSIONER_NET_SAVINGS_GBP, "commissioners' net savings [GBP, discounted]", "gbp", _col(COMMISSIONER_NET_SAVINGS_GBP), "\u00a3m", 1e-6),
-    Metric("p_commissioners_ahead", "P(commissioners ahead)", "prob", lambda d: (d[COMMISSIONER_NET_SAVINGS_GBP].to_numpy(float) > 0).astype(float), "percentage points", 100.0),
+    Metric(
+        INVESTOR_CAPITAL_DRAWN_PEAK_GBP,
+        "peak capital drawn [GBP]",
+        "gbp",
+        _col(INVESTOR_CAPITAL_DRAWN_PEAK_GBP),
+        "\u00a3m",
+        1e-6,
+    ),
+    Metric(
+        "p_loss",
+        "P(loss: multiple < 1)",
+        "prob",
+        lambda d: loss_indicator(d[INVESTOR_MOIC]),
+        "percentage points",
+        100.0,
+    ),
+    Metric(
+        "p_commitment_exceeded",
+        "P(commitment exceeded)",
+        "prob",
+        lambda d: d[INVESTOR_COMMITMENT_EXCEEDED].to_numpy(dtype=float),
+        "percentage points",
+        100.0,
+    ),
+    Metric(
+        COMMISSIONER_NET_SAVINGS_GBP,
+        "commissioners' net savings [GBP, discounted]",
+        "gbp",
+        _col(COMMISSIONER_NET_SAVINGS_GBP),
+        "\u00a3m",
+        1e-6,
+    ),
+    Metric(
+        "p_commissioners_ahead",
+        "P(commissioners ahead)",
+        "prob",
+        lambda d: (d[COMMISSIONER_NET_SAVINGS_GBP].to_numpy(float) > 0).astype(float),
+        "percentage points",
+        100.0,
+    ),
     Metric(GOVERNMENT_VALUE_GBP, "value to government [GBP]", "gbp", _col(GOVERNMENT_VALUE_GBP), "\u00a3m", 1e-6),
     Metric(COST_PER_FAMILY_GBP, "outcome payments per start [GBP]", "gbp", _col(COST_PER_FAMILY_GBP), "\u00a3k", 1e-3),
 )
@@ -123,14 +165,28 @@ def paired_stats(a: np.ndarray, b: np.ndarray, kind: str) -> dict:
     n = int(diff.size)
     if n == 0:
         nan = float("nan")
-        return {"diff_mean": nan, "diff_p5": nan, "diff_p50": nan, "diff_p95": nan, "p_diff_positive": nan, "n_pairs": 0}
+        return {
+            "diff_mean": nan,
+            "diff_p5": nan,
+            "diff_p50": nan,
+            "diff_p95": nan,
+            "p_diff_positive": nan,
+            "n_pairs": 0,
+        }
     mean = float(diff.mean())
     if kind == "prob":
         se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
         lo, mid, hi = mean - Z90 * se, mean, mean + Z90 * se
     else:
         lo, mid, hi = (float(v) for v in np.percentile(diff, [5, 50, 95]))
-    return {"diff_mean": mean, "diff_p5": lo, "diff_p50": mid, "diff_p95": hi, "p_diff_positive": float(np.mean(diff > 0)), "n_pairs": n}
+    return {
+        "diff_mean": mean,
+        "diff_p5": lo,
+        "diff_p50": mid,
+        "diff_p95": hi,
+        "p_diff_positive": float(np.mean(diff > 0)),
+        "n_pairs": n,
+    }
 
 
 def _level(x: np.ndarray, kind: str) -> dict:
@@ -169,11 +225,19 @@ def compare_table(runs: Sequence, metrics: Sequence[Metric] = METRICS) -> pd.Dat
         base = m.values(runs[0].draws)
         for i, r in enumerate(runs):
             x = m.values(r.draws)
-            rows.append({
-                "key": m.key, "label": m.label, "kind": m.kind, "scenario_index": i, "scenario": r.scenario.metadata.name,
-                **_level(x, m.kind), **paired_stats(base, x, m.kind),
-                "display_unit": m.display_unit, "display_scale": m.display_scale,
-            })
+            rows.append(
+                {
+                    "key": m.key,
+                    "label": m.label,
+                    "kind": m.kind,
+                    "scenario_index": i,
+                    "scenario": r.scenario.metadata.name,
+                    **_level(x, m.kind),
+                    **paired_stats(base, x, m.kind),
+                    "display_unit": m.display_unit,
+                    "display_scale": m.display_scale,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -205,7 +269,11 @@ class Comparison:
         return [
             ("compare_distributions", "Distributions of the headline figures", F.compare_distributions(self.runs)),
             ("compare_cashflows", "Investor cumulative net cashflow", F.compare_cashflows(self.runs)),
-            ("compare_differences", "Paired differences from the first scenario", F.compare_differences(self.table, self.runs)),
+            (
+                "compare_differences",
+                "Paired differences from the first scenario",
+                F.compare_differences(self.table, self.runs),
+            ),
         ]
 
 
@@ -241,15 +309,23 @@ def format_table(table: pd.DataFrame) -> str:
     lines = ["Scenarios (common random numbers; differences are paired, draw by draw, against #0):"]
     lines += [f"  #{int(r['scenario_index'])} {r['scenario']}" for _, r in first.iterrows()]
     lines.append("")
-    lines.append(f"  {'figure':<46} {'#':>2} {'median':>10} {'p5':>10} {'p95':>10}   {'diff median':>11} {'diff 5-95%':>24}")
+    lines.append(
+        f"  {'figure':<46} {'#':>2} {'median':>10} {'p5':>10} {'p95':>10}   {'diff median':>11} {'diff 5-95%':>24}"
+    )
     for key in dict.fromkeys(table["key"]):
         for _, r in table[table["key"] == key].iterrows():
             kind = r["kind"]
             label = r["label"] if r["scenario_index"] == 0 else ""
             band = ("", "") if kind == "prob" else (format_level(kind, r["p5"]), format_level(kind, r["p95"]))
-            text = f"  {label:<46} {int(r['scenario_index']):>2} {format_level(kind, r['p50']):>10} {band[0]:>10} {band[1]:>10}"
+            text = (
+                f"  {label:<46} {int(r['scenario_index']):>2} {format_level(kind, r['p50']):>10} "
+                f"{band[0]:>10} {band[1]:>10}"
+            )
             if r["scenario_index"] > 0:
-                text += f"   {format_diff(kind, r['diff_p50']):>11} {format_diff(kind, r['diff_p5']) + ' to ' + format_diff(kind, r['diff_p95']):>24}"
+                text += (
+                    f"   {format_diff(kind, r['diff_p50']):>11} "
+                    f"{format_diff(kind, r['diff_p5']) + ' to ' + format_diff(kind, r['diff_p95']):>24}"
+                )
             lines.append(text.rstrip())
     lines.append("")
     lines.append("  For P(...) rows the interval is a 90% Monte Carlo confidence interval of the paired difference.")
@@ -258,14 +334,23 @@ def format_table(table: pd.DataFrame) -> str:
 
 
 #: What pairs the runs of a comparison (printed under the table and stored in ``compare.json``).
-PAIRING = ("Paired draws: every random number is a function of the seed, the draw, the borough and the young person, so "
-           "a change touches only what it changes. A borough the change does not concern keeps its referrals and care "
-           "pathways; its figures can move only through what boroughs share: team capacity, the total cap and top-up "
-           "limit, and the programme-wide baseline of the arm without therapy.")
+PAIRING = (
+    "Paired draws: every random number is a function of the seed, the draw, the borough and the young person, so "
+    "a change touches only what it changes. A borough the change does not concern keeps its referrals and care "
+    "pathways; its figures can move only through what boroughs share: team capacity, the total cap and top-up "
+    "limit, and the programme-wide baseline of the arm without therapy."
+)
 
 
-def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, overwrite: bool = False, numbered: bool = False,
-                     command_line=None, svg: bool = False) -> Path:
+def write_comparison(
+    comparison: Comparison,
+    out_dir: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    numbered: bool = False,
+    command_line=None,
+    svg: bool = False,
+) -> Path:
     """Write the comparison folder atomically (see :func:`sibmodel.results.folders.output_folder`).
 
     Files: ``compare.html`` (self-contained report), ``compare.json`` and
@@ -281,19 +366,35 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike, *, over
 
     first = comparison.runs[0].summary()["meta"]
     manifest = build_manifest(
-        "compare", seed=first.get("seed"), seed_entropy=first.get("seed_entropy"), draws=first.get("draws"),
-        scenario_hashes={p: r.summary()["meta"].get("scenario_hash") for r, p in zip(comparison.runs, comparison.paths)},
-        command_line=command_line, chunk_size=first.get("chunk_size"),
+        "compare",
+        seed=first.get("seed"),
+        seed_entropy=first.get("seed_entropy"),
+        draws=first.get("draws"),
+        scenario_hashes={
+            p: r.summary()["meta"].get("scenario_hash") for r, p in zip(comparison.runs, comparison.paths)
+        },
+        command_line=command_line,
+        chunk_size=first.get("chunk_size"),
     )
-    with output_folder(out_dir, command="compare", overwrite=overwrite, numbered=numbered, before_marker=manifest_writer(manifest)) as out:
+    with output_folder(
+        out_dir, command="compare", overwrite=overwrite, numbered=numbered, before_marker=manifest_writer(manifest)
+    ) as out:
         tmp = out.staging
         (tmp / COMPARE_FILE).write_text(build_compare_report(comparison, tmp / "figures", svg=svg), encoding="utf-8")
         records = json.loads(comparison.table.to_json(orient="records"))
         meta = comparison.runs[0].summary()["meta"]
-        doc = {"scenarios": [{"name": r.scenario.metadata.name, "file": p, "scenario_hash": r.summary()["meta"].get("scenario_hash")}
-                             for r, p in zip(comparison.runs, comparison.paths)],
-               "draws": meta.get("draws"), "seed": meta.get("seed"), "chunk_size": meta.get("chunk_size"), "version": meta.get("version"),
-               "pairing": PAIRING, "table": records}
+        doc = {
+            "scenarios": [
+                {"name": r.scenario.metadata.name, "file": p, "scenario_hash": r.summary()["meta"].get("scenario_hash")}
+                for r, p in zip(comparison.runs, comparison.paths)
+            ],
+            "draws": meta.get("draws"),
+            "seed": meta.get("seed"),
+            "chunk_size": meta.get("chunk_size"),
+            "version": meta.get("version"),
+            "pairing": PAIRING,
+            "table": records,
+        }
         (tmp / "compare.json").write_text(json.dumps(doc, indent=2))
         write_csv(comparison.table, tmp / "compare.csv")
     return out.target

@@ -60,6 +60,7 @@ def candidate_block(s: Scenario, name: str, **options) -> dict:
     return candidate_block_origins(s, name, **options)[0]
 
 
+# fmt: off
 def candidate_block_origins(
     s: Scenario,
     name: str,
@@ -118,7 +119,8 @@ def candidate_block_origins(
     else:
         template = like or next(iter(data["boroughs"]))
         if template not in data["boroughs"]:
-            raise WorkflowError([Issue(None, "--like", f"unknown borough; allowed: {', '.join(data['boroughs'])}", template, has_given=True)])
+            allowed = f"unknown borough; allowed: {', '.join(data['boroughs'])}"
+            raise WorkflowError([Issue(None, "--like", allowed, template, has_given=True)])
         block = copy.deepcopy(data["boroughs"][template])
         block.pop("leave_date", None)
         block["source"] = f"Candidate borough; fields not given are copied from {template}."
@@ -137,7 +139,8 @@ def candidate_block_origins(
             # a negative binomial with mean 0 is the Poisson with mean 0 (no starts); dropping
             # the dispersion only spares the gamma draws, so the other boroughs' counts are unchanged
             starts.pop("dispersion", None)
-        starts["per_quarter"] = {"value": float(starts_per_quarter), "source": "Candidate's own estimate (sibmodel join --starts-per-quarter)."}
+        starts["per_quarter"] = {"value": float(starts_per_quarter),
+                                 "source": "Candidate's own estimate (sibmodel join --starts-per-quarter)."}
         block["starts"] = starts
     if join_date is not None:
         block["join_date"] = join_date.isoformat()
@@ -149,12 +152,14 @@ def candidate_block_origins(
             origins[f"weekly_care_cost_gbp.{kind}"] = "given (--care-cost)"
         block["weekly_care_cost_gbp"] = costs
     if entry_odds_ratio is not None:
-        block["entry_odds_ratio"] = {"value": float(entry_odds_ratio), "source": "Candidate's own estimate (sibmodel join --entry-odds-ratio)."}
+        block["entry_odds_ratio"] = {"value": float(entry_odds_ratio),
+                                     "source": "Candidate's own estimate (sibmodel join --entry-odds-ratio)."}
         origins["entry_odds_ratio"] = "given (--entry-odds-ratio)"
     if placement_mix:
         block["placement_mix"] = {k: float(v) for k, v in placement_mix.items()}
         origins["placement_mix"] = "given (--placement-mix)"
     return block, origins
+# fmt: on
 
 
 def _apply_borough_file(block: dict, origins: dict[str, str], borough_file: str | Path) -> None:
@@ -162,7 +167,9 @@ def _apply_borough_file(block: dict, origins: dict[str, str], borough_file: str 
     extra = load_yaml(borough_file)
     unknown = sorted(set(extra) - {f.alias or n for n, f in Borough.model_fields.items()} - set(Borough.model_fields))
     if unknown:
-        raise ScenarioError([Issue(str(borough_file), k, f"unknown key; allowed: {', '.join(Borough.model_fields)}") for k in unknown])
+        raise ScenarioError(
+            [Issue(str(borough_file), k, f"unknown key; allowed: {', '.join(Borough.model_fields)}") for k in unknown]
+        )
     block.update(extra)
     origins.update({k: f"from {borough_file}" for k in extra if k != "source"})
     if "starts" in extra:
@@ -208,24 +215,46 @@ def candidate_assumptions(joined: Scenario, name: str, origins: dict[str, str]) 
     rows.append(("starts: ramp-up, spread", f"{st.ramp_up_quarters} quarters, {spread}", origin("starts")))
     rows.append(("intervention mix", _shares(b.intervention_mix), origin("intervention_mix")))
     mix = b.placement_mix or joined.care.entry.placement_mix
-    rows.append(("placement mix on entering care", _shares(mix),
-                 origin("placement_mix", "the scenario's care.entry.placement_mix (the mix of every borough without its own)")))
+    rows.append(
+        (
+            "placement mix on entering care",
+            _shares(mix),
+            origin(
+                "placement_mix", "the scenario's care.entry.placement_mix (the mix of every borough without its own)"
+            ),
+        )
+    )
     for kind, placement in joined.care.placements.items():
         own = b.weekly_care_cost_gbp.get(kind)
-        where = origins.get(f"weekly_care_cost_gbp.{kind}") or (origin("weekly_care_cost_gbp") if own is not None else
-                                                                f"the scenario's care.placements.{kind}.weekly_cost_gbp")
+        where = origins.get(f"weekly_care_cost_gbp.{kind}") or (
+            origin("weekly_care_cost_gbp")
+            if own is not None
+            else f"the scenario's care.placements.{kind}.weekly_cost_gbp"
+        )
         rows.append((f"weekly cost, {kind} [GBP]", (own or placement.weekly_cost_gbp).describe(), where))
-    rows.append(("entry odds ratio", b.entry_odds_ratio.describe(), origin("entry_odds_ratio", f"{default} (1: the same risk as the others)")))
+    rows.append(
+        (
+            "entry odds ratio",
+            b.entry_odds_ratio.describe(),
+            origin("entry_odds_ratio", f"{default} (1: the same risk as the others)"),
+        )
+    )
     for iname, share in b.intervention_mix.items():
         if share <= 0:
             continue
         teams = [tname for tname, team in joined.interventions[iname].delivery.teams.items() if name in team.boroughs]
-        team = ", ".join(teams) if teams else "a team of its own (the intervention has no named teams), at the intervention's team cost"
+        team = (
+            ", ".join(teams)
+            if teams
+            else "a team of its own (the intervention has no named teams), at the intervention's team cost"
+        )
         rows.append((f"{iname} team", team, origin("teams") if teams else default))
     return rows
 
 
-def with_borough(s: Scenario, name: str, block: dict, like: str | None = None, *, origin: str | None = None) -> Scenario:
+def with_borough(
+    s: Scenario, name: str, block: dict, like: str | None = None, *, origin: str | None = None
+) -> Scenario:
     """The scenario with borough ``name`` set to ``block`` and served by teams.
 
     A new borough is appended (after every existing one) and added to the team
@@ -264,7 +293,9 @@ def without_borough(s: Scenario, name: str) -> Scenario:
             teams[tname]["boroughs"] = [b for b in teams[tname]["boroughs"] if b != name]
             if not teams[tname]["boroughs"]:
                 del teams[tname]
-    data["correlations"] = [c for c in data.get("correlations", []) if not any(p.startswith(f"boroughs.{name}.") for p in c["inputs"])]
+    data["correlations"] = [
+        c for c in data.get("correlations", []) if not any(p.startswith(f"boroughs.{name}.") for p in c["inputs"])
+    ]
     return validate_data(data, f"<scenario without {name}>")
 
 
@@ -343,6 +374,16 @@ class JoinResult:
     assumptions: list = field(default_factory=list)
 
 
+def _investor_cases(r0, r1, name: str) -> pd.DataFrame:
+    """The investor's figures without (``r0``) and with (``r1``) the candidate, one row each."""
+    from sibmodel.workflows.stress import investor_metrics
+
+    return pd.DataFrame(
+        [{"case": "without", **investor_metrics(r0.draws)}, {"case": f"with {name}", **investor_metrics(r1.draws)}]
+    )
+
+
+# fmt: off
 def join_analysis(
     s: Scenario,
     name: str,
@@ -375,9 +416,8 @@ def join_analysis(
     -------
     JoinResult
     """
-    s = as_scenario(s)
     from sibmodel.workflows.stress import investor_metrics
-
+    s = as_scenario(s)
     block, origins = candidate_block_origins(
         s, name, like=like, starts_per_quarter=starts_per_quarter, join_date=join_date, borough_file=borough_file,
         weekly_care_cost_gbp=weekly_care_cost_gbp, entry_odds_ratio=entry_odds_ratio, placement_mix=placement_mix,
@@ -389,14 +429,15 @@ def join_analysis(
     r0, r1 = settings.run(base), settings.run(joined)
     sm0, sm1 = r0.summary(), r1.summary()
     cand = sm1["commissioner"]["boroughs"][name]
-    investor = pd.DataFrame([{"case": "without", **investor_metrics(r0.draws)}, {"case": f"with {name}", **investor_metrics(r1.draws)}])
+    investor = _investor_cases(r0, r1, name)
 
     def shares(res) -> dict:
         total = res.draws[COMMISSIONER_OUTCOME_PAYMENTS_GBP].to_numpy(float)
         out = {}
         for b in base.boroughs:
             paid = res.draws[f"borough.{b}.outcome_payments_gbp"].to_numpy(float)
-            out[b] = (float(np.median(paid)), float(np.median(np.divide(paid, total, out=np.zeros_like(paid), where=total > 0))))
+            share = np.divide(paid, total, out=np.zeros_like(paid), where=total > 0)
+            out[b] = (float(np.median(paid)), float(np.median(share)))
         return out
 
     sh0, sh1 = shares(r0), shares(r1)
@@ -420,8 +461,9 @@ def join_analysis(
         notes.append(f"Each borough's payments are capped at £{caps.per_borough_gbp:,.0f}.")
     if caps.total_gbp is not None:
         notes.append(
-            f"The total cap of £{caps.total_gbp:,.0f} binds in {sm0['contract']['p_total_cap_binding']:.0%} of draws without "
-            f"{name} and {sm1['contract']['p_total_cap_binding']:.0%} with it; payments stop in time order once it is reached."
+            f"The total cap of £{caps.total_gbp:,.0f} binds in {sm0['contract']['p_total_cap_binding']:.0%} of "
+            f"draws without {name} and {sm1['contract']['p_total_cap_binding']:.0%} with it; payments stop in "
+            "time order once it is reached."
         )
     factor, costs, starts_be = float("nan"), {}, float("nan")
     if break_even:
@@ -442,6 +484,7 @@ def join_analysis(
         notes=notes,
         assumptions=candidate_assumptions(joined, name, origins),
     )
+# fmt: on
 
 
 def identical_draw_share(draws_a: pd.DataFrame, draws_b: pd.DataFrame, boroughs: list[str]) -> dict[str, float]:
@@ -453,7 +496,7 @@ def identical_draw_share(draws_a: pd.DataFrame, draws_b: pd.DataFrame, boroughs:
         same = np.ones(len(draws_a), dtype=bool)
         for c in cols:
             x, y = draws_a[c].to_numpy(float), draws_b[c].to_numpy(float)
-            same &= (x.view(np.int64) == y.view(np.int64))
+            same &= x.view(np.int64) == y.view(np.int64)
         out[b] = float(same.mean()) if cols else float("nan")
     return out
 
@@ -462,9 +505,13 @@ def pairing_note(name: str, same: dict[str, float]) -> str:
     """The printed statement of what pairs the two runs, and where the other boroughs moved."""
     whole = sum(1 for v in same.values() if v == 1.0)
     moved = {b: v for b, v in same.items() if v < 1.0}
-    text = (f"Paired runs: each borough's referrals and care pathways come from its own random numbers, so {name} changes the "
-            "other boroughs' figures only through shared team capacity, the total cap and top-up limit, and the "
-            f"programme-wide baseline of the arm without therapy. {whole} of {len(same)} other boroughs are identical in every draw")
+    text = (
+        f"Paired runs: each borough's referrals and care pathways come from its own random numbers, so {name} "
+        "changes the "
+        "other boroughs' figures only through shared team capacity, the total cap and top-up limit, and the "
+        f"programme-wide baseline of the arm without therapy. {whole} of {len(same)} other boroughs are "
+        "identical in every draw"
+    )
     if moved:
         worst = min(moved, key=moved.get)
         text += f"; the others differ in up to {1 - moved[worst]:.0%} of draws ({worst})"
@@ -484,8 +531,13 @@ def _break_even_care_cost(joined, name, settings, bracket=(0.01, 20.0)):
     lo, hi = bracket
     g_lo, g_hi = g(lo), g(hi)
     if np.sign(g_lo) == np.sign(g_hi):
-        return float("nan"), {}, (
-            f"Break-even care cost not found: {name}'s median net saving is £{g_lo:,.0f} at {lo:g}x and £{g_hi:,.0f} at {hi:g}x its care costs."
+        return (
+            float("nan"),
+            {},
+            (
+                f"Break-even care cost not found: {name}'s median net saving is £{g_lo:,.0f} at {lo:g}x and "
+                f"£{g_hi:,.0f} at {hi:g}x its care costs."
+            ),
         )
     f = optimize.brentq(g, lo, hi, xtol=1e-3, rtol=1e-6)
     s_be = _scale_care_costs(joined, name, f)
@@ -496,7 +548,12 @@ def _break_even_care_cost(joined, name, settings, bracket=(0.01, 20.0)):
         spec = s_be.boroughs[name].weekly_care_cost_gbp[kind]
         costs[kind] = float(ppf(spec, np.array([0.5]))[0])
     text = ", ".join(f"{k} £{v:,.0f}" for k, v in costs.items())
-    return f, costs, f"Break-even care cost: {name} comes out ahead in the median draw if its weekly care costs exceed {f:.2f}x the assumed ones ({text} per week)."
+    return (
+        f,
+        costs,
+        f"Break-even care cost: {name} comes out ahead in the median draw if its weekly care costs exceed "
+        f"{f:.2f}x the assumed ones ({text} per week).",
+    )
 
 
 def _break_even_starts(joined, name, block, settings, irr_without: float, bracket=(0.0, 40.0)):
@@ -504,17 +561,30 @@ def _break_even_starts(joined, name, block, settings, irr_without: float, bracke
     from sibmodel.workflows.stress import investor_metrics
 
     def g(x: float) -> float:
-        return investor_metrics(settings.run(with_borough(joined, name, _with_starts(block, x))).draws)["irr_p50"] - irr_without
+        return (
+            investor_metrics(settings.run(with_borough(joined, name, _with_starts(block, x))).draws)["irr_p50"]
+            - irr_without
+        )
 
     lo, hi = bracket
     g_small = g(0.05)
     if g_small >= 0:
-        return 0.0, f"Break-even referrals: any referrals from {name} leave the investor's median IRR no lower (the teams it joins are paid for already)."
+        return (
+            0.0,
+            f"Break-even referrals: any referrals from {name} leave the investor's median IRR no lower (the "
+            "teams it joins are paid for already).",
+        )
     g_hi = g(hi)
     if g_hi < 0:
-        return float("nan"), f"Break-even referrals not found: the investor's median IRR stays below its value without {name} up to {hi:g} starts a quarter."
+        return (
+            float("nan"),
+            f"Break-even referrals not found: the investor's median IRR stays below its value without {name} up "
+            f"to {hi:g} starts a quarter.",
+        )
     x = optimize.brentq(g, 0.05, hi, xtol=1e-2, rtol=1e-6)
     return x, (
-        f"Break-even referrals: {name} must start at least {x:.1f} young people a quarter for the investor's median IRR not to fall "
-        "(the search is paired: other boroughs keep their referrals and pathways, and move only through shared capacity and caps)."
+        f"Break-even referrals: {name} must start at least {x:.1f} young people a quarter for the investor's "
+        "median IRR not to fall "
+        "(the search is paired: other boroughs keep their referrals and pathways, and move only through shared "
+        "capacity and caps)."
     )

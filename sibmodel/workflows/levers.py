@@ -159,7 +159,12 @@ def power_spec(spec: dict, exponent: float) -> dict:
             mu, sigma = math.log(out["mean"]) - s2 / 2, math.sqrt(s2)
         if exponent == 0:
             return {"dist": "fixed", "value": 1.0, "source": out.get("source")}
-        return {"dist": "lognormal", "median": math.exp(mu * exponent), "sigma": sigma * exponent, "source": out.get("source")}
+        return {
+            "dist": "lognormal",
+            "median": math.exp(mu * exponent),
+            "sigma": sigma * exponent,
+            "source": out.get("source"),
+        }
     raise ValueError(f"the effect lever needs a fixed or lognormal hazard ratio, not {dist}")
 
 
@@ -241,7 +246,10 @@ class Lever:
             return validate_data(data, f"<{self.name}={value:g}>")
         except ScenarioError as exc:
             raise WorkflowError(
-                [Issue(None, f"lever {self.name}", f"the scenario is not valid at {self.name}={value:g}: {i}") for i in exc.issues]
+                [
+                    Issue(None, f"lever {self.name}", f"the scenario is not valid at {self.name}={value:g}: {i}")
+                    for i in exc.issues
+                ]
             ) from None
 
 
@@ -274,7 +282,11 @@ def _map_quantities(select: Select, transform: Callable[[dict, float], dict]):
 
 
 def _is_delivery_cost(p: str) -> bool:
-    return p.startswith("interventions.") and ".delivery." in p and (p.endswith("cost_per_quarter_gbp") or p.endswith("cost_per_family_gbp"))
+    return (
+        p.startswith("interventions.")
+        and ".delivery." in p
+        and (p.endswith("cost_per_quarter_gbp") or p.endswith("cost_per_family_gbp"))
+    )
 
 
 def _price_format(path: str) -> str:
@@ -295,7 +307,10 @@ def _describe_paths(select: Select, fmt: str | Callable[[str], str]) -> Callable
 
     def natural(s: Scenario, value: float) -> str:
         specs = dict(iter_quantities(s))
-        return "; ".join(f"{path} median {(fmt if isinstance(fmt, str) else fmt(path)).format(_median(specs[path]))}" for path in select(s))
+        return "; ".join(
+            f"{path} median {(fmt if isinstance(fmt, str) else fmt(path)).format(_median(specs[path]))}"
+            for path in select(s)
+        )
 
     return natural
 
@@ -310,7 +325,10 @@ def _cap_apply(data: dict, value: float) -> dict:
     out = copy.deepcopy(data)
     cap = out["contract"].get("caps", {}).get("total_gbp")
     if cap is None:
-        raise _fail("contract.caps.total_gbp", "the scenario has no total cap to move; set one first (--set contract.caps.total_gbp=...)")
+        raise _fail(
+            "contract.caps.total_gbp",
+            "the scenario has no total cap to move; set one first (--set contract.caps.total_gbp=...)",
+        )
     out["contract"]["caps"]["total_gbp"] = cap * value
     return out
 
@@ -324,45 +342,102 @@ LEVERS: dict[str, Lever] = {
     lever.name: lever
     for lever in (
         Lever(
-            name="referrals", label="referral volume", unit="x plan", base=1.0, bracket=(0.05, 3.0), integer=False, adverse=-1,
+            name="referrals",
+            label="referral volume",
+            unit="x plan",
+            base=1.0,
+            bracket=(0.05, 3.0),
+            integer=False,
+            adverse=-1,
             apply=_map_quantities(_where(lambda p: p == "referrals.volume_multiplier"), scale_spec),
             natural=_describe_paths(_where(lambda p: p == "referrals.volume_multiplier"), "{:.3g}"),
         ),
         Lever(
-            name="effect", label="therapy effect (log hazard ratio)", unit="x plan", base=1.0, bracket=(0.02, 2.0), integer=False, adverse=-1,
+            name="effect",
+            label="therapy effect (log hazard ratio)",
+            unit="x plan",
+            base=1.0,
+            bracket=(0.02, 2.0),
+            integer=False,
+            adverse=-1,
             apply=_map_quantities(_where(lambda p: p.endswith(".effect.hazard_ratio")), power_spec),
             natural=_describe_paths(_where(lambda p: p.endswith(".effect.hazard_ratio")), "{:.3g}"),
         ),
         Lever(
-            name="breakdown", label="placement breakdown (odds)", unit="x plan", base=1.0, bracket=(0.1, 10.0), integer=False, adverse=+1,
-            apply=_map_quantities(_where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), odds_spec),
-            natural=_describe_paths(_where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), "{:.3f}"),
+            name="breakdown",
+            label="placement breakdown (odds)",
+            unit="x plan",
+            base=1.0,
+            bracket=(0.1, 10.0),
+            integer=False,
+            adverse=+1,
+            apply=_map_quantities(
+                _where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), odds_spec
+            ),
+            natural=_describe_paths(
+                _where(lambda p: p.startswith("care.placements.") and p.endswith(".breakdown_share")), "{:.3f}"
+            ),
         ),
         Lever(
-            name="payment_lag", label="payment lag", unit="quarters", base=float("nan"), bracket=(0.0, 12.0), integer=True, adverse=+1,
-            apply=_lag_apply, natural=lambda s, v: f"contract.payment_lag_quarters {s.contract.payment_lag_quarters}",
+            name="payment_lag",
+            label="payment lag",
+            unit="quarters",
+            base=float("nan"),
+            bracket=(0.0, 12.0),
+            integer=True,
+            adverse=+1,
+            apply=_lag_apply,
+            natural=lambda s, v: f"contract.payment_lag_quarters {s.contract.payment_lag_quarters}",
         ),
         Lever(
-            name="delivery_cost", label="delivery cost", unit="x plan", base=1.0, bracket=(0.2, 5.0), integer=False, adverse=+1,
-            apply=_map_quantities(_where(_is_delivery_cost), scale_spec), natural=_describe_paths(_where(_is_delivery_cost), "£{:,.0f}"),
+            name="delivery_cost",
+            label="delivery cost",
+            unit="x plan",
+            base=1.0,
+            bracket=(0.2, 5.0),
+            integer=False,
+            adverse=+1,
+            apply=_map_quantities(_where(_is_delivery_cost), scale_spec),
+            natural=_describe_paths(_where(_is_delivery_cost), "£{:,.0f}"),
         ),
         Lever(
-            name="tariff", label="outcome tariffs", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
-            apply=_map_quantities(tariff_price_paths, scale_spec), natural=_describe_paths(tariff_price_paths, _price_format),
+            name="tariff",
+            label="outcome tariffs",
+            unit="x plan",
+            base=1.0,
+            bracket=(0.05, 10.0),
+            integer=False,
+            adverse=-1,
+            apply=_map_quantities(tariff_price_paths, scale_spec),
+            natural=_describe_paths(tariff_price_paths, _price_format),
         ),
         Lever(
-            name="cap", label="total cap on outcome payments", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
-            apply=_cap_apply, natural=_cap_natural,
+            name="cap",
+            label="total cap on outcome payments",
+            unit="x plan",
+            base=1.0,
+            bracket=(0.05, 10.0),
+            integer=False,
+            adverse=-1,
+            apply=_cap_apply,
+            natural=_cap_natural,
         ),
         Lever(
-            name="commitment", label="investor commitment", unit="x plan", base=1.0, bracket=(0.05, 10.0), integer=False, adverse=-1,
+            name="commitment",
+            label="investor commitment",
+            unit="x plan",
+            base=1.0,
+            bracket=(0.05, 10.0),
+            integer=False,
+            adverse=-1,
             apply=_map_quantities(_where(lambda p: p == "investment.commitment_gbp"), scale_spec),
             natural=_describe_paths(_where(lambda p: p == "investment.commitment_gbp"), "£{:,.0f}"),
         ),
     )
 }
 
-#: The levers of the reverse stress test (issue 8: referral volume, effect size, breakdown rate, payment lag, delivery cost).
+# : The levers of the reverse stress test (issue 8: referral volume, effect size, breakdown rate, payment lag, delivery
+# cost).
 REVERSE_STRESS_LEVERS = ("referrals", "effect", "breakdown", "payment_lag", "delivery_cost")
 
 

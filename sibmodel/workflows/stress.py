@@ -76,7 +76,9 @@ class RunSettings:
 
     def run(self, s: Scenario):
         """Simulate ``s`` (a :class:`Scenario` or the path of its file) with these settings."""
-        return simulate(as_scenario(s), draws=self.draws, seed=self.seed, chunk_size=self.chunk_size, workers=self.workers)
+        return simulate(
+            as_scenario(s), draws=self.draws, seed=self.seed, chunk_size=self.chunk_size, workers=self.workers
+        )
 
 
 def _finite(x) -> np.ndarray:
@@ -132,7 +134,9 @@ def summary_figure(summary: dict, key: str) -> float:
             here = ".".join(key.split(".")[:i])
             options = sorted(node) if isinstance(node, dict) else []
             raise WorkflowError.one(
-                f"not a figure of the summary; allowed at {here or 'the top'}: {', '.join(map(str, options))}", path="--for", given=key
+                f"not a figure of the summary; allowed at {here or 'the top'}: {', '.join(map(str, options))}",
+                path="--for",
+                given=key,
             )
         node = node[part]
     if isinstance(node, dict):
@@ -215,7 +219,14 @@ def stresses_not_extending(base_path: str | Path, suite_dir: str | Path) -> list
 
 
 # --------------------------------------------------------------------------- tornado
-def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: float = 0.90, inputs: list[str] | None = None, progress=None) -> pd.DataFrame:
+def tornado(
+    s: Scenario,
+    settings: RunSettings,
+    low_q: float = 0.10,
+    high_q: float = 0.90,
+    inputs: list[str] | None = None,
+    progress=None,
+) -> pd.DataFrame:
     """One-way sensitivity: each uncertain input held at its p10, then its p90, everything else drawn.
 
     Parameters
@@ -253,7 +264,9 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
     specs = uncertain_inputs(s)
     unknown = [p for p in (inputs or []) if p not in specs]
     if unknown:
-        raise WorkflowError.one(f"not an uncertain input of this scenario; allowed: {', '.join(specs)}", path="tornado", given=unknown)
+        raise WorkflowError.one(
+            f"not an uncertain input of this scenario; allowed: {', '.join(specs)}", path="tornado", given=unknown
+        )
     base = investor_metrics(settings.run(s).draws)
     rows = []
     for path, spec in specs.items():
@@ -264,19 +277,30 @@ def tornado(s: Scenario, settings: RunSettings, low_q: float = 0.10, high_q: flo
         lo, hi = (float(v) for v in ppf(spec, np.array([low_q, high_q])))
         m_lo = investor_metrics(settings.run(hold_inputs(s, {path: lo}, f"tornado: held at p{low_q * 100:g}")).draws)
         m_hi = investor_metrics(settings.run(hold_inputs(s, {path: hi}, f"tornado: held at p{high_q * 100:g}")).draws)
-        rows.append({
-            "input": path,
-            "low_value": lo,
-            "high_value": hi,
-            "irr_p50_low": m_lo["irr_p50"],
-            "irr_p50_high": m_hi["irr_p50"],
-            "p_loss_low": m_lo["p_loss"],
-            "p_loss_high": m_hi["p_loss"],
-            "net_savings_p50_low": m_lo["commissioner_net_savings_p50_gbp"],
-            "net_savings_p50_high": m_hi["commissioner_net_savings_p50_gbp"],
-        })
-    columns = ["input", "low_value", "high_value", "irr_p50_low", "irr_p50_high", "p_loss_low", "p_loss_high",
-               "net_savings_p50_low", "net_savings_p50_high"]
+        rows.append(
+            {
+                "input": path,
+                "low_value": lo,
+                "high_value": hi,
+                "irr_p50_low": m_lo["irr_p50"],
+                "irr_p50_high": m_hi["irr_p50"],
+                "p_loss_low": m_lo["p_loss"],
+                "p_loss_high": m_hi["p_loss"],
+                "net_savings_p50_low": m_lo["commissioner_net_savings_p50_gbp"],
+                "net_savings_p50_high": m_hi["commissioner_net_savings_p50_gbp"],
+            }
+        )
+    columns = [
+        "input",
+        "low_value",
+        "high_value",
+        "irr_p50_low",
+        "irr_p50_high",
+        "p_loss_low",
+        "p_loss_high",
+        "net_savings_p50_low",
+        "net_savings_p50_high",
+    ]
     table = pd.DataFrame(rows, columns=columns)
     table["irr_swing"] = (table["irr_p50_high"] - table["irr_p50_low"]).abs()
     table["p_loss_swing"] = (table["p_loss_high"] - table["p_loss_low"]).abs()
@@ -361,7 +385,23 @@ class Root:
     note: str
 
     def as_row(self) -> dict:
-        return {k: getattr(self, k) for k in ("lever", "label", "unit", "figure", "target", "value", "ci_low", "ci_high", "achieved", "base_figure", "natural", "note")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "lever",
+                "label",
+                "unit",
+                "figure",
+                "target",
+                "value",
+                "ci_low",
+                "ci_high",
+                "achieved",
+                "base_figure",
+                "natural",
+                "note",
+            )
+        }
 
 
 def _standard_error(ev: _Evaluator, value: float, key: str) -> float:
@@ -384,8 +424,16 @@ def _standard_error(ev: _Evaluator, value: float, key: str) -> float:
     return float("nan")
 
 
-def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings: RunSettings,
-                bracket: tuple[float, float] | None = None, xtol_rel: float = 1e-3, evaluator: _Evaluator | None = None) -> Root:
+def solve_lever(
+    s: Scenario,
+    lever_name: str,
+    key: str,
+    target: float,
+    settings: RunSettings,
+    bracket: tuple[float, float] | None = None,
+    xtol_rel: float = 1e-3,
+    evaluator: _Evaluator | None = None,
+) -> Root:
     """Find the lever value at which a summary figure reaches a target.
 
     Continuous levers use :func:`scipy.optimize.brentq` on ``figure(value) -
@@ -425,7 +473,15 @@ def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings:
         raise WorkflowError.one("the bracket needs low < high", path=f"lever {lever_name}", given=(lo, hi))
     base = lever.base
     f_base = ev.figure(base, key)
-    common = {"lever": lever.name, "label": lever.label, "unit": lever.unit, "figure": key, "target": target, "base_figure": f_base, "bracket": (lo, hi)}
+    common = {
+        "lever": lever.name,
+        "label": lever.label,
+        "unit": lever.unit,
+        "figure": key,
+        "target": target,
+        "base_figure": f_base,
+        "bracket": (lo, hi),
+    }
 
     def natural(v: float) -> str:
         return lever.natural(lever.scenario(s, v), v) if np.isfinite(v) else ""
@@ -435,37 +491,77 @@ def solve_lever(s: Scenario, lever_name: str, key: str, target: float, settings:
     ends = _sign_change(ev, key, target, (lo, hi), f_base)
     if ends is None:
         ends_text = f"{ev.figure(lo, key):.4g} at {lo:g} and {ev.figure(hi, key):.4g} at {hi:g}"
-        return Root(**common, value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), achieved=float("nan"), natural="",
-                    note=f"not reached in [{lo:g}, {hi:g}] {lever.unit}: the figure is {f_base:.4g} at the base, {ends_text}")
+        return Root(
+            **common,
+            value=float("nan"),
+            ci_low=float("nan"),
+            ci_high=float("nan"),
+            achieved=float("nan"),
+            natural="",
+            note=f"not reached in [{lo:g}, {hi:g}] {lever.unit}: the figure is {f_base:.4g} at the base, {ends_text}",
+        )
     root, note = _brent_root(ev, key, target, ends, (lo, hi), xtol_rel, settings.draws)
     achieved = ev.figure(root, key)
     ci_low, ci_high = _root_interval(ev, key, root, (lo, hi), xtol_rel)
-    return Root(**common, value=float(root), ci_low=ci_low, ci_high=ci_high, achieved=achieved, natural=natural(root), note=note)
+    return Root(
+        **common, value=float(root), ci_low=ci_low, ci_high=ci_high, achieved=achieved, natural=natural(root), note=note
+    )
 
 
-def _scan_whole_values(ev: _Evaluator, key: str, target: float, bracket: tuple[float, float], f_base: float, common: dict, natural) -> Root:
-    """:func:`solve_lever` for an integer lever: the first whole value from the base, up then down, that reaches the target."""
+def _scan_whole_values(
+    ev: _Evaluator, key: str, target: float, bracket: tuple[float, float], f_base: float, common: dict, natural
+) -> Root:
+    """:func:`solve_lever` for an integer lever: the first whole value from the base, up then down, that
+    reaches the target."""
     lo, hi = bracket
     base = ev.lever.base
     start = int(round(base))
     sign0 = np.sign(f_base - target)
     if sign0 == 0:
-        return Root(**common, value=base, ci_low=base, ci_high=base, achieved=f_base, natural=natural(base), note="reached at the base value")
+        return Root(
+            **common,
+            value=base,
+            ci_low=base,
+            ci_high=base,
+            achieved=f_base,
+            natural=natural(base),
+            note="reached at the base value",
+        )
     for step in (1, -1):
         prev = f_base
         v = start + step
         while lo <= v <= hi:
             fv = ev.figure(v, key)
             if np.sign(fv - target) != sign0:
-                note = f"first whole value reaching the target scanning {'up' if step > 0 else 'down'} from {start}; at {v - step} the figure is {prev:.4g}"
-                return Root(**common, value=float(v), ci_low=float("nan"), ci_high=float("nan"), achieved=fv, natural=natural(v), note=note)
+                note = (
+                    f"first whole value reaching the target scanning {'up' if step > 0 else 'down'} from "
+                    f"{start}; at {v - step} the figure is {prev:.4g}"
+                )
+                return Root(
+                    **common,
+                    value=float(v),
+                    ci_low=float("nan"),
+                    ci_high=float("nan"),
+                    achieved=fv,
+                    natural=natural(v),
+                    note=note,
+                )
             prev = fv
             v += step
-    return Root(**common, value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), achieved=float("nan"), natural="",
-                note=f"not reached for whole values in [{lo:g}, {hi:g}]")
+    return Root(
+        **common,
+        value=float("nan"),
+        ci_low=float("nan"),
+        ci_high=float("nan"),
+        achieved=float("nan"),
+        natural="",
+        note=f"not reached for whole values in [{lo:g}, {hi:g}]",
+    )
 
 
-def _sign_change(ev: _Evaluator, key: str, target: float, bracket: tuple[float, float], f_base: float) -> tuple[float, float] | None:
+def _sign_change(
+    ev: _Evaluator, key: str, target: float, bracket: tuple[float, float], f_base: float
+) -> tuple[float, float] | None:
     """An interval ``(a, b)`` from the lever's base to an end of ``bracket`` where ``figure - target`` changes sign
     (``(base, base)`` when the base meets the target), or None."""
     base = ev.lever.base
@@ -479,8 +575,15 @@ def _sign_change(ev: _Evaluator, key: str, target: float, bracket: tuple[float, 
     return None
 
 
-def _brent_root(ev: _Evaluator, key: str, target: float, ends: tuple[float, float], bracket: tuple[float, float],
-                xtol_rel: float, n_draws: int) -> tuple[float, str]:
+def _brent_root(
+    ev: _Evaluator,
+    key: str,
+    target: float,
+    ends: tuple[float, float],
+    bracket: tuple[float, float],
+    xtol_rel: float,
+    n_draws: int,
+) -> tuple[float, str]:
     """The root of ``figure - target`` in ``ends`` by :func:`scipy.optimize.brentq`, and a note on how it was found."""
     a, b = ends
     lo, hi = bracket
@@ -504,7 +607,9 @@ def _brent_root(ev: _Evaluator, key: str, target: float, ends: tuple[float, floa
     return root, note
 
 
-def _root_interval(ev: _Evaluator, key: str, root: float, bracket: tuple[float, float], xtol_rel: float) -> tuple[float, float]:
+def _root_interval(
+    ev: _Evaluator, key: str, root: float, bracket: tuple[float, float], xtol_rel: float
+) -> tuple[float, float]:
     """95% Monte Carlo interval of a root: the figure's standard error there over its slope (NaN when there is none)."""
     lo, hi = bracket
     se = _standard_error(ev, root, key)
@@ -520,7 +625,9 @@ def _root_interval(ev: _Evaluator, key: str, root: float, bracket: tuple[float, 
     return float("nan"), float("nan")
 
 
-def reverse_stress(s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEVERS, p_loss_target: float = 0.5, progress=None) -> pd.DataFrame:
+def reverse_stress(
+    s: Scenario, settings: RunSettings, levers=REVERSE_STRESS_LEVERS, p_loss_target: float = 0.5, progress=None
+) -> pd.DataFrame:
     """What has to go wrong for investors to lose money.
 
     For each lever: the value at which the median IRR reaches 0, and the value
@@ -560,5 +667,7 @@ def goal_seek(s: Scenario, lever_name: str, key: str, target: float, settings: R
     s = as_scenario(s)
     root = solve_lever(s, lever_name, key, target, settings, bracket=bracket)
     if not np.isfinite(root.value):
-        raise WorkflowError.one(f"cannot meet {key}={target:g} by moving the {root.label}: {root.note}", path="--solve", given=lever_name)
+        raise WorkflowError.one(
+            f"cannot meet {key}={target:g} by moving the {root.label}: {root.note}", path="--solve", given=lever_name
+        )
     return root
