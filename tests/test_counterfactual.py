@@ -219,7 +219,7 @@ def test_map_cache_hits_only_when_no_input_of_the_map_changes(pfp):
         got = baseline_map(v)
         assert _tabulated.cache_info().misses == n, path
         assert not np.array_equal(got.share, base.share), path
-    assert baseline_map(pfp) is base  # still held (least recently used goes first, 16 held)
+    assert baseline_map(pfp) is base  # still held (least recently used goes first, 32 held)
     assert _tabulated.cache_info().misses == len(changed) + 1
 
 

@@ -162,7 +162,9 @@ class _MapInputs:
     scenario: Scenario = field(compare=False)
 
 
-@functools.lru_cache(maxsize=16)  # 16 maps of ~200 points, and their scenarios: well under a megabyte
+# 32 maps: a tornado over every input of the care model (9 for PFP, 18 variants) keeps its central map; each
+# entry is ~200 points and the scenario (~20 kB pickled for PFP): a few megabytes at most
+@functools.lru_cache(maxsize=32)
 def _tabulated(inputs: _MapInputs) -> BaselineMap:
     return tabulate(inputs.scenario)
 
@@ -174,6 +176,6 @@ def baseline_map(s: Scenario) -> BaselineMap:
     lag, hazard ratios, the baseline itself, the spread of an input around its central value, sources)
     share one table; a change to any input it reads (a central value of the care model, starts, the
     calendar, the tracking window) tabulates afresh.  Each process keeps its own least-recently-used
-    cache (:func:`_tabulated`, 16 maps); a hit returns the very map a fresh tabulation would give.
+    cache (:func:`_tabulated`, 32 maps); a hit returns the very map a fresh tabulation would give.
     """
     return _tabulated(_MapInputs(map_key(s), s))
