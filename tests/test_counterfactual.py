@@ -12,9 +12,11 @@ from sibmodel import load_scenario
 from sibmodel.engine.run import simulate
 from sibmodel.model.calibrate import center, expected_figures
 from sibmodel.model.cohort_model import expected_occupancy, home_occupancy_scaled
-from sibmodel.model.counterfactual import baseline_map, tabulate
+from sibmodel.model.counterfactual import _tabulated, baseline_map, map_key, tabulate
 from sibmodel.model.hazards import FIRST_PLACEMENT, PathwayParams
 from sibmodel.model.pathways import HazardTables, simulate_arms
+from sibmodel.scenario.paths import set_path
+from sibmodel.scenario.schema import Scenario
 
 
 def _pathway(n_weeks: int = 60) -> PathwayParams:
@@ -153,3 +155,80 @@ def test_kernel_first_arm_does_not_depend_on_the_other_arms():
 
     pd.testing.assert_frame_equal(first_arm(1.0, True), first_arm(3.0, True))
     assert not first_arm(1.0, False).equals(first_arm(3.0, False))
+
+
+def _variant(s: Scenario, changes: dict) -> Scenario:
+    """A copy of ``s`` with each dotted path set to its value."""
+    data = s.model_dump(by_alias=True)
+    for path, value in changes.items():
+        set_path(data, path, value, create=True)
+    return Scenario.model_validate(data)
+
+
+#: One change to every kind of field the map's key leaves out (counterfactual._NOT_READ, and sources).
+_NOT_MAP_INPUTS = {
+    "metadata.name": "renamed",
+    "discounting.real_rate_annual": 0.05,
+    "investment.commitment_gbp": {"value": 3e6},
+    "correlations": [{"inputs": ("care.entry.prob", "care.reentry.prob"), "rank_corr": 0.5}],
+    "baseline.time_at_home_share": {"value": 0.6},
+    "sampling.method": "lhs",
+    "contract.tariffs.0.payment_per_week_gbp": {"value": 300.0},
+    "contract.caps.total_gbp": 5e6,
+    "contract.topup.share": 0.3,
+    "contract.payment_lag_quarters": 3,
+    "boroughs.Bexley.weekly_care_cost_gbp": {"foster": 900.0},
+    "interventions.MST.description": "changed",
+    "interventions.MST.effect.hazard_ratio": {"dist": "lognormal", "median": 0.2, "sigma": 0.1},
+    "interventions.FFT.effect.fade_weeks": 30,
+    "interventions.FFT.completion": {"share": 0.8, "noncompleter_effect_share": 0.5},
+    "interventions.MST.delivery.team_cost_per_quarter_gbp": {"value": 1.0},
+    "care.placements.foster.weekly_cost_gbp": {"value": 1.0},
+    "care.entry.source": "another source",
+    # the spread of an input the map reads, its central value kept (a log-normal's median)
+    "referrals.volume_multiplier": {"dist": "lognormal", "median": 1.0, "sigma": 0.4},
+}
+
+
+def test_map_cache_hits_only_when_no_input_of_the_map_changes(pfp):
+    """Changing only fields the map does not depend on hits the cache, and a fresh tabulation of that
+    variant (no cache) is the cached map bit for bit: the independent check that the fields left out of
+    the key are not inputs of the map.  Changing an input of the care model misses and gives another map."""
+    _tabulated.cache_clear()
+    base = baseline_map(pfp)
+    assert _tabulated.cache_info().misses == 1
+    other = _variant(pfp, _NOT_MAP_INPUTS)
+    assert map_key(other) == map_key(pfp)
+    assert baseline_map(other) is base
+    assert _tabulated.cache_info().hits == 1
+    fresh = tabulate(other)
+    np.testing.assert_array_equal(fresh.log_factor, base.log_factor)
+    np.testing.assert_array_equal(fresh.share, base.share)
+
+    changed = {
+        "care.entry.prob": {"dist": "beta", "mean": 0.8, "sd": 0.05},
+        "care.reentry.prob": {"dist": "beta", "mean": 0.3, "sd": 0.05},
+        "care.placements.secure.mean_duration_weeks": {"dist": "triangular", "low": 20.0, "mode": 45.0, "high": 64.51},
+        "care.placements.foster.breakdown_share": {"dist": "beta", "mean": 0.55, "sd": 0.05},
+        "boroughs.Haringey.starts.per_quarter": {"value": 5.0},
+        "interventions.MST.therapy_weeks": 26,  # moves every MST tracking window
+    }
+    for n, (path, value) in enumerate(changed.items(), start=2):
+        v = _variant(pfp, {path: value})
+        assert map_key(v) != map_key(pfp), path
+        got = baseline_map(v)
+        assert _tabulated.cache_info().misses == n, path
+        assert not np.array_equal(got.share, base.share), path
+    assert baseline_map(pfp) is base  # still held (least recently used goes first, 32 held)
+    assert _tabulated.cache_info().misses == len(changed) + 1
+
+
+def test_map_key_is_exact():
+    """A change in the last bit of a central value, or in its sign at zero, is a different key."""
+    s = load_scenario(PFP)
+    x = center(s.care.entry.prob)
+    nudged = _variant(s, {"care.entry.prob": {"value": float(np.nextafter(x, 1.0))}})
+    same = _variant(s, {"care.entry.prob": {"value": x}})
+    assert map_key(same) == map_key(s) != map_key(nudged)
+    zero = _variant(s, {"care.cohort_spread.entry_logit_sd": 0.0})
+    assert map_key(zero) != map_key(_variant(s, {"care.cohort_spread.entry_logit_sd": -0.0}))

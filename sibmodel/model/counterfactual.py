@@ -26,12 +26,15 @@ payments and everything the investor sees, stay the same bit for bit
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import BaseModel
 from scipy.interpolate import PchipInterpolator
 
-from sibmodel.scenario.schema import Scenario, iter_quantities
+from sibmodel.scenario.quantities import Spec
+from sibmodel.scenario.schema import Borough, Contract, Intervention, Placement, Scenario, iter_quantities
 
 #: Grid of ln(counterfactual risk factor) on which the map is tabulated [ln ratio]:
 #: from 1/8,000 (almost nobody enters care) to 1,100 (everybody enters at once).
@@ -112,19 +115,67 @@ def tabulate(s: Scenario, log_factor: np.ndarray = LOG_FACTOR_GRID) -> BaselineM
     return BaselineMap(np.asarray(log_factor, dtype=float)[keep], share[keep])
 
 
-_CACHE: dict[str, BaselineMap] = {}
-_CACHE_SIZE = 16
+#: Fields the map's numbers do not depend on, by model (nor any ``source``): the treated arm's effect (the
+#: map is the arm without therapy, which ``calibrate.expected_figures`` computes apart from the treated arm),
+#: costs, prices and money terms, the baseline itself (the map is what inverts it) and the run settings. Everything
+#: else, new fields included, is in the key: a field missing here costs a recomputation, never a stale map
+#: (``tests/test_counterfactual.py`` changes every field named here and checks the map is the same bit for bit).
+_NOT_READ: dict[type, frozenset[str]] = {
+    Scenario: frozenset({"metadata", "discounting", "investment", "correlations", "observed", "baseline", "sampling"}),
+    Contract: frozenset({"tariffs", "caps", "topup", "payment_lag_quarters"}),
+    Borough: frozenset({"weekly_care_cost_gbp"}),
+    Intervention: frozenset({"description", "effect", "completion", "delivery"}),
+    Placement: frozenset({"weekly_cost_gbp"}),
+}
+
+
+def _map_inputs(node):
+    """``node`` as plain data, each quantity as its central value (the only part of it the map reads)."""
+    from sibmodel.model.calibrate import center
+
+    if isinstance(node, Spec):
+        return center(node)
+    if isinstance(node, BaseModel):
+        skip = _NOT_READ.get(type(node), frozenset()) | {"source"}
+        return {k: _map_inputs(getattr(node, k)) for k in type(node).model_fields if k not in skip}
+    if isinstance(node, dict):
+        return {k: _map_inputs(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_map_inputs(v) for v in node]
+    return node
+
+
+def map_key(s: Scenario) -> str:
+    """An exact key of every input of ``s`` the map depends on: equal keys give the same map bit for bit.
+
+    JSON text in document order (the order the cohort model sums in); floats are written by ``repr``,
+    which gives back the same double, so two keys are equal only if every input is (``-0.0`` included).
+    """
+    return json.dumps(_map_inputs(s), default=str)
+
+
+@dataclass(frozen=True)
+class _MapInputs:
+    """A scenario compared and hashed by :func:`map_key` alone."""
+
+    key: str
+    scenario: Scenario = field(compare=False)
+
+
+# 32 maps: a tornado over every input of the care model (9 for PFP, 18 variants) keeps its central map; each
+# entry is ~200 points and the scenario (~20 kB pickled for PFP): a few megabytes at most
+@functools.lru_cache(maxsize=32)
+def _tabulated(inputs: _MapInputs) -> BaselineMap:
+    return tabulate(inputs.scenario)
 
 
 def baseline_map(s: Scenario) -> BaselineMap:
-    """The scenario's baseline map, tabulated once per process and scenario (see :func:`tabulate`).
+    """The scenario's baseline map (see :func:`tabulate`), tabulated once per process and distinct map inputs.
 
-    The map does not depend on the baseline itself, so scenarios that differ only in
-    ``baseline:`` share one table.
+    Scenario variants that change nothing the map depends on (:func:`map_key`: costs, prices, the payment
+    lag, hazard ratios, the baseline itself, the spread of an input around its central value, sources)
+    share one table; a change to any input it reads (a central value of the care model, starts, the
+    calendar, the tracking window) tabulates afresh.  Each process keeps its own least-recently-used
+    cache (:func:`_tabulated`, 32 maps); a hit returns the very map a fresh tabulation would give.
     """
-    key = s.model_copy(update={"baseline": None}).model_dump_json()
-    if key not in _CACHE:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = tabulate(s)
-    return _CACHE[key]
+    return _tabulated(_MapInputs(map_key(s), s))
