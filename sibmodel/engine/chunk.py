@@ -32,8 +32,8 @@ from scipy import special
 from sibmodel.contract.payments import Payments, compute_payments
 from sibmodel.model import finance
 from sibmodel.model.counterfactual import baseline_map
+from sibmodel.model.fused import CareTallies, simulate_arms_tallied
 from sibmodel.model.hazards import (
-    FIRST_PLACEMENT,
     completion_params,
     effect_profile,
     escalation_matrix,
@@ -43,7 +43,7 @@ from sibmodel.model.hazards import (
     shape_profile,
     shift_logit,
 )
-from sibmodel.model.pathways import ArmOutcomes, HazardTables, SpellCounters, simulate_arms
+from sibmodel.model.pathways import ArmOutcomes, HazardTables, SpellCounters
 from sibmodel.model.philox import key_of, keys_of, uniform_pairs
 from sibmodel.model.referrals import (
     QUARTER_WEEKS,
@@ -55,7 +55,7 @@ from sibmodel.model.referrals import (
     team_groups,
 )
 from sibmodel.model.sampling import sample_inputs
-from sibmodel.model.tally import CARE, occupancy_by_week, spell_quarter_weeks, sum_by_key
+from sibmodel.model.tally import sum_by_key
 from sibmodel.outputs import (
     BASELINE_CLAMPED,
     BASELINE_GAP_PAYMENTS_GBP,
@@ -188,7 +188,9 @@ class Arms:
     ``window_start``/``window_end`` are the tracking windows [weeks since referral];
     ``completed`` who completed therapy (None: everyone); ``hazard_ratio`` (D, I);
     ``cf_factor`` the counterfactual risk factor (shape (1,) without a baseline block,
-    else (D,)) and ``cf_clamped`` the draws whose baseline was clamped (None without one).
+    else (D,)) and ``cf_clamped`` the draws whose baseline was clamped (None without one); ``tallies``
+    the arms' care weeks by draw x borough x type and quarter and their weekly occupancy by borough
+    (:class:`sibmodel.model.fused.CareTallies`, arms in the order treated, counterfactual).
     """
 
     treated: ArmOutcomes
@@ -199,6 +201,7 @@ class Arms:
     hazard_ratio: np.ndarray
     cf_factor: np.ndarray
     cf_clamped: np.ndarray | None
+    tallies: CareTallies
 
 
 @dataclass(frozen=True)
@@ -308,22 +311,33 @@ def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy) -
     tables = HazardTables.from_profiles(entry_prof, reentry_prof)
     rows_t = d * n_i + i_ if completed is None else (d * n_i + i_) * 2 + (~completed)
     rows_c = eff.shape[0] + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
-    # the treated arm draws its own uniforms, so that the arm without therapy cannot move it
-    treated, cf = simulate_arms(
+    # the treated arm draws its own uniforms, so that the arm without therapy cannot move it; the care
+    # weeks by quarter and the weekly occupancy are counted in the same compiled pass (model/fused.py)
+    n_b = len(s.boroughs)
+    (treated, cf), tallies = simulate_arms_tallied(
         tables,
         rows=[rows_t, rows_c],
-        entry_scale=pw.entry_scale,
-        reentry_scale=pw.reentry_scale,
-        end_prob=pw.end_prob,
-        breakdown_share=pw.breakdown,
-        escalation=pw.escalation,
-        entry_mix=pw.entry_mix,
-        reentry_mix=pw.reentry_mix,
+        pathway={
+            "entry_scale": pw.entry_scale,
+            "reentry_scale": pw.reentry_scale,
+            "end_prob": pw.end_prob,
+            "breakdown_share": pw.breakdown,
+            "escalation": pw.escalation,
+            "entry_mix": pw.entry_mix,
+            "reentry_mix": pw.reentry_mix,
+        },
         window_start=ws,
         window_end=we,
         counters=spell_counters(s, people, entropy),
+        care_key=d * n_b + people.borough,
+        offset=people.referral_week,
+        group=people.borough,
+        n_keys=n_draws * n_b,
+        n_groups=n_b,
+        n_quarters=cal.n_quarters,
+        n_weeks=cal.n_weeks,
     )
-    return Arms(treated, cf, ws, we, completed, hr, cf_factor, cf_clamped)
+    return Arms(treated, cf, ws, we, completed, hr, cf_factor, cf_clamped, tallies)
 
 
 def stage_outcomes(people: People, arms: Arms, n_draws: int) -> dict[str, np.ndarray]:
@@ -376,18 +390,11 @@ def stage_care_costs(s: Scenario, inp: Inputs, people: People, arms: Arms) -> Ca
         for ki, kn in enumerate(pnames):
             key = f"boroughs.{bn}.weekly_care_cost_gbp.{kn}"
             weekly_cost[:, bi, ki] = params[key] if key in params else params[f"care.placements.{kn}.weekly_cost_gbp"]
-    ref = people.referral_week.astype(np.int64)
-    key_db = people.draw * n_b + people.borough
-    pairs = (("treated", arms.treated), ("counterfactual", arms.counterfactual))
-    by_arm = {}
-    for arm, out in pairs:
-        weeks = spell_quarter_weeks(out, CARE, key_db, ref, n_draws * n_b * n_k, n_q, by_type=n_k)
+    by_arm, occupancy_sum = {}, {}
+    for a, arm in enumerate(("treated", "counterfactual")):  # counted by the kernel (stage_arms)
+        weeks = arms.tallies.care_weeks[a]
         by_arm[arm] = np.einsum("dbkq,dbk->dbq", weeks.reshape(n_draws, n_b, n_k, n_q), weekly_cost)
-    n_states = FIRST_PLACEMENT + n_k
-    occupancy_sum = {
-        arm: occupancy_by_week(out, cal.n_weeks, n_states, offset=ref, group=people.borough, n_groups=n_b)
-        for arm, out in pairs
-    }
+        occupancy_sum[arm] = arms.tallies.occupancy[a]
     return CareCosts(by_arm, weekly_cost, occupancy_sum)
 
 
