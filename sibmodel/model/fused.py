@@ -42,8 +42,9 @@ from sibmodel.model.pathways import (
 from sibmodel.model.philox import double_of, philox4x32, single_of
 from sibmodel.model.tally import _add_interval
 
-#: Spells per person per arm the buffers start with (grown and re-run when a chunk needs more) [count].
-_SPELLS_PER_PERSON = 4
+#: Spells per person per arm the buffers start with (PFP: ~1.4 with therapy, ~2.4 without); when a chunk
+#: needs more, the kernel runs again with buffers sized from the spells per person it had reached [count].
+_SPELLS_PER_PERSON = 3
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,12 @@ def _people(
     weeks_home, weeks_place, n_place, n_break, sp_person, sp_state, sp_start, sp_end, sp_k, care_weeks, occ_diff,
 ):  # pragma: no cover - compiled; covered through simulate_arms_tallied
     """Every person from referral to window end in every arm (``pathways._advance``'s spell); returns the spells
-    written per arm, or -1 in every entry when the spell buffers are too short."""
+    written per arm and then the people finished: fewer than N when the spell buffers are too short."""
     n_arms, n = rows.shape
     n_k = log_stay.shape[1]
     mix_per_person = cum_mix.shape[1] > 1
     cap = sp_person.shape[1]
-    n_sp = np.zeros(n_arms, dtype=np.int64)
+    n_sp = np.zeros(n_arms + 1, dtype=np.int64)
     state = np.empty(n_arms, dtype=np.int64)
     t = np.empty(n_arms, dtype=np.int64)
     for p in range(n):
@@ -144,7 +145,7 @@ def _people(
                     occ_diff[a, group[p], hi, s_now] -= 1
                 ns = n_sp[a]
                 if ns >= cap:
-                    n_sp[:] = -1
+                    n_sp[n_arms] = p
                     return n_sp
                 sp_person[a, ns] = p
                 sp_state[a, ns] = s_now
@@ -162,6 +163,7 @@ def _people(
                 else:
                     t[a] = we
             spell += 1
+    n_sp[n_arms] = n
     return n_sp
 # fmt: on
 
@@ -248,7 +250,7 @@ def simulate_arms_tallied(
         weeks_place = np.zeros((n_arms, n, n_k), dtype=np.int64)
         n_place = np.zeros((n_arms, n), dtype=np.int32)
         n_break = np.zeros((n_arms, n), dtype=np.int32)
-        sp = tuple(np.empty((n_arms, cap), dt) for dt in (np.int64, np.int8, np.int64, np.int64, np.int64))
+        sp = tuple(np.empty((n_arms, cap), dt) for dt in (np.int32, np.int8, np.int32, np.int32, np.int32))
         care_weeks = np.zeros((n_arms, n_keys * n_k, n_quarters))
         occ_diff = np.zeros((n_arms, n_groups, n_weeks + 1, FIRST_PLACEMENT + n_k), dtype=np.int64)
         n_spells = _people(
@@ -257,9 +259,9 @@ def simulate_arms_tallied(
             care_key, offset, group, int(n_quarters), int(n_weeks),
             weeks_home, weeks_place, n_place, n_break, *sp, care_weeks, occ_diff,
         )  # fmt: skip
-        if n_spells[0] >= 0:
+        if n_spells[-1] == n:
             break
-        cap *= 2
+        cap = max(2 * cap, int(1.25 * n * n_spells[:-1].max() / max(1, n_spells[-1])))
     outcomes = []
     for a in range(n_arms):
         person, state, start, end = _event_order(sp[4][a], int(n_spells[a]), sp[0][a], sp[1][a], sp[2][a], sp[3][a])
