@@ -155,7 +155,8 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Pathway:
-    """Each young person's care pathway numbers (see :func:`sibmodel.model.pathways.simulate_arms`)."""
+    """Each young person's care pathway numbers (see :func:`sibmodel.model.pathways.simulate_arms`), but
+    ``end_prob``, which is per draw, shape (D, K) [1/week]."""
 
     entry_scale: np.ndarray
     reentry_scale: np.ndarray
@@ -243,7 +244,7 @@ def stage_pathway(plan: Plan, inp: Inputs, people: People) -> Pathway:
     reentry_scale = hazard_scale(np.minimum(p_reentry, 1 - 1e-12), float(s.care.reentry.horizon_weeks))
 
     mean_dur = np.stack([params[f"care.placements.{k}.mean_duration_weeks"] for k in pnames], axis=1)  # (D, K)
-    end_prob = (1.0 / mean_dur)[d]
+    end_prob = 1.0 / mean_dur  # per draw (the kernel reads each person's draw's row)
     brk = np.stack([params[f"care.placements.{k}.breakdown_share"] for k in pnames], axis=1)
     brk = np.clip(brk, 1e-12, 1 - 1e-12)
     breakdown = shift_logit(brk, (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None], rows=d)
@@ -308,6 +309,7 @@ def stage_arms(plan: Plan, inp: Inputs, people: People, pw: Pathway) -> Arms:
             "entry_scale": pw.entry_scale,
             "reentry_scale": pw.reentry_scale,
             "end_prob": pw.end_prob,
+            "end_prob_row": d,
             "breakdown_share": pw.breakdown,
             "escalation": pw.escalation,
             "entry_mix": pw.entry_mix,

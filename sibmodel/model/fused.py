@@ -14,10 +14,12 @@ one spell further per pass; here one compiled pass takes each person from referr
 the window end, both arms side by side.  A person's ``k``-th spell uses the Philox
 counter (draw, quarter, index, ``k``) under its borough's key, the second key once the
 first arm has reached its window end: the same numbers in the same arithmetic, so the
-same weeks.  The counts are integers, so they do not depend on the order of the spells;
-the spells themselves are put back in the event-driven kernel's order (spell number,
-then person) by a counting sort, so that every later float sum over them is made in
-the same order too.
+same weeks.  The counts are integers, so they do not depend on the order of the spells.
+The spells come person by person (the event-driven kernel gives them spell number by spell
+number: the same spells, in another order).  Nothing that reads them depends on their
+order: the tallies count whole weeks, and the one float sum in spell order
+(:func:`sibmodel.contract.metrics.pay_milestone`) adds the same per-draw amount into each
+draw's cells, whose sum is the same in any order.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ class CareTallies:
 def _people(
     rows, tables, last, bucket_start_week, buckets_per_hazard, div, zero, log_stay, breakdown_share,
     cum_escalation, cum_mix, window_start, window_end, keys, c_borough, c_draw, c_quarter, c_index,
-    care_key, offset, group, n_quarters, n_weeks,
-    weeks_home, weeks_place, n_place, n_break, sp_person, sp_state, sp_start, sp_end, sp_k, care_weeks, occ_diff,
+    stay_row, care_key, offset, group, n_quarters, n_weeks,
+    weeks_home, weeks_place, n_place, n_break, sp_person, sp_state, sp_start, sp_end, care_weeks, occ_diff,
 ):  # pragma: no cover - compiled; covered through simulate_arms_tallied
     """Every person from referral to window end in every arm (``pathways._advance``'s spell); returns the spells
     written per arm and then the people finished: fewer than N when the spell buffers are too short."""
@@ -122,7 +124,7 @@ def _people(
                     nxt = FIRST_PLACEMENT + _category(u_type, cum_mix, h, p if mix_per_person else 0)
                 else:
                     kt = s_now - FIRST_PLACEMENT
-                    dur = np.floor(-e_dur / log_stay[p, kt])
+                    dur = np.floor(-e_dur / log_stay[stay_row[p], kt])
                     if not np.isfinite(dur):
                         dur = 0.0
                     end = t0 + np.int64(min(dur + 1.0, 1e12))
@@ -151,7 +153,6 @@ def _people(
                 sp_state[a, ns] = s_now
                 sp_start[a, ns] = t0
                 sp_end[a, ns] = clipped_end
-                sp_k[a, ns] = spell
                 n_sp[a] = ns + 1
                 if end < we:
                     if nxt >= FIRST_PLACEMENT:
@@ -166,32 +167,6 @@ def _people(
     n_sp[n_arms] = n
     return n_sp
 # fmt: on
-
-
-@njit(cache=True, nogil=True)
-def _event_order(sp_k, n_spells, sp_person, sp_state, sp_start, sp_end):  # pragma: no cover - compiled
-    """The first ``n_spells`` spells (person by person) in the event-driven kernel's order: by spell number,
-    then person (a stable counting sort); returns person (int64), state (int8), start and end (int32)."""
-    n_k = 0
-    for i in range(n_spells):
-        n_k = max(n_k, sp_k[i] + 1)
-    first = np.zeros(n_k + 1, dtype=np.int64)
-    for i in range(n_spells):
-        first[sp_k[i] + 1] += 1
-    for k in range(n_k):
-        first[k + 1] += first[k]
-    person = np.empty(n_spells, dtype=np.int64)
-    state = np.empty(n_spells, dtype=np.int8)
-    start = np.empty(n_spells, dtype=np.int32)
-    end = np.empty(n_spells, dtype=np.int32)
-    for i in range(n_spells):
-        j = first[sp_k[i]]
-        first[sp_k[i]] = j + 1
-        person[j] = sp_person[i]
-        state[j] = sp_state[i]
-        start[j] = sp_start[i]
-        end[j] = sp_end[i]
-    return person, state, start, end
 
 
 def simulate_arms_tallied(
@@ -218,7 +193,9 @@ def simulate_arms_tallied(
         As for :func:`~sibmodel.model.pathways.simulate_arms`.
     pathway : dict
         The per-person inputs of :func:`~sibmodel.model.pathways.simulate_arms`: ``entry_scale``,
-        ``reentry_scale``, ``end_prob``, ``breakdown_share``, ``escalation``, ``entry_mix``, ``reentry_mix``.
+        ``reentry_scale``, ``end_prob``, ``breakdown_share``, ``escalation``, ``entry_mix``, ``reentry_mix``;
+        and optionally ``end_prob_row`` (N,): then ``end_prob`` has a row per draw (or any group), and
+        person ``i`` ends placements by row ``end_prob_row[i]`` (one logarithm per row, not per person).
     care_key : ndarray of int, shape (N,)
         Each person's row of the care weeks (e.g. draw x borough); the row of type ``k`` is
         ``care_key * K + k``.
@@ -243,20 +220,23 @@ def simulate_arms_tallied(
                          window_start, window_end)  # fmt: skip
     n_arms, n = k.rows.shape
     n_k = int(k.log_stay.shape[1])
-    care_key, offset, group = (np.ascontiguousarray(x, dtype=np.int64) for x in (care_key, offset, group))
+    stay_row = pw.get("end_prob_row", np.arange(n))  # row of k.log_stay of each person
+    care_key, offset, group, stay_row = (
+        np.ascontiguousarray(x, dtype=np.int64) for x in (care_key, offset, group, stay_row)
+    )
     cap = max(16, _SPELLS_PER_PERSON * n)
     while True:
-        weeks_home = np.zeros((n_arms, n), dtype=np.int64)
-        weeks_place = np.zeros((n_arms, n, n_k), dtype=np.int64)
+        weeks_home = np.zeros((n_arms, n), dtype=np.int32)
+        weeks_place = np.zeros((n_arms, n, n_k), dtype=np.int32)
         n_place = np.zeros((n_arms, n), dtype=np.int32)
         n_break = np.zeros((n_arms, n), dtype=np.int32)
-        sp = tuple(np.empty((n_arms, cap), dt) for dt in (np.int32, np.int8, np.int32, np.int32, np.int32))
+        sp = tuple(np.empty((n_arms, cap), dt) for dt in (np.int32, np.int8, np.int32, np.int32))
         care_weeks = np.zeros((n_arms, n_keys * n_k, n_quarters))
         occ_diff = np.zeros((n_arms, n_groups, n_weeks + 1, FIRST_PLACEMENT + n_k), dtype=np.int64)
         n_spells = _people(
             k.rows, k.cum_hazard, k.last, k.bucket_start_week, k.buckets_per_hazard, k.div, k.zero, k.log_stay,
             k.breakdown_share, k.cum_escalation, k.cum_mix, k.window_start, k.window_end, *counters.arrays(),
-            care_key, offset, group, int(n_quarters), int(n_weeks),
+            stay_row, care_key, offset, group, int(n_quarters), int(n_weeks),
             weeks_home, weeks_place, n_place, n_break, *sp, care_weeks, occ_diff,
         )  # fmt: skip
         if n_spells[-1] == n:
@@ -264,15 +244,16 @@ def simulate_arms_tallied(
         cap = max(2 * cap, int(1.25 * n * n_spells[:-1].max() / max(1, n_spells[-1])))
     outcomes = []
     for a in range(n_arms):
-        person, state, start, end = _event_order(sp[4][a], int(n_spells[a]), sp[0][a], sp[1][a], sp[2][a], sp[3][a])
+        m = int(n_spells[a])
+        person, state, start, end = (x[a, :m].copy() for x in sp)
         outcomes.append(
             ArmOutcomes(
-                weeks_home=weeks_home[a].astype(np.int32),
-                weeks_in_placement=weeks_place[a].astype(np.int32),
+                weeks_home=weeks_home[a],
+                weeks_in_placement=weeks_place[a],
                 entered_care=n_place[a] > 0,
                 n_placements=n_place[a],
                 n_breakdowns=n_break[a],
-                spells=Spells(person, state, start, end),
+                spells=Spells(person.astype(np.int64), state, start, end),
             )
         )
     occupancy = np.cumsum(occ_diff[:, :, :n_weeks], axis=2)
