@@ -245,7 +245,7 @@ def simulate_arms_tallied(
     outcomes = []
     for a in range(n_arms):
         m = int(n_spells[a])
-        person, state, start, end = (x[a, :m].copy() for x in sp)
+        person, state, start, end = (x[a, :m] for x in sp)  # views of the buffers (no copies)
         outcomes.append(
             ArmOutcomes(
                 weeks_home=weeks_home[a],
@@ -253,7 +253,7 @@ def simulate_arms_tallied(
                 entered_care=n_place[a] > 0,
                 n_placements=n_place[a],
                 n_breakdowns=n_break[a],
-                spells=Spells(person.astype(np.int64), state, start, end),
+                spells=Spells(person, state, start, end),
             )
         )
     occupancy = np.cumsum(occ_diff[:, :, :n_weeks], axis=2)
