@@ -5,14 +5,16 @@
 draw index, borough, person, spell) (:mod:`sibmodel.model.philox`), so a draw's output
 does not depend on the chunk it is in, the process that runs it, nor the other draws:
 ``run_draws(s, entropy, [i], n_total)`` gives draw ``i`` of the full run, bit for bit.
-``run_chunk`` runs the draws of one chunk.  No file I/O.  The stages, each a function passing small frozen
-dataclasses to the next:
+``run_chunk`` runs the draws of one chunk.  No file I/O.  What depends only on the scenario
+and the seed comes compiled in a :class:`~sibmodel.engine.plan.Plan`, built once per run.
+The stages, each a function passing small frozen dataclasses to the next:
 
 ``inputs`` (the uncertain inputs drawn) -> ``people`` (who starts when,
 :func:`sibmodel.model.referrals.draw_starts`) -> ``pathway`` (each person's hazards and
-placement numbers) -> ``arms`` (both arms simulated on common random numbers) ->
-``outcomes`` (per-draw counts and shares) -> ``care_costs`` (care weeks priced, by
-borough and quarter; weekly occupancy) -> ``payments``
+placement numbers) -> ``arms`` (both arms simulated on common random numbers, with their
+care weeks by quarter and weekly occupancy counted in the same compiled pass,
+:mod:`sibmodel.model.fused`) -> ``outcomes`` (per-draw counts and shares) -> ``care_costs``
+(care weeks priced, by borough and quarter) -> ``payments``
 (:func:`sibmodel.contract.payments.compute_payments`) -> ``delivery_costs`` (teams, families,
 fees) -> ``investor`` (:func:`sibmodel.model.finance.investor_waterfall`) ->
 ``commissioners`` (discounted, per borough) -> the per-draw columns.
