@@ -50,20 +50,26 @@ def count_random_numbers(s, draws: int, seed: int) -> float:
     use them are wrapped to count: one uniform per uncertain input and draw (two with Latin
     hypercube sampling), two normals per cohort and draw for the cohort spread, one per
     referral cell (two where the count is negative binomial), three per start (its
-    intervention, week and completion) and three per person and spell in the kernel.
+    intervention, week and completion) and three per person and spell in the kernel (one Philox
+    counter per spell number a person reaches in some arm: the most spells of its arms).
     """
-    import sibmodel.model.pathways as pathways
+    import sibmodel.model.fused as fused
     import sibmodel.model.referrals as referrals
     from sibmodel.model.referrals import Calendar
     from sibmodel.scenario.schema import iter_quantities
 
     sample = min(draws, 2000)
     counter = {"n": 0}
-    real_advance, real_counts, real_expand = pathways._advance, referrals._referral_counts, referrals._expand
+    real_people, real_counts, real_expand = fused._people, referrals._referral_counts, referrals._expand
 
-    def advance(active, *args):
-        counter["n"] += 3 * active.size
-        return real_advance(active, *args)
+    def people(*args):
+        n_spells = real_people(*args)
+        n_arms, n = args[0].shape
+        if n_spells[-1] == n:  # not a run whose spell buffers were too short (it runs again)
+            sp_person = args[-7]
+            per_arm = [np.bincount(sp_person[a, : n_spells[a]], minlength=n) for a in range(n_arms)]
+            counter["n"] += 3 * int(np.max(per_arm, axis=0).sum())
+        return n_spells
 
     def counts(keys, draw_ids, mu, disp):
         counter["n"] += mu.size + int(np.isfinite(disp).sum()) * mu.shape[0] * mu.shape[2]
@@ -73,11 +79,11 @@ def count_random_numbers(s, draws: int, seed: int) -> float:
         counter["n"] += 3 * int(totals.sum())
         return real_expand(totals, *args)
 
-    pathways._advance, referrals._referral_counts, referrals._expand = advance, counts, expand
+    fused._people, referrals._referral_counts, referrals._expand = people, counts, expand
     try:
         simulate(s, draws=sample, seed=seed)
     finally:
-        pathways._advance, referrals._referral_counts, referrals._expand = real_advance, real_counts, real_expand
+        fused._people, referrals._referral_counts, referrals._expand = real_people, real_counts, real_expand
     n_uncertain = sum(1 for _, spec in iter_quantities(s) if not spec.is_fixed)
     per_input = 2 if s.sampling.method == "lhs" else 1
     cohorts = len(s.boroughs) * len(s.interventions) * Calendar.of(s).n_referral_quarters

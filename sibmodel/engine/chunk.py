@@ -5,14 +5,16 @@
 draw index, borough, person, spell) (:mod:`sibmodel.model.philox`), so a draw's output
 does not depend on the chunk it is in, the process that runs it, nor the other draws:
 ``run_draws(s, entropy, [i], n_total)`` gives draw ``i`` of the full run, bit for bit.
-``run_chunk`` runs the draws of one chunk.  No file I/O.  The stages, each a function passing small frozen
-dataclasses to the next:
+``run_chunk`` runs the draws of one chunk.  No file I/O.  What depends only on the scenario
+and the seed comes compiled in a :class:`~sibmodel.engine.plan.Plan`, built once per run.
+The stages, each a function passing small frozen dataclasses to the next:
 
 ``inputs`` (the uncertain inputs drawn) -> ``people`` (who starts when,
 :func:`sibmodel.model.referrals.draw_starts`) -> ``pathway`` (each person's hazards and
-placement numbers) -> ``arms`` (both arms simulated on common random numbers) ->
-``outcomes`` (per-draw counts and shares) -> ``care_costs`` (care weeks priced, by
-borough and quarter; weekly occupancy) -> ``payments``
+placement numbers) -> ``arms`` (both arms simulated on common random numbers, with their
+care weeks by quarter and weekly occupancy counted in the same compiled pass,
+:mod:`sibmodel.model.fused`) -> ``outcomes`` (per-draw counts and shares) -> ``care_costs``
+(care weeks priced, by borough and quarter) -> ``payments``
 (:func:`sibmodel.contract.payments.compute_payments`) -> ``delivery_costs`` (teams, families,
 fees) -> ``investor`` (:func:`sibmodel.model.finance.investor_waterfall`) ->
 ``commissioners`` (discounted, per borough) -> the per-draw columns.
@@ -23,28 +25,25 @@ fees) -> ``investor`` (:func:`sibmodel.model.finance.investor_waterfall`) ->
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
 from sibmodel.contract.payments import Payments, compute_payments
+from sibmodel.engine.plan import Plan, year_offset  # noqa: F401  (year_offset: re-exported)
 from sibmodel.model import finance
 from sibmodel.model.counterfactual import baseline_map
+from sibmodel.model.fused import CareTallies, simulate_arms_tallied
 from sibmodel.model.hazards import (
-    FIRST_PLACEMENT,
     completion_params,
     effect_profile,
-    escalation_matrix,
     hazard_scale,
-    horizon_weight,
-    placement_mixes,
     shape_profile,
     shift_logit,
 )
-from sibmodel.model.pathways import ArmOutcomes, HazardTables, SpellCounters, simulate_arms
-from sibmodel.model.philox import key_of, keys_of, uniform_pairs
+from sibmodel.model.pathways import ArmOutcomes, HazardTables, SpellCounters
+from sibmodel.model.philox import uniform_pairs
 from sibmodel.model.referrals import (
     QUARTER_WEEKS,
     Calendar,
@@ -55,7 +54,7 @@ from sibmodel.model.referrals import (
     team_groups,
 )
 from sibmodel.model.sampling import sample_inputs
-from sibmodel.model.tally import CARE, occupancy_by_week, spell_quarter_weeks, sum_by_key
+from sibmodel.model.tally import sum_by_key
 from sibmodel.outputs import (
     BASELINE_CLAMPED,
     BASELINE_GAP_PAYMENTS_GBP,
@@ -138,17 +137,6 @@ class ChunkResult:
     occupancy_sum: dict
 
 
-def _shape_steps(s: Scenario):
-    shape = s.care.entry.shape
-    return None if shape is None else [(st.from_week, st.relative_hazard) for st in shape]
-
-
-def year_offset(s: Scenario) -> float:
-    """Years from the start of the price year to the programme start [years]."""
-    start = s.timeline.programme_start
-    return (start - dt.date(s.metadata.price_year, 1, 1)).days / 365.25
-
-
 def _draw_inputs(s: Scenario, draw_ids: np.ndarray, n_total: int, entropy) -> tuple[dict, dict]:
     """The scenario's quantities by path, and their values in the given draws of a run of ``n_total``."""
     specs = dict(iter_quantities(s))
@@ -169,7 +157,8 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Pathway:
-    """Each young person's care pathway numbers (see :func:`sibmodel.model.pathways.simulate_arms`)."""
+    """Each young person's care pathway numbers (see :func:`sibmodel.model.pathways.simulate_arms`), but
+    ``end_prob``, which is per draw, shape (D, K) [1/week]."""
 
     entry_scale: np.ndarray
     reentry_scale: np.ndarray
@@ -188,7 +177,9 @@ class Arms:
     ``window_start``/``window_end`` are the tracking windows [weeks since referral];
     ``completed`` who completed therapy (None: everyone); ``hazard_ratio`` (D, I);
     ``cf_factor`` the counterfactual risk factor (shape (1,) without a baseline block,
-    else (D,)) and ``cf_clamped`` the draws whose baseline was clamped (None without one).
+    else (D,)) and ``cf_clamped`` the draws whose baseline was clamped (None without one); ``tallies``
+    the arms' care weeks by draw x borough x type and quarter and their weekly occupancy by borough
+    (:class:`sibmodel.model.fused.CareTallies`, arms in the order treated, counterfactual).
     """
 
     treated: ArmOutcomes
@@ -199,6 +190,7 @@ class Arms:
     hazard_ratio: np.ndarray
     cf_factor: np.ndarray
     cf_clamped: np.ndarray | None
+    tallies: CareTallies
 
 
 @dataclass(frozen=True)
@@ -211,19 +203,20 @@ class CareCosts:
     occupancy_sum: dict
 
 
-def stage_inputs(s: Scenario, entropy, draw_ids: np.ndarray, n_total: int) -> Inputs:
+def stage_inputs(plan: Plan, draw_ids: np.ndarray, n_total: int) -> Inputs:
     """Draw the uncertain inputs of the given draws of a run of ``n_total`` draws."""
     draw_ids = np.asarray(draw_ids, dtype=np.int64)
-    specs, params = _draw_inputs(s, draw_ids, n_total, entropy)
-    return Inputs(specs, params, int(draw_ids.size), draw_ids)
+    method = plan.scenario.sampling.method
+    params = sample_inputs(plan.specs, plan.correlations, draw_ids, n_total, plan.entropy, method, keys=plan.input_keys)
+    return Inputs(plan.specs, params, int(draw_ids.size), draw_ids)
 
 
-def stage_people(s: Scenario, inp: Inputs, entropy) -> People:
+def stage_people(plan: Plan, inp: Inputs) -> People:
     """Who starts when (:func:`sibmodel.model.referrals.draw_starts`: counters per draw and borough)."""
-    return draw_starts(s, inp.params, inp.draw_ids, entropy)
+    return draw_starts(plan.scenario, inp.params, inp.draw_ids, plan.entropy, keys=plan.starts_keys)
 
 
-def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy) -> Pathway:
+def stage_pathway(plan: Plan, inp: Inputs, people: People) -> Pathway:
     """Each person's hazard scales, placement endings, breakdowns, escalation and mixes.
 
     The cohort spread is one normal per draw x cohort for entry/re-entry and one for breakdowns,
@@ -231,7 +224,7 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy) -> Pathway:
     numbered borough-major), so that adding or removing a borough leaves the other boroughs'
     cohorts unchanged.
     """
-    cal = Calendar.of(s)
+    s, cal = plan.scenario, plan.calendar
     params, n_draws = inp.params, inp.n_draws
     bnames, pnames = list(s.boroughs), list(s.care.placements)
     n_i = len(s.interventions)
@@ -240,7 +233,7 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy) -> Pathway:
     per_borough = n_i * cal.n_referral_quarters
     cells = (inp.draw_ids[:, None], np.arange(per_borough)[None, :])
     z = np.concatenate(
-        [special.ndtri(uniform_pairs(key_of(entropy, "cohort_spread", bn), *cells)) for bn in bnames],
+        [special.ndtri(uniform_pairs(key, *cells)) for key in plan.borough_keys["cohort_spread"]],
         axis=2,
     ).reshape(2, n_draws, n_cohorts)
     spread = s.care.cohort_spread
@@ -249,11 +242,11 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy) -> Pathway:
     shift = np.log(odds)[d, b] + spread.entry_logit_sd * z[0, d, people.cohort]
     p_entry = shift_logit(params["care.entry.prob"], shift, rows=d)
     p_reentry = shift_logit(np.clip(params["care.reentry.prob"], 1e-12, 1 - 1e-12), shift, rows=d)
-    entry_scale = hazard_scale(p_entry, horizon_weight(_shape_steps(s), s.care.entry.horizon_weeks))
+    entry_scale = hazard_scale(p_entry, plan.entry_horizon_weight)
     reentry_scale = hazard_scale(np.minimum(p_reentry, 1 - 1e-12), float(s.care.reentry.horizon_weeks))
 
     mean_dur = np.stack([params[f"care.placements.{k}.mean_duration_weeks"] for k in pnames], axis=1)  # (D, K)
-    end_prob = (1.0 / mean_dur)[d]
+    end_prob = 1.0 / mean_dur  # per draw (the kernel reads each person's draw's row)
     brk = np.stack([params[f"care.placements.{k}.breakdown_share"] for k in pnames], axis=1)
     brk = np.clip(brk, 1e-12, 1 - 1e-12)
     breakdown = shift_logit(brk, (spread.breakdown_logit_sd * z[1, d, people.cohort])[:, None], rows=d)
@@ -261,27 +254,27 @@ def stage_pathway(s: Scenario, inp: Inputs, people: People, entropy) -> Pathway:
         if at_bound.any():
             breakdown[at_bound[d]] = value
 
-    escalation = escalation_matrix(s)
-    mix_by_borough, remix_by_borough = placement_mixes(s)  # (B, K) each
-    if any(bo.placement_mix is not None for bo in s.boroughs.values()):
+    escalation = plan.escalation
+    mix_by_borough, remix_by_borough = plan.mix_by_borough, plan.remix_by_borough  # (B, K) each
+    if plan.mix_per_borough:
         entry_mix, reentry_mix = mix_by_borough[b], remix_by_borough[b]  # a mix per person
     else:
         entry_mix, reentry_mix = mix_by_borough[0], remix_by_borough[0]  # one mix: the faster path
     return Pathway(entry_scale, reentry_scale, end_prob, breakdown, escalation, entry_mix, reentry_mix, mix_by_borough)
 
 
-def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy) -> Arms:
+def stage_arms(plan: Plan, inp: Inputs, people: People, pw: Pathway) -> Arms:
     """Both arms on common random numbers: effect profiles per (draw, intervention[, completer]), the arm
     without therapy scaled to the baseline (:mod:`sibmodel.model.counterfactual`) when the scenario has one."""
-    cal = Calendar.of(s)
+    s, cal = plan.scenario, plan.calendar
     params, n_draws = inp.params, inp.n_draws
     inames = list(s.interventions)
     n_i = len(inames)
     d, i_ = people.draw, people.intervention
-    therapy_weeks = np.array([iv.therapy_weeks for iv in s.interventions.values()])
+    therapy_weeks = plan.therapy_weeks
     ws, we = person_tracking(s, people, therapy_weeks, cal.contract_end_week)
     horizon = int(max(1, we.max(initial=1)))
-    shape = shape_profile(_shape_steps(s), horizon)
+    shape = shape_profile(plan.shape_steps, horizon)
     hr = np.stack([params[f"interventions.{n}.effect.hazard_ratio"] for n in inames], axis=1)  # (D, I)
     completed = None
     if any(iv.completion is not None for iv in s.interventions.values()):
@@ -308,22 +301,34 @@ def stage_arms(s: Scenario, inp: Inputs, people: People, pw: Pathway, entropy) -
     tables = HazardTables.from_profiles(entry_prof, reentry_prof)
     rows_t = d * n_i + i_ if completed is None else (d * n_i + i_) * 2 + (~completed)
     rows_c = eff.shape[0] + (d if s.baseline is not None else np.zeros(people.n, dtype=d.dtype))
-    # the treated arm draws its own uniforms, so that the arm without therapy cannot move it
-    treated, cf = simulate_arms(
+    # the treated arm draws its own uniforms, so that the arm without therapy cannot move it; the care
+    # weeks by quarter and the weekly occupancy are counted in the same compiled pass (model/fused.py)
+    n_b = len(s.boroughs)
+    (treated, cf), tallies = simulate_arms_tallied(
         tables,
         rows=[rows_t, rows_c],
-        entry_scale=pw.entry_scale,
-        reentry_scale=pw.reentry_scale,
-        end_prob=pw.end_prob,
-        breakdown_share=pw.breakdown,
-        escalation=pw.escalation,
-        entry_mix=pw.entry_mix,
-        reentry_mix=pw.reentry_mix,
+        pathway={
+            "entry_scale": pw.entry_scale,
+            "reentry_scale": pw.reentry_scale,
+            "end_prob": pw.end_prob,
+            "end_prob_row": d,
+            "breakdown_share": pw.breakdown,
+            "escalation": pw.escalation,
+            "entry_mix": pw.entry_mix,
+            "reentry_mix": pw.reentry_mix,
+        },
         window_start=ws,
         window_end=we,
-        counters=spell_counters(s, people, entropy),
+        counters=spell_counters(plan, people),
+        care_key=d * n_b + people.borough,
+        offset=people.referral_week,
+        group=people.borough,
+        n_keys=n_draws * n_b,
+        n_groups=n_b,
+        n_quarters=cal.n_quarters,
+        n_weeks=cal.n_weeks,
     )
-    return Arms(treated, cf, ws, we, completed, hr, cf_factor, cf_clamped)
+    return Arms(treated, cf, ws, we, completed, hr, cf_factor, cf_clamped, tallies)
 
 
 def stage_outcomes(people: People, arms: Arms, n_draws: int) -> dict[str, np.ndarray]:
@@ -376,18 +381,11 @@ def stage_care_costs(s: Scenario, inp: Inputs, people: People, arms: Arms) -> Ca
         for ki, kn in enumerate(pnames):
             key = f"boroughs.{bn}.weekly_care_cost_gbp.{kn}"
             weekly_cost[:, bi, ki] = params[key] if key in params else params[f"care.placements.{kn}.weekly_cost_gbp"]
-    ref = people.referral_week.astype(np.int64)
-    key_db = people.draw * n_b + people.borough
-    pairs = (("treated", arms.treated), ("counterfactual", arms.counterfactual))
-    by_arm = {}
-    for arm, out in pairs:
-        weeks = spell_quarter_weeks(out, CARE, key_db, ref, n_draws * n_b * n_k, n_q, by_type=n_k)
+    by_arm, occupancy_sum = {}, {}
+    for a, arm in enumerate(("treated", "counterfactual")):  # counted by the kernel (stage_arms)
+        weeks = arms.tallies.care_weeks[a]
         by_arm[arm] = np.einsum("dbkq,dbk->dbq", weeks.reshape(n_draws, n_b, n_k, n_q), weekly_cost)
-    n_states = FIRST_PLACEMENT + n_k
-    occupancy_sum = {
-        arm: occupancy_by_week(out, cal.n_weeks, n_states, offset=ref, group=people.borough, n_groups=n_b)
-        for arm, out in pairs
-    }
+        occupancy_sum[arm] = arms.tallies.occupancy[a]
     return CareCosts(by_arm, weekly_cost, occupancy_sum)
 
 
@@ -452,20 +450,14 @@ def stage_investor(s: Scenario, inp: Inputs, pay: Payments, costs: np.ndarray):
 
 
 def stage_money_columns(
-    s: Scenario, people: People, arms: Arms, care: CareCosts, pay: Payments, costs: np.ndarray, n_draws: int
+    plan: Plan, people: People, arms: Arms, care: CareCosts, pay: Payments, costs: np.ndarray, n_draws: int
 ) -> dict[str, np.ndarray]:
     """Per-draw money: payments, costs, value to government, and the commissioners' figures discounted to the
     price year, in total and per borough."""
-    bnames = list(s.boroughs)
+    bnames = list(plan.scenario.boroughs)
     n_b = len(bnames)
-    n_q, n_qc = Calendar.of(s).n_quarters, pay.paid.shape[2]
-    disc_rate = s.discounting
-    schedule = (
-        None
-        if disc_rate.declining_schedule is None
-        else [(st.from_year, st.real_rate_annual) for st in disc_rate.declining_schedule]
-    )
-    df = finance.discount_factors(n_qc, disc_rate.real_rate_annual, schedule, year_offset(s))
+    n_q = plan.calendar.n_quarters
+    df = plan.discount_factors  # (Qc,), one per cash quarter of pay.paid
     df_q = df[:n_q]
     care_cost = care.by_arm
     key_db = people.draw * n_b + people.borough
@@ -522,20 +514,25 @@ def stage_baseline_columns(s: Scenario, inp: Inputs, arms: Arms) -> dict[str, np
     return col
 
 
-def spell_counters(s: Scenario, people: People, entropy) -> SpellCounters:
+def spell_counters(plan: Plan, people: People) -> SpellCounters:
     """Each person's spell counters: keys ``pathways`` (spells both arms share) and ``pathways:counterfactual``
     (spells the arm without therapy needs after the treated arm's window) per borough."""
-    bnames = list(s.boroughs)
-    keys = np.stack([keys_of(entropy, "pathways", bnames), keys_of(entropy, "pathways:counterfactual", bnames)], axis=1)
+    keys = np.stack([plan.borough_keys["pathways"], plan.borough_keys["pathways:counterfactual"]], axis=1)
     return SpellCounters(np.ascontiguousarray(keys), people.borough, people.draw_id, people.quarter, people.index)
 
 
-def run_chunk(s: Scenario, entropy, chunk_index: int, first_draw: int, n_draws: int, n_total: int) -> ChunkResult:
-    """Simulate chunk ``chunk_index``: draws ``first_draw .. first_draw + n_draws - 1`` of a run of ``n_total``."""
-    return run_draws(s, entropy, np.arange(first_draw, first_draw + n_draws), n_total, chunk_index)
+def run_chunk(
+    s: Scenario, entropy, chunk_index: int, first_draw: int, n_draws: int, n_total: int, plan: Plan | None = None
+) -> ChunkResult:
+    """Simulate chunk ``chunk_index``: draws ``first_draw .. first_draw + n_draws - 1`` of a run of ``n_total``
+    (``plan``: the run's :class:`~sibmodel.engine.plan.Plan` of ``s`` and ``entropy``, when already built)."""
+    draw_ids = np.arange(first_draw, first_draw + n_draws)
+    return run_draws(s, entropy, draw_ids, n_total, chunk_index, plan=plan)
 
 
-def run_draws(s: Scenario, entropy, draw_ids, n_total: int, chunk_index: int = 0, on_payments=None) -> ChunkResult:
+def run_draws(
+    s: Scenario, entropy, draw_ids, n_total: int, chunk_index: int = 0, on_payments=None, plan: Plan | None = None
+) -> ChunkResult:
     """Simulate the given draws of a run of ``n_total`` draws end to end, stage by stage (see the module docstring).
 
     Each draw's figures are a pure function of (``entropy``, its index, ``n_total``): the same as in the
@@ -555,12 +552,17 @@ def run_draws(s: Scenario, entropy, draw_ids, n_total: int, chunk_index: int = 0
     on_payments : callable, optional
         Called as ``on_payments(people, arms, payments)`` once the payments are known (the hook
         :mod:`sibmodel.engine.history` reads per-draw histories from).
+    plan : Plan, optional
+        ``Plan.of(s, entropy)`` (:mod:`sibmodel.engine.plan`), built once per run and shared by its chunks;
+        omitted, built here.  The results are the same either way.
     """
-    inp = stage_inputs(s, entropy, draw_ids, n_total)
+    if plan is None:
+        plan = Plan.of(s, entropy)
+    inp = stage_inputs(plan, draw_ids, n_total)
     n_draws = inp.n_draws
-    people = stage_people(s, inp, entropy)
-    pw = stage_pathway(s, inp, people, entropy)
-    arms = stage_arms(s, inp, people, pw, entropy)
+    people = stage_people(plan, inp)
+    pw = stage_pathway(plan, inp, people)
+    arms = stage_arms(plan, inp, people, pw)
     col = stage_outcomes(people, arms, n_draws)
     care = stage_care_costs(s, inp, people, arms)
     pay = stage_payments(s, inp, people, arms, pw, care)
@@ -568,7 +570,7 @@ def run_draws(s: Scenario, entropy, draw_ids, n_total: int, chunk_index: int = 0
         on_payments(people, arms, pay)
     costs = stage_delivery_costs(s, inp, people, pay.paid.shape[2])
     inv = stage_investor(s, inp, pay, costs)
-    col.update(stage_money_columns(s, people, arms, care, pay, costs, n_draws))
+    col.update(stage_money_columns(plan, people, arms, care, pay, costs, n_draws))
     col[COST_PER_FAMILY_GBP] = np.divide(
         col[OUTCOME_PAYMENTS_GBP], col[STARTS], out=np.full(n_draws, np.nan), where=col[STARTS] > 0
     )

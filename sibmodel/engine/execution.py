@@ -35,10 +35,11 @@ CONNECT_TIMEOUT_S = 10.0
 IN_FLIGHT_PER_WORKER = 2
 
 
-def _run(s: Scenario, entropy, index: int, first: int, size: int, total: int):
+def _run(plan, index: int, first: int, size: int, total: int):
+    """Run one chunk of the run compiled into ``plan`` (:class:`sibmodel.engine.plan.Plan`)."""
     from sibmodel.engine.chunk import run_chunk
 
-    return run_chunk(s, entropy, index, first, size, total)
+    return run_chunk(plan.scenario, plan.entropy, index, first, size, total, plan=plan)
 
 
 def _chunk_args(sizes: list[int], k: int) -> tuple[int, int, int, int]:
@@ -163,13 +164,16 @@ def iter_chunks(s: Scenario, entropy, sizes: list[int], workers: int = 1, schedu
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    from sibmodel.engine.plan import Plan
+
+    plan = Plan.of(s, entropy)  # once per run; every chunk, in whatever process, receives it
     if scheduler is not None:
-        yield from _iter_dask(s, entropy, sizes, workers, scheduler)
+        yield from _iter_dask(plan, sizes, workers, scheduler)
     elif (n_processes := processes_used(workers, len(sizes), None)) == 1:
         for k in range(len(sizes)):
-            yield _run(s, entropy, *_chunk_args(sizes, k))
+            yield _run(plan, *_chunk_args(sizes, k))
     else:
-        yield from _iter_pool(s, entropy, sizes, n_processes)
+        yield from _iter_pool(plan, sizes, n_processes)
 
 
 def processes_used(workers: int, n_chunks: int, scheduler: str | None) -> int | None:
@@ -191,7 +195,7 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator:
+def _iter_pool(plan, sizes: list[int], workers: int) -> Iterator:
     pool = process_pool(workers)
     pending: dict = {}
     ready: dict = {}
@@ -200,7 +204,7 @@ def _iter_pool(s: Scenario, entropy, sizes: list[int], workers: int) -> Iterator
     try:
         while nxt < len(sizes):
             while submitted < len(sizes) and len(pending) + len(ready) < window:
-                pending[pool.submit(_run, s, entropy, *_chunk_args(sizes, submitted))] = submitted
+                pending[pool.submit(_run, plan, *_chunk_args(sizes, submitted))] = submitted
                 submitted += 1
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -308,7 +312,7 @@ def _probe_scheduler(scheduler: str, address: str, deadline: float) -> None:
         raise _unreachable(scheduler, str(exc)) from None
 
 
-def _iter_dask(s: Scenario, entropy, sizes: list[int], workers: int, scheduler: str) -> Iterator:
+def _iter_dask(plan, sizes: list[int], workers: int, scheduler: str) -> Iterator:
     from distributed import as_completed
 
     client, cluster = _connect(scheduler, workers)
@@ -316,13 +320,13 @@ def _iter_dask(s: Scenario, entropy, sizes: list[int], workers: int, scheduler: 
     try:
         n_threads = max(1, sum(client.nthreads().values()))
         window = IN_FLIGHT_PER_WORKER * n_threads
-        [s_remote] = client.scatter([s], broadcast=True)
+        [plan_remote] = client.scatter([plan], broadcast=True)
         submitted = nxt = 0
         ready: dict = {}
         index_of: dict = {}
 
         def submit(k: int):
-            fut = client.submit(_run, s_remote, entropy, *_chunk_args(sizes, k), pure=False)
+            fut = client.submit(_run, plan_remote, *_chunk_args(sizes, k), pure=False)
             index_of[fut.key] = k
             futures.append(fut)
             return fut

@@ -4,7 +4,7 @@ Every random number of a run is a pure function of where it is used, not of the
 order it is drawn in (Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as
 easy as 1, 2, 3", SC11, 2011; the Random123 library of D. E. Shaw Research):
 
-* the **key** (two 32-bit words) is derived from the root seed (once per chunk), the
+* the **key** (two 32-bit words) is derived from the root seed (once per run), the
   purpose (``"pathways"``, ``"param:care.entry.prob"``, ...) and, for the per-person
   purposes, the borough's *name* (:func:`key_of`, by numpy's ``SeedSequence``);
 * the **counter** (four 32-bit words) carries the draw index within the whole run,

@@ -184,7 +184,15 @@ class People:
 _GAMMA_WORD = 1
 
 
-def draw_starts(s: Scenario, params: dict[str, np.ndarray], draw_ids: np.ndarray, entropy) -> People:
+def starts_keys(entropy, boroughs) -> tuple[np.ndarray, np.ndarray]:
+    """The Philox keys of :func:`draw_starts`, per borough: purposes ``referrals`` (the counts) and ``starts``
+    (each start's numbers), each shape (B, 2) uint64 (:func:`sibmodel.model.philox.keys_of`)."""
+    return tuple(philox.keys_of(entropy, purpose, boroughs) for purpose in ("referrals", "starts"))
+
+
+def draw_starts(
+    s: Scenario, params: dict[str, np.ndarray], draw_ids: np.ndarray, entropy, keys: tuple | None = None
+) -> People:
     """Draw starts per borough per quarter, assign the intervention, cap by team capacity.
 
     Every number comes from counters (:mod:`sibmodel.model.philox`) keyed by the seed, the
@@ -200,7 +208,8 @@ def draw_starts(s: Scenario, params: dict[str, np.ndarray], draw_ids: np.ndarray
     the borough's active weeks of the quarter), a priority and a completion uniform.  Where a
     team's starts in a quarter exceed its capacity, the ``floor(capacity)`` with the lowest
     priority are kept: a uniformly random subset across its boroughs (the multivariate
-    hypergeometric draw), and nobody else's numbers move.
+    hypergeometric draw), and nobody else's numbers move.  ``keys``, when given, are the keys of
+    ``referrals`` and ``starts`` (:func:`starts_keys`), when computed once per run.
     """
     draw_ids = np.ascontiguousarray(draw_ids, dtype=np.int64)
     mu = expected_starts(s, params)  # (D, B, Q)
@@ -213,7 +222,7 @@ def draw_starts(s: Scenario, params: dict[str, np.ndarray], draw_ids: np.ndarray
     q0 = np.arange(n_q) * QUARTER_WEEKS
     lo_bq = np.maximum(q0[None, :], active[:, :1])  # (B, Q) first week a start can have
     hi_bq = np.maximum(np.minimum(q0[None, :] + QUARTER_WEEKS, active[:, 1:]), lo_bq + 1)
-    keys_ref, keys_start = (philox.keys_of(entropy, purpose, bnames) for purpose in ("referrals", "starts"))
+    keys_ref, keys_start = starts_keys(entropy, bnames) if keys is None else keys
     totals = _referral_counts(keys_ref, draw_ids, np.ascontiguousarray(mu), disp)
     block = np.empty((6, int(totals.sum())), dtype=np.int64)
     d, b, i, q, j, week = block

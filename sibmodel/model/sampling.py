@@ -161,7 +161,9 @@ def correlate_uniforms(u: dict[str, np.ndarray], correlations: list[tuple[str, s
     return out
 
 
-def input_uniforms(entropy, path: str, draws: np.ndarray, n_total: int, method: str = "random") -> np.ndarray:
+def input_uniforms(
+    entropy, path: str, draws: np.ndarray, n_total: int, method: str = "random", keys: tuple | None = None
+) -> np.ndarray:
     """One input's uniforms for the given draws, in (0, 1): a pure function of (seed, path, draw index[, run size]).
 
     Parameters
@@ -176,10 +178,15 @@ def input_uniforms(entropy, path: str, draws: np.ndarray, n_total: int, method: 
         Draws in the run (the Latin hypercube's strata).
     method : {"random", "lhs"}
         Plain uniforms, or one draw per stratum ``perm(i) / n_total`` with a uniform offset inside it.
+    keys : ((int, int), (int, int)), optional
+        The keys ``key_of(entropy, "param:" + path)`` and ``key_of(entropy, "lhs:" + path)``, when
+        already known (:class:`sibmodel.engine.plan.Plan`).
     """
-    u = uniform_pairs(key_of(entropy, "param:" + path), draws)
+    if keys is None:
+        keys = (key_of(entropy, "param:" + path), key_of(entropy, "lhs:" + path))
+    u = uniform_pairs(keys[0], draws)
     if method == "lhs":
-        u = (permute(key_of(entropy, "lhs:" + path), draws, n_total) + u[1]) / n_total
+        u = (permute(keys[1], draws, n_total) + u[1]) / n_total
     elif method == "random":
         u = u[0]
     else:
@@ -194,6 +201,7 @@ def sample_inputs(
     n_total: int,
     entropy,
     method: str = "random",
+    keys: dict | None = None,
 ) -> dict[str, np.ndarray]:
     """Draw every input for the given draws of a run.
 
@@ -211,6 +219,8 @@ def sample_inputs(
         Root entropy of the run.
     method : {"random", "lhs"}
         Sampling design.
+    keys : dict of path -> ((int, int), (int, int)), optional
+        Each uncertain input's keys (see :func:`input_uniforms`), when already known.
 
     Returns
     -------
@@ -219,7 +229,9 @@ def sample_inputs(
     draws = np.arange(draws) if np.ndim(draws) == 0 else np.asarray(draws, dtype=np.int64)
     n_draws = draws.size
     u = {
-        path: input_uniforms(entropy, path, draws, n_total, method) for path, spec in specs.items() if not spec.is_fixed
+        path: input_uniforms(entropy, path, draws, n_total, method, None if keys is None else keys[path])
+        for path, spec in specs.items()
+        if not spec.is_fixed
     }
     u = correlate_uniforms(u, correlations)
     out = {}
