@@ -27,6 +27,7 @@ producing that many uniforms.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import subprocess
 import sys
@@ -62,11 +63,13 @@ def count_random_numbers(s, draws: int, seed: int) -> float:
     counter = {"n": 0}
     real_people, real_counts, real_expand = fused._people, referrals._referral_counts, referrals._expand
 
+    at_sp_person = list(inspect.signature(real_people.py_func).parameters).index("sp_person")
+
     def people(*args):
         n_spells = real_people(*args)
         n_arms, n = args[0].shape
         if n_spells[-1] == n:  # not a run whose spell buffers were too short (it runs again)
-            sp_person = args[-7]
+            sp_person = args[at_sp_person]
             per_arm = [np.bincount(sp_person[a, : n_spells[a]], minlength=n) for a in range(n_arms)]
             counter["n"] += 3 * int(np.max(per_arm, axis=0).sum())
         return n_spells
