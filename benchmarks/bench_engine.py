@@ -155,28 +155,21 @@ class _TreeRss:
         return self.peak_single_mb, self.peak_mb
 
 
+def run_command(scenario: str, draws: int, seed: int, workers: int, out: Path) -> list[str]:
+    """The command the benchmarks time: ``sibmodel run SCENARIO --quiet --no-report`` into ``out``."""
+    exe = str(Path(sys.executable).with_name("sibmodel"))
+    return [exe, "run", scenario, "--draws", str(draws), "--seed", str(seed), "--quiet", "--no-report"] + [
+        "--out", str(out), "--workers", str(workers)
+    ]  # fmt: skip
+
+
 def run_cli(
     scenario: str, draws: int, seed: int, workers: int, scheduler: str | None
 ) -> tuple[float, float, float, int]:
     """Wall time [s], peak RSS of the largest process and of the whole tree [MB], and starts."""
-    exe = str(Path(sys.executable).with_name("sibmodel"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        cmd = [
-            exe,
-            "run",
-            scenario,
-            "--draws",
-            str(draws),
-            "--seed",
-            str(seed),
-            "--quiet",
-            "--no-report",
-            "--out",
-            str(out),
-            "--workers",
-            str(workers),
-        ]
+        cmd = run_command(scenario, draws, seed, workers, out)
         if scheduler:
             cmd += ["--scheduler", scheduler]
         t0 = time.perf_counter()

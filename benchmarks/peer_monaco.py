@@ -396,23 +396,9 @@ def _children_cpu_s() -> float:
 
 def time_sibmodel(scenario: str, draws: int, seed: int, workers: int, out: Path) -> tuple[float, float]:
     """Wall time of ``sibmodel run --no-report`` in a child process, and the CPU time of it and its workers [s]."""
-    exe = str(Path(sys.executable).with_name("sibmodel"))
-    cmd = [
-        exe,
-        "run",
-        scenario,
-        "--draws",
-        str(draws),
-        "--seed",
-        str(seed),
-        "--quiet",
-        "--no-report",
-        "--out",
-        str(out),
-        "--workers",
-        str(workers),
-        "--overwrite",
-    ]
+    from bench_engine import run_command
+
+    cmd = run_command(scenario, draws, seed, workers, out) + ["--overwrite"]
     t0, c0 = time.perf_counter(), _children_cpu_s()
     subprocess.run(cmd, cwd=ROOT, check=True)
     return time.perf_counter() - t0, _children_cpu_s() - c0

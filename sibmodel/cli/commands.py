@@ -19,6 +19,7 @@ from sibmodel.cli.options import (
     overwrite_option,
     parse_assignments,
     record_command_line,
+    seed_option,
     set_option,
     svg_option,
 )
@@ -123,12 +124,7 @@ def validate(scenario: str, overrides: tuple[str, ...], as_json: bool) -> None:
     show_default=True,
     help="Monte Carlo draws (2,000 gives stable 5th/95th percentiles).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Root seed; omitted: fresh entropy, recorded in the manifest.",
-)
+@seed_option
 @click.option(
     "--out",
     "out_dir",

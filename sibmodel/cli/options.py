@@ -28,6 +28,13 @@ set_option = click.option(
 )
 
 #: ``--overwrite``: replace an earlier sibmodel output (never anything else; see sibmodel/results/folders.py).
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Root seed; omitted: fresh entropy, recorded in the manifest.",
+)
+
 overwrite_option = click.option(
     "--overwrite",
     is_flag=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from sibmodel.cli.options import DEFAULT_OUT_HELP, command_line, overwrite_option, set_option
+from sibmodel.cli.options import DEFAULT_OUT_HELP, command_line, overwrite_option, seed_option, set_option
 
 
 @click.command()
@@ -85,12 +85,7 @@ def _update_writer(upd):
     show_default=True,
     help="Prior draws simulated, and posterior draws resampled.",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Root seed; omitted: fresh entropy, recorded in the manifest.",
-)
+@seed_option
 @click.option(
     "--out",
     "out_dir",
