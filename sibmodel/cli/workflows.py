@@ -274,17 +274,7 @@ def _stress_tornado(s, settings, target: Path) -> list[str]:
     _echo("\nTornado (input at p10 / p90)")
     _print_table(
         table,
-        [
-            "input",
-            "low_value",
-            "high_value",
-            "irr_p50_low",
-            "irr_p50_high",
-            "p_loss_low",
-            "p_loss_high",
-            "net_savings_p50_low",
-            "net_savings_p50_high",
-        ],
+        list(st.TORNADO_COLUMNS),
         kinds={"net_savings_p50_low": "gbp", "net_savings_p50_high": "gbp"},
     )
     write_csv(table, target / "tornado.csv")

@@ -219,6 +219,20 @@ def stresses_not_extending(base_path: str | Path, suite_dir: str | Path) -> list
 
 
 # --------------------------------------------------------------------------- tornado
+#: The tornado table's columns per input, in order (:func:`tornado` adds swings and base values after them).
+TORNADO_COLUMNS = (
+    "input",
+    "low_value",
+    "high_value",
+    "irr_p50_low",
+    "irr_p50_high",
+    "p_loss_low",
+    "p_loss_high",
+    "net_savings_p50_low",
+    "net_savings_p50_high",
+)
+
+
 def tornado(
     s: Scenario,
     settings: RunSettings,
@@ -290,18 +304,7 @@ def tornado(
                 "net_savings_p50_high": m_hi["commissioner_net_savings_p50_gbp"],
             }
         )
-    columns = [
-        "input",
-        "low_value",
-        "high_value",
-        "irr_p50_low",
-        "irr_p50_high",
-        "p_loss_low",
-        "p_loss_high",
-        "net_savings_p50_low",
-        "net_savings_p50_high",
-    ]
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=list(TORNADO_COLUMNS))
     table["irr_swing"] = (table["irr_p50_high"] - table["irr_p50_low"]).abs()
     table["p_loss_swing"] = (table["p_loss_high"] - table["p_loss_low"]).abs()
     table["net_savings_swing"] = (table["net_savings_p50_high"] - table["net_savings_p50_low"]).abs()
