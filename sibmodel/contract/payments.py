@@ -166,7 +166,7 @@ def compute_payments(
     tu = s.contract.topup
     topup = share_capped_total(achieved * tu.share, tu.max_gbp)
     lag = s.contract.payment_lag_quarters
-    return Payments(achieved, topup, _in_arrears(achieved, lag), _in_arrears(topup, lag), uncapped, earned.baseline_gap)
+    return Payments(achieved, topup, in_arrears(achieved, lag), in_arrears(topup, lag), uncapped, earned.baseline_gap)
 
 
 def earn(s: Scenario, params: dict[str, np.ndarray], inputs: PaymentInputs) -> Earned:
@@ -207,7 +207,7 @@ def _capped_per_person(earned: Earned, inputs: PaymentInputs, cap: float | None)
     return achieved, uncapped
 
 
-def _in_arrears(achieved: np.ndarray, lag: int) -> np.ndarray:
+def in_arrears(achieved: np.ndarray, lag: int) -> np.ndarray:
     """Amounts by cash quarter: those achieved in quarter ``q`` paid in ``q + lag``, shape (D, B, Q + lag)."""
     paid = np.zeros(achieved.shape[:2] + (achieved.shape[2] + lag,))
     paid[:, :, lag:] = achieved

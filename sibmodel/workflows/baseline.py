@@ -43,6 +43,7 @@ from sibmodel.outputs import (
     GOVERNMENT_VALUE_DISCOUNTED_GBP,
     GOVERNMENT_VALUE_GBP,
     GOVERNMENT_VALUE_PUBLISHED_METHOD_GBP,
+    INPUT_PREFIX,
     OUTCOME_PAYMENTS_GBP,
     STARTS,
     TIME_AT_HOME_SHARE,
@@ -55,9 +56,10 @@ from sibmodel.scenario.paths import get_path
 from sibmodel.scenario.schema import Scenario
 
 
-def _fee_column(s: Scenario, draws: pd.DataFrame, path: str) -> np.ndarray:
-    """Per-draw value of a fee: its ``input:`` column when uncertain, else its fixed value [GBP]."""
-    col = "input:" + path
+def input_per_draw(s: Scenario, draws: pd.DataFrame, path: str) -> np.ndarray:
+    """Per-draw value of a scenario input: its ``input:`` column when uncertain, else its fixed value
+    [the field's unit]."""
+    col = INPUT_PREFIX + path
     if col in draws:
         return draws[col].to_numpy(float)
     return np.full(len(draws), float(get_path(s, path).mean()))
@@ -67,7 +69,7 @@ def fee_series(s: Scenario, draws: pd.DataFrame, n_cash_quarters: int) -> np.nda
     """The SPV's fees by cash quarter per draw, shape (D, Qc) [GBP]:
     management fee while the contract runs, set-up in quarter 0, evaluation in the last contract quarter."""
     n_q = Calendar.of(s).n_quarters
-    return add_fees(np.zeros((len(draws), n_cash_quarters)), n_q, lambda path: _fee_column(s, draws, path))
+    return add_fees(np.zeros((len(draws), n_cash_quarters)), n_q, lambda path: input_per_draw(s, draws, path))
 
 
 def home_share_reference(s: Scenario, arm: str) -> tuple[float, str]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sibmodel.contract.payments import cap_in_time_order
+from sibmodel.contract.payments import cap_in_time_order, in_arrears
 from sibmodel.engine.chunk import DEFAULT_CHUNK_SIZE, year_offset
 from sibmodel.engine.history import History, quarter_labels, run_draws_with_history
 from sibmodel.engine.run import chunk_sizes
@@ -50,6 +50,7 @@ from sibmodel.outputs import (
     WEEKS_OUT_OF_CARE_PER_START,
 )
 from sibmodel.workflows.actuals import Actuals, ActualsError
+from sibmodel.workflows.baseline import input_per_draw
 
 #: The aggregates the posterior is conditioned on, through the last observed quarter.
 STATISTICS = (
@@ -244,31 +245,15 @@ def _spliced_history(s, prior: PriorSample, idx: np.ndarray, actuals: Actuals) -
     return hist, share_capped_total(hist[:, 2] * tu.share, tu.max_gbp)
 
 
-def _in_arrears(amounts: np.ndarray, lag: int, n_cash: int) -> np.ndarray:
-    """Amounts (N, B, Q) by quarter of achievement as (N, B, n_cash) by cash quarter (paid ``lag`` quarters later)."""
-    out = np.zeros(amounts.shape[:2] + (n_cash,))
-    out[:, :, lag : lag + amounts.shape[2]] = amounts
-    return out
-
-
-def _fixed_or_drawn(s, frame: pd.DataFrame, path: str) -> np.ndarray:
-    """An input per posterior draw: its column if uncertain, else its fixed value."""
-    from sibmodel.scenario.schema import iter_quantities
-
-    if "input:" + path in frame:
-        return frame["input:" + path].to_numpy(float)
-    return np.full(len(frame), float(dict(iter_quantities(s))[path].value))
-
-
 def posterior_draws(s, prior: PriorSample, idx: np.ndarray, actuals: Actuals) -> tuple[pd.DataFrame, dict, np.ndarray]:
     """The posterior's per-draw table and series: the resampled prior draws, with the observed past
     carried as observed and every payment-dependent figure recomputed; and the spliced histories."""
     hist, topup = _spliced_history(s, prior, idx, actuals)
     frame = prior.columns.iloc[idx].reset_index(drop=True)
     frame[DRAW] = np.arange(len(idx), dtype=np.int64)
-    n_cash = prior.series[OUTCOME_PAYMENTS_GBP].shape[1]
     lag = s.contract.payment_lag_quarters
-    paid, topup_paid = _in_arrears(hist[:, 2], lag, n_cash), _in_arrears(topup, lag, n_cash)
+    paid, topup_paid = in_arrears(hist[:, 2], lag), in_arrears(topup, lag)
+    n_cash = paid.shape[2]
     starts = hist[:, 0].sum(axis=2)  # (N, B)
     weeks = hist[:, 1].sum(axis=(1, 2))
     frame[STARTS] = starts.sum(axis=1)
@@ -304,7 +289,7 @@ def posterior_draws(s, prior: PriorSample, idx: np.ndarray, actuals: Actuals) ->
     inv = finance.investor_waterfall(
         paid.sum(axis=1),
         costs,
-        _fixed_or_drawn(s, frame, "investment.commitment_gbp"),
+        input_per_draw(s, frame, "investment.commitment_gbp"),
         dist.policy,
         dist.return_cap_multiple,
         dist.surplus_share_to_investor,
